@@ -1,0 +1,104 @@
+//! Prefixed random identifiers. The prefix tells a reader what an id names
+//! (`gen_…` is a generation); the random part comes from nanoid over an
+//! alphanumeric alphabet, so ids are URL-safe without escaping.
+
+use std::fmt;
+
+const ALPHABET: [char; 62] = [
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i',
+    'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 'A', 'B',
+    'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', 'P', 'Q', 'R', 'S', 'T', 'U',
+    'V', 'W', 'X', 'Y', 'Z',
+];
+
+/// A random alphanumeric string of `len` characters.
+pub fn random_token(len: usize) -> String {
+    nanoid::nanoid!(len, &ALPHABET)
+}
+
+macro_rules! prefixed_id {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn new() -> Self {
+                Self(format!("{}{}", $prefix, random_token(20)))
+            }
+
+            /// Accepts an id read back from storage or a path. Ids are
+            /// opaque to clients, so anything printable and short is kept
+            /// and simply fails to match a row when it is not ours.
+            pub fn parse(raw: &str) -> Option<Self> {
+                let ok = !raw.is_empty()
+                    && raw.len() <= 64
+                    && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                ok.then(|| Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(GenerationId, "gen_");
+prefixed_id!(ThumbnailId, "thm_");
+prefixed_id!(OrgId, "org_");
+prefixed_id!(ApiKeyId, "key_");
+
+/// Prefix of every API key. Keys are `tfk_` and 40 random characters
+/// (about 238 bits), shown once and stored only as a hash.
+pub const API_KEY_PREFIX: &str = "tfk_";
+
+pub fn new_api_key() -> String {
+    format!("{API_KEY_PREFIX}{}", random_token(40))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_prefix_and_are_unique() {
+        let a = GenerationId::new();
+        let b = GenerationId::new();
+        assert!(a.as_str().starts_with("gen_"));
+        assert_eq!(a.as_str().len(), 24);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn parse_rejects_path_tricks() {
+        assert!(ThumbnailId::parse("thm_abc").is_some());
+        assert!(ThumbnailId::parse("../etc/passwd").is_none());
+        assert!(ThumbnailId::parse("").is_none());
+        assert!(ThumbnailId::parse(&"a".repeat(65)).is_none());
+    }
+
+    #[test]
+    fn api_keys_are_long_and_prefixed() {
+        let k = new_api_key();
+        assert!(k.starts_with(API_KEY_PREFIX));
+        assert_eq!(k.len(), 44);
+    }
+}

@@ -1,0 +1,244 @@
+//! The generate request as the domain sees it. Wire formats (FatThumb's
+//! camelCase today, Flokan's snake_case later) are turned into these types
+//! through `TryFrom`/constructors, so a value that exists is valid and no
+//! handler re-checks it.
+
+use std::{fmt, str::FromStr};
+
+use crate::model::ModelId;
+
+/// Why a request was refused. Each variant has a stable machine-readable
+/// code; the HTTP layer chooses the status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    #[error("prompt must not be empty")]
+    EmptyPrompt,
+    #[error("prompt must be at most {max} characters (got {got})")]
+    PromptTooLong { max: usize, got: usize },
+    #[error("count must be an integer from 1 to 4 (got {0})")]
+    CountOutOfRange(i64),
+    #[error("unknown aspect ratio `{0}`; supported: 16:9, 4:3, 1:1")]
+    UnknownAspectRatio(String),
+    #[error("unknown model `{0}`; known models: local, gemini-3-pro, gpt-image-2")]
+    UnknownModel(String),
+    #[error("at most {max} {field} may be given (got {got})")]
+    TooManyReferences {
+        field: &'static str,
+        max: usize,
+        got: usize,
+    },
+}
+
+impl ValidationError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ValidationError::EmptyPrompt | ValidationError::PromptTooLong { .. } => {
+                "invalid_prompt"
+            }
+            ValidationError::CountOutOfRange(_) => "invalid_count",
+            ValidationError::UnknownAspectRatio(_) => "invalid_aspect_ratio",
+            ValidationError::UnknownModel(_) => "unknown_model",
+            ValidationError::TooManyReferences { .. } => "too_many_references",
+        }
+    }
+}
+
+/// A non-empty prompt of bounded length, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt(String);
+
+impl Prompt {
+    pub const MAX_CHARS: usize = 4000;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Prompt {
+    type Error = ValidationError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(ValidationError::EmptyPrompt);
+        }
+        let chars = trimmed.chars().count();
+        if chars > Self::MAX_CHARS {
+            return Err(ValidationError::PromptTooLong {
+                max: Self::MAX_CHARS,
+                got: chars,
+            });
+        }
+        Ok(Prompt(trimmed.to_owned()))
+    }
+}
+
+/// How many variations one generation makes: 1 to 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThumbnailCount(u8);
+
+impl ThumbnailCount {
+    pub const MAX: u8 = 4;
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for ThumbnailCount {
+    fn default() -> Self {
+        ThumbnailCount(1)
+    }
+}
+
+impl TryFrom<i64> for ThumbnailCount {
+    type Error = ValidationError;
+    fn try_from(n: i64) -> Result<Self, Self::Error> {
+        match u8::try_from(n) {
+            Ok(v) if (1..=Self::MAX).contains(&v) => Ok(ThumbnailCount(v)),
+            _ => Err(ValidationError::CountOutOfRange(n)),
+        }
+    }
+}
+
+/// The supported output shapes and their pixel sizes. 16:9 is YouTube's
+/// 1280x720; the others keep the 720-pixel height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AspectRatio {
+    #[default]
+    Landscape16x9,
+    Standard4x3,
+    Square1x1,
+}
+
+impl AspectRatio {
+    pub const ALL: [AspectRatio; 3] = [
+        AspectRatio::Landscape16x9,
+        AspectRatio::Standard4x3,
+        AspectRatio::Square1x1,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AspectRatio::Landscape16x9 => "16:9",
+            AspectRatio::Standard4x3 => "4:3",
+            AspectRatio::Square1x1 => "1:1",
+        }
+    }
+
+    /// Output size in pixels (width, height).
+    pub fn dimensions(self) -> (u32, u32) {
+        match self {
+            AspectRatio::Landscape16x9 => (1280, 720),
+            AspectRatio::Standard4x3 => (960, 720),
+            AspectRatio::Square1x1 => (720, 720),
+        }
+    }
+}
+
+impl FromStr for AspectRatio {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AspectRatio::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s.trim())
+            .ok_or_else(|| ValidationError::UnknownAspectRatio(s.to_owned()))
+    }
+}
+
+impl fmt::Display for AspectRatio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Reference ids (FatThumb's `personIds`/`inspirationIds`), bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReferenceIds(Vec<String>);
+
+impl ReferenceIds {
+    pub const MAX: usize = 8;
+
+    pub fn parse(field: &'static str, ids: Vec<String>) -> Result<Self, ValidationError> {
+        if ids.len() > Self::MAX {
+            return Err(ValidationError::TooManyReferences {
+                field,
+                max: Self::MAX,
+                got: ids.len(),
+            });
+        }
+        Ok(ReferenceIds(ids))
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A fully parsed generate request. `model` is `None` when the client named
+/// none, so the server's configured default applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateRequest {
+    pub prompt: Prompt,
+    pub model: Option<ModelId>,
+    pub count: ThumbnailCount,
+    pub aspect_ratio: AspectRatio,
+    pub person_ids: ReferenceIds,
+    pub inspiration_ids: ReferenceIds,
+}
+
+pub fn parse_model(raw: &str) -> Result<ModelId, ValidationError> {
+    raw.trim()
+        .parse()
+        .map_err(|()| ValidationError::UnknownModel(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_accepts_one_to_four_only() {
+        for n in 1..=4 {
+            assert_eq!(ThumbnailCount::try_from(n).map(|c| c.get() as i64), Ok(n));
+        }
+        for n in [0, 5, -1, 256, i64::MAX] {
+            assert_eq!(
+                ThumbnailCount::try_from(n),
+                Err(ValidationError::CountOutOfRange(n))
+            );
+        }
+    }
+
+    #[test]
+    fn prompt_is_trimmed_and_bounded() {
+        assert_eq!(Prompt::try_from("  hi ".to_owned()).map(|p| p.0), Ok("hi".into()));
+        assert_eq!(Prompt::try_from("   ".to_owned()), Err(ValidationError::EmptyPrompt));
+        assert!(matches!(
+            Prompt::try_from("x".repeat(4001)),
+            Err(ValidationError::PromptTooLong { got: 4001, .. })
+        ));
+    }
+
+    #[test]
+    fn aspect_ratios_map_to_documented_sizes() {
+        assert_eq!("16:9".parse::<AspectRatio>().map(|a| a.dimensions()), Ok((1280, 720)));
+        assert_eq!("4:3".parse::<AspectRatio>().map(|a| a.dimensions()), Ok((960, 720)));
+        assert_eq!("1:1".parse::<AspectRatio>().map(|a| a.dimensions()), Ok((720, 720)));
+        assert_eq!(
+            "21:9".parse::<AspectRatio>().map_err(|e| e.code()),
+            Err("invalid_aspect_ratio")
+        );
+    }
+
+    #[test]
+    fn models_parse_by_public_name() {
+        assert_eq!(parse_model("gpt-image-2"), Ok(ModelId::GptImage2));
+        assert_eq!(parse_model("local"), Ok(ModelId::Local));
+        assert_eq!(parse_model("dall-e").map_err(|e| e.code()), Err("unknown_model"));
+    }
+}
