@@ -1,1 +1,217 @@
+#![doc = include_str!("../README.md")]
 
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Address the HTTP API listens on.
+    pub bind: String,
+    /// Embedded mode's home: SQLite files, images and the generated secret.
+    pub data_dir: PathBuf,
+    /// Base URL clients reach the API at, used for image URLs. Defaults to
+    /// the scheme and host of each request.
+    pub public_url: Option<String>,
+    /// Signs image URLs. Generated and kept in `data_dir/secret` when unset.
+    pub secret: Option<SecretString>,
+    pub database: DatabaseSettings,
+    pub queue: QueueSettings,
+    pub worker: WorkerSettings,
+    pub api: ApiSettings,
+    pub models: ModelSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`; defaults to `data_dir/thumbforge.db`.
+    pub url: Option<String>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct QueueSettings {
+    /// SQLite file of the embedded queue; defaults to `data_dir/queue.db`.
+    pub sqlite_path: Option<PathBuf>,
+    /// How often a worker proves it is alive. A worker silent for
+    /// `heartbeat_secs * missed_heartbeats` has its jobs handed to others.
+    pub heartbeat_secs: u64,
+    pub missed_heartbeats: usize,
+    /// Fallback poll interval for jobs pushed by another process.
+    pub poll_interval_ms: u64,
+    /// Attempts per job for infrastructure errors (database, storage).
+    pub max_attempts: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    /// Thumbnails one worker process renders at once.
+    pub concurrency: usize,
+    /// Longest a single model call may take.
+    pub job_timeout_secs: u64,
+    /// A thumbnail still processing this long after it was accepted ends as
+    /// failed with "timed out".
+    pub deadline_secs: u64,
+    /// How often the sweeper repairs lost, expired and overdue work.
+    pub sweep_interval_secs: u64,
+    /// A thumbnail accepted this long ago whose job never reached the queue
+    /// is enqueued again.
+    pub enqueue_grace_secs: u64,
+    /// Port of the worker binary's health endpoints (0 = none).
+    pub health_port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiSettings {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Lifetime of signed image URLs.
+    pub url_ttl_secs: u64,
+    /// HTTP worker threads (0 = one per core).
+    pub http_workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelSettings {
+    /// The model used when a request names none.
+    pub default: String,
+    /// Accept the scripted `test` model (tests and drills only).
+    pub enable_test_model: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `RUST_LOG`-style filter; `RUST_LOG` itself wins when set.
+    pub filter: String,
+    /// One JSON object per line instead of human-readable text.
+    pub json: bool,
+}
+
+/// Overrides from the command line, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub concurrency: Option<usize>,
+}
+
+const DEFAULTS: &str = r#"
+bind = "127.0.0.1:8080"
+data_dir = "./data"
+
+[database]
+max_connections = 16
+
+[queue]
+heartbeat_secs = 5
+missed_heartbeats = 3
+poll_interval_ms = 200
+max_attempts = 10
+
+[worker]
+concurrency = 4
+job_timeout_secs = 330
+deadline_secs = 1800
+sweep_interval_secs = 5
+enqueue_grace_secs = 10
+health_port = 0
+
+[api]
+max_body_bytes = 65536
+url_ttl_secs = 3600
+http_workers = 0
+
+[models]
+default = "local"
+enable_test_model = false
+
+[log]
+filter = "info"
+json = false
+"#;
+
+impl Settings {
+    /// Loads defaults, the config file, the environment and `overrides`.
+    pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let file = std::env::var_os("THUMBFORGE_CONFIG").map(PathBuf::from);
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        match file {
+            Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
+            None => {
+                builder = builder.add_source(config::File::with_name("thumbforge.toml").required(false))
+            }
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("THUMBFORGE")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        if let Some(bind) = &overrides.bind {
+            builder = builder.set_override("bind", bind.as_str())?;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            builder = builder.set_override("data_dir", dir.to_string_lossy().as_ref())?;
+        }
+        if let Some(n) = overrides.concurrency {
+            builder = builder.set_override("worker.concurrency", n as u64)?;
+        }
+        Ok(builder.build()?.try_deserialize()?)
+    }
+
+    /// The built-in defaults alone, with the data directory moved: what a
+    /// test starts from.
+    pub fn defaults_in(data_dir: &Path) -> Settings {
+        let mut settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .expect("built-in defaults deserialize");
+        settings.data_dir = data_dir.to_owned();
+        settings
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database.url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("thumbforge.db").display())
+        })
+    }
+
+    pub fn queue_sqlite_path(&self) -> PathBuf {
+        self.queue
+            .sqlite_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("queue.db"))
+    }
+
+    pub fn images_dir(&self) -> PathBuf {
+        self.data_dir.join("images")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_paths_follow_the_data_dir() {
+        let s = Settings::defaults_in(Path::new("/tmp/x"));
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.database_url(), "sqlite:///tmp/x/thumbforge.db");
+        assert_eq!(s.queue_sqlite_path(), Path::new("/tmp/x/queue.db"));
+        assert_eq!(s.models.default, "local");
+        assert!(!s.models.enable_test_model);
+    }
+}

@@ -1,1 +1,13 @@
+#![doc = include_str!("../README.md")]
 
+mod connection;
+pub mod entities;
+mod error;
+pub mod generations;
+pub mod keys;
+pub mod orgs;
+pub mod thumbnails;
+
+pub use connection::{Db, now_ms};
+pub use error::DbError;
+pub use sea_orm::DatabaseConnection;

@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "generations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub org_id: String,
+    #[sea_orm(column_type = "Text")]
+    pub prompt: String,
+    pub model: String,
+    pub count: i32,
+    pub aspect_ratio: String,
+    /// JSON array of asset ids.
+    #[sea_orm(column_type = "Text")]
+    pub person_ids: String,
+    /// JSON array of asset ids.
+    #[sea_orm(column_type = "Text")]
+    pub inspiration_ids: String,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

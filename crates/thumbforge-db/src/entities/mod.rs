@@ -1,0 +1,7 @@
+//! sea-orm entities, one per table. Status columns hold the text forms of
+//! the core status enums.
+
+pub mod api_keys;
+pub mod generations;
+pub mod organizations;
+pub mod thumbnails;

@@ -1,0 +1,41 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "thumbnails")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub generation_id: String,
+    pub org_id: String,
+    /// Position within the generation, 0-based; also the renderer's variation.
+    pub idx: i32,
+    pub status: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error: Option<String>,
+    pub is_watermarked: bool,
+    pub is_hidden: bool,
+    /// Storage key of the clean PNG.
+    pub storage_key: Option<String>,
+    /// Storage key of the watermarked PNG (free plan only).
+    pub watermarked_key: Option<String>,
+    /// Size of the PNG a client downloads.
+    pub file_size_bytes: Option<i64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub generation_time_ms: Option<i64>,
+    /// Times a worker claimed this thumbnail.
+    pub attempts: i32,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    /// When its job was handed to the queue; NULL means "not yet", which the
+    /// sweeper repairs.
+    pub enqueued_at: Option<i64>,
+    /// While a worker holds it: when that claim lapses.
+    pub lease_expires_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

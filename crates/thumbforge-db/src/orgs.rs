@@ -1,0 +1,69 @@
+//! Organisations: the unit that owns keys, generations and a plan.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use thumbforge_core::{OrgId, Plan};
+
+use crate::{
+    Db, DbError,
+    entities::organizations::{self, Entity as Organizations},
+    now_ms,
+};
+
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub id: String,
+    pub slug: String,
+    pub plan: Plan,
+}
+
+fn to_org(m: organizations::Model) -> Result<Org, DbError> {
+    Ok(Org {
+        plan: m.plan.parse().map_err(DbError::Corrupt)?,
+        id: m.id,
+        slug: m.slug,
+    })
+}
+
+pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Org>, DbError> {
+    Organizations::find()
+        .filter(organizations::Column::Slug.eq(slug))
+        .one(db.conn())
+        .await?
+        .map(to_org)
+        .transpose()
+}
+
+/// Returns the org with this slug, creating it with `plan` when missing.
+/// An existing org keeps its plan unless `plan` is given explicitly.
+pub async fn ensure(db: &Db, slug: &str, plan: Option<Plan>) -> Result<Org, DbError> {
+    if let Some(existing) = find_by_slug(db, slug).await? {
+        if let Some(plan) = plan.filter(|p| *p != existing.plan) {
+            let mut active: organizations::ActiveModel = Organizations::find_by_id(existing.id.clone())
+                .one(db.conn())
+                .await?
+                .ok_or_else(|| DbError::Corrupt("org vanished".into()))?
+                .into();
+            active.plan = Set(plan.as_str().to_owned());
+            active.update(db.conn()).await?;
+            return Ok(Org { plan, ..existing });
+        }
+        return Ok(existing);
+    }
+    let plan = plan.unwrap_or(Plan::Free);
+    let model = organizations::ActiveModel {
+        id: Set(OrgId::new().into_string()),
+        slug: Set(slug.to_owned()),
+        name: Set(slug.to_owned()),
+        plan: Set(plan.as_str().to_owned()),
+        created_at: Set(now_ms()),
+    };
+    match model.insert(db.conn()).await {
+        Ok(m) => to_org(m),
+        // Two creators raced: the other one's row wins.
+        Err(e) => find_by_slug(db, slug).await?.ok_or(DbError::Db(e)),
+    }
+}
+
+pub async fn count(db: &Db) -> Result<u64, DbError> {
+    Ok(Organizations::find().count(db.conn()).await?)
+}

@@ -1,0 +1,224 @@
+//! Thumbnail state changes. Every write names the state it expects and
+//! reports whether it applied, because any job may run more than once.
+
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+use thumbforge_core::ThumbnailStatus;
+
+use crate::{
+    Db, DbError,
+    entities::{generations, organizations, thumbnails},
+    now_ms,
+};
+
+const PROCESSING: &str = "processing";
+
+/// Everything a worker needs to produce one thumbnail.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    pub thumbnail: thumbnails::Model,
+    pub generation: generations::Model,
+    pub org_plan: String,
+}
+
+impl JobContext {
+    pub fn status(&self) -> Result<ThumbnailStatus, DbError> {
+        self.thumbnail.status.parse().map_err(DbError::Corrupt)
+    }
+}
+
+pub async fn load_job(db: &Db, thumbnail_id: &str) -> Result<Option<JobContext>, DbError> {
+    let Some(thumbnail) = thumbnails::Entity::find_by_id(thumbnail_id.to_owned())
+        .one(db.conn())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(generation) = generations::Entity::find_by_id(thumbnail.generation_id.clone())
+        .one(db.conn())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let org_plan = organizations::Entity::find_by_id(generation.org_id.clone())
+        .one(db.conn())
+        .await?
+        .map(|o| o.plan)
+        .ok_or_else(|| DbError::Corrupt(format!("generation {} has no org", generation.id)))?;
+    Ok(Some(JobContext {
+        thumbnail,
+        generation,
+        org_plan,
+    }))
+}
+
+/// Records that these thumbnails' jobs reached the queue.
+pub async fn mark_enqueued(db: &Db, ids: &[String]) -> Result<(), DbError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    thumbnails::Entity::update_many()
+        .col_expr(thumbnails::Column::EnqueuedAt, Expr::value(now_ms()))
+        .filter(thumbnails::Column::Id.is_in(ids.iter().cloned()))
+        .filter(thumbnails::Column::EnqueuedAt.is_null())
+        .exec(db.conn())
+        .await?;
+    Ok(())
+}
+
+/// A worker takes a processing thumbnail until `lease_until`. Returns the
+/// attempt number, or `None` when the thumbnail is no longer processing.
+pub async fn claim(db: &Db, id: &str, lease_until: i64) -> Result<Option<i32>, DbError> {
+    let now = now_ms();
+    let res = thumbnails::Entity::update_many()
+        .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(lease_until))
+        .col_expr(
+            thumbnails::Column::StartedAt,
+            Expr::col(thumbnails::Column::StartedAt).if_null(now),
+        )
+        .col_expr(
+            thumbnails::Column::Attempts,
+            Expr::col(thumbnails::Column::Attempts).add(1),
+        )
+        .filter(thumbnails::Column::Id.eq(id))
+        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .exec(db.conn())
+        .await?;
+    if res.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(thumbnails::Entity::find_by_id(id.to_owned())
+        .one(db.conn())
+        .await?
+        .map(|t| t.attempts))
+}
+
+/// What a successful run produced.
+#[derive(Debug, Clone)]
+pub struct Success {
+    pub storage_key: String,
+    pub watermarked_key: Option<String>,
+    pub file_size_bytes: i64,
+    pub width: i32,
+    pub height: i32,
+    pub generation_time_ms: i64,
+}
+
+/// processing → succeeded. Returns whether this call made the change.
+pub async fn succeed(db: &Db, id: &str, out: &Success) -> Result<bool, DbError> {
+    let res = thumbnails::Entity::update_many()
+        .col_expr(thumbnails::Column::Status, Expr::value("succeeded"))
+        .col_expr(thumbnails::Column::StorageKey, Expr::value(out.storage_key.clone()))
+        .col_expr(
+            thumbnails::Column::WatermarkedKey,
+            Expr::value(out.watermarked_key.clone()),
+        )
+        .col_expr(thumbnails::Column::FileSizeBytes, Expr::value(out.file_size_bytes))
+        .col_expr(thumbnails::Column::Width, Expr::value(out.width))
+        .col_expr(thumbnails::Column::Height, Expr::value(out.height))
+        .col_expr(
+            thumbnails::Column::GenerationTimeMs,
+            Expr::value(out.generation_time_ms),
+        )
+        .col_expr(thumbnails::Column::CompletedAt, Expr::value(now_ms()))
+        .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+        .filter(thumbnails::Column::Id.eq(id))
+        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .exec(db.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// processing → failed with a human-readable reason.
+pub async fn fail(db: &Db, id: &str, error: &str) -> Result<bool, DbError> {
+    let res = thumbnails::Entity::update_many()
+        .col_expr(thumbnails::Column::Status, Expr::value("failed"))
+        .col_expr(thumbnails::Column::Error, Expr::value(error.to_owned()))
+        .col_expr(thumbnails::Column::CompletedAt, Expr::value(now_ms()))
+        .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+        .filter(thumbnails::Column::Id.eq(id))
+        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .exec(db.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// A thumbnail the sweeper should hand to the queue again.
+#[derive(Debug, Clone)]
+pub struct Stranded {
+    pub id: String,
+    pub generation_id: String,
+    pub attempts: i32,
+}
+
+fn stranded(t: thumbnails::Model) -> Stranded {
+    Stranded {
+        id: t.id,
+        generation_id: t.generation_id,
+        attempts: t.attempts,
+    }
+}
+
+/// Processing thumbnails whose job never reached the queue (the enqueue
+/// after commit failed, or the process died in between).
+pub async fn never_enqueued(db: &Db, created_before: i64, limit: u64) -> Result<Vec<Stranded>, DbError> {
+    Ok(thumbnails::Entity::find()
+        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .filter(thumbnails::Column::EnqueuedAt.is_null())
+        .filter(thumbnails::Column::CreatedAt.lt(created_before))
+        .order_by_asc(thumbnails::Column::CreatedAt)
+        .limit(limit)
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(stranded)
+        .collect())
+}
+
+/// Processing thumbnails whose worker's lease ran out: it died or hung.
+pub async fn lease_expired(db: &Db, now: i64, limit: u64) -> Result<Vec<Stranded>, DbError> {
+    Ok(thumbnails::Entity::find()
+        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .filter(thumbnails::Column::LeaseExpiresAt.lt(now))
+        .order_by_asc(thumbnails::Column::LeaseExpiresAt)
+        .limit(limit)
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(stranded)
+        .collect())
+}
+
+/// Clears an expired lease, if it is still the one the sweeper saw (a
+/// worker may have renewed or finished it meanwhile).
+pub async fn release_lease(db: &Db, id: &str, attempts: i32) -> Result<bool, DbError> {
+    let res = thumbnails::Entity::update_many()
+        .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+        .filter(thumbnails::Column::Id.eq(id))
+        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .filter(thumbnails::Column::Attempts.eq(attempts))
+        .filter(thumbnails::Column::LeaseExpiresAt.lt(now_ms()))
+        .exec(db.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Fails every processing thumbnail created before `created_before` with a
+/// "timed out" error. Returns the generations touched.
+pub async fn fail_overdue(db: &Db, created_before: i64, error: &str, limit: u64) -> Result<Vec<String>, DbError> {
+    let overdue = thumbnails::Entity::find()
+        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .filter(thumbnails::Column::CreatedAt.lt(created_before))
+        .limit(limit)
+        .all(db.conn())
+        .await?;
+    let mut generations = Vec::new();
+    for t in overdue {
+        if fail(db, &t.id, error).await? && !generations.contains(&t.generation_id) {
+            generations.push(t.generation_id);
+        }
+    }
+    Ok(generations)
+}
