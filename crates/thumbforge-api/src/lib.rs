@@ -1,1 +1,25 @@
+#![doc = include_str!("../README.md")]
 
+pub mod auth;
+mod body;
+pub mod error;
+mod routes;
+pub mod signing;
+mod startup;
+
+pub use actix_web::dev::ServerHandle;
+pub use startup::{ApiDeps, AppState, Application, resolve_secret};
+
+/// The `thumbforge-api` process: the HTTP API alone (workers run elsewhere).
+pub async fn run(settings: thumbforge_config::Settings) -> anyhow::Result<()> {
+    let deps = thumbforge_worker::connect(&settings).await?;
+    let secret = resolve_secret(&settings)?;
+    let app = Application::build(&settings, ApiDeps::from_worker_deps(&deps, secret)).await?;
+    tracing::info!(port = app.port(), "API listening");
+    let handle = app.handle();
+    let server = tokio::spawn(app.run_until_stopped());
+    thumbforge_worker::shutdown_signal().await;
+    handle.stop(true).await;
+    server.await??;
+    Ok(())
+}

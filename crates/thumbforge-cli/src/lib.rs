@@ -1,1 +1,147 @@
+#![doc = include_str!("../README.md")]
 
+mod embedded;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use thumbforge_config::{Overrides, Settings};
+use thumbforge_core::Plan;
+use thumbforge_db::{Db, keys, orgs};
+
+pub use embedded::{DEV_ORG, Embedded};
+
+#[derive(Debug, Parser)]
+#[command(name = "thumbforge", version, about = "Self-hostable YouTube thumbnail generation")]
+pub struct Cli {
+    /// Data directory: SQLite files, images, the URL-signing secret.
+    #[arg(long, global = true, env = "THUMBFORGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API and in-process workers on the embedded database and queue.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "THUMBFORGE_BIND")]
+        bind: Option<String>,
+        /// Thumbnails rendered at once.
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Apply database migrations.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key (printed alone on the last line), creating the org if needed.
+    Create {
+        /// Organisation slug.
+        #[arg(long)]
+        org: String,
+        /// Plan for a new org, or a change of plan for an existing one.
+        #[arg(long, value_parser = parse_plan)]
+        plan: Option<Plan>,
+        /// Space- or comma-separated scopes.
+        #[arg(long, default_value = keys::DEFAULT_SCOPES)]
+        scopes: String,
+    },
+}
+
+fn parse_plan(raw: &str) -> Result<Plan, String> {
+    raw.parse()
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let (bind, workers) = match &cli.command {
+        Command::Serve { bind, workers } => (bind.clone(), *workers),
+        _ => (None, None),
+    };
+    let settings = Settings::load(&Overrides {
+        bind,
+        data_dir: cli.data_dir.clone(),
+        concurrency: workers,
+    })?;
+    thumbforge_telemetry::init(&settings.log.filter, settings.log.json);
+    match cli.command {
+        Command::Serve { .. } => serve(settings).await,
+        Command::Migrate => {
+            let db = open_db(&settings).await?;
+            db.migrate().await.context("migrating")?;
+            eprintln!("migrations applied to {}", redact(&settings.database_url()));
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Create { org, plan, scopes },
+        } => {
+            let db = open_db(&settings).await?;
+            db.migrate().await.context("migrating")?;
+            let org = orgs::ensure(&db, &org, plan).await.context("creating the organisation")?;
+            let scopes = scopes.replace(',', " ");
+            let key = keys::create(&db, &org.id, scopes.trim()).await.context("creating the key")?;
+            eprintln!("created a key for org `{}` (plan {}); it is shown once:", org.slug, org.plan);
+            println!("{key}");
+            Ok(())
+        }
+    }
+}
+
+async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    Db::connect(&settings.database_url(), 2)
+        .await
+        .context("connecting to the database")
+}
+
+/// Hides a password in a database URL before printing it.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Embedded::start(settings).await?;
+    let url = format!("http://{}", app.local_addr());
+    println!("thumbforge listening on {url}");
+    if let Some(key) = app.first_key() {
+        println!();
+        println!("Created the development organisation `{DEV_ORG}` and its API key (shown once, keep it):");
+        println!("  {key}");
+        println!();
+        println!("Try it:");
+        println!(
+            "  curl -s -X POST {url}/api/v1/generate -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{\"prompt\": \"I built a Rust web service in 24 hours\", \"count\": 2}}'"
+        );
+        println!("  curl -s {url}/api/v1/generations/GENERATION_ID -H 'Authorization: Bearer {key}'");
+        println!();
+    }
+    println!("Press Ctrl-C to stop.");
+    thumbforge_worker::shutdown_signal().await;
+    println!("stopping: finishing running thumbnails…");
+    app.stop().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:p@h/db"), "postgres://…@h/db");
+        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

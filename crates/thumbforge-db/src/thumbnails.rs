@@ -222,3 +222,7 @@ pub async fn fail_overdue(db: &Db, created_before: i64, error: &str, limit: u64)
     }
     Ok(generations)
 }
+
+pub async fn find(db: &Db, id: &str) -> Result<Option<thumbnails::Model>, DbError> {
+    Ok(thumbnails::Entity::find_by_id(id.to_owned()).one(db.conn()).await?)
+}

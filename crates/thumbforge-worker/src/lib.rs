@@ -1,1 +1,79 @@
+#![doc = include_str!("../README.md")]
 
+pub mod jobs;
+mod runtime;
+pub mod sweeper;
+
+pub use runtime::{WorkerDeps, start};
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use thumbforge_config::Settings;
+use thumbforge_db::Db;
+use thumbforge_providers::Providers;
+use thumbforge_queue::JobQueue;
+use thumbforge_storage::Storage;
+use tokio_util::sync::CancellationToken;
+
+/// Connects to everything `settings` names and migrates the database.
+pub async fn connect(settings: &Settings) -> anyhow::Result<WorkerDeps> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    let db = Db::connect(&settings.database_url(), settings.database.max_connections)
+        .await
+        .context("connecting to the database")?;
+    db.migrate().await.context("migrating the database")?;
+    let queue = JobQueue::open_sqlite(&settings.queue_sqlite_path(), settings.queue.max_attempts)
+        .await
+        .context("opening the queue")?;
+    let storage = Storage::local(&settings.images_dir()).context("opening image storage")?;
+    Ok(WorkerDeps {
+        db,
+        queue,
+        storage,
+        providers: Providers::new(settings.models.enable_test_model),
+    })
+}
+
+/// The `thumbforge-worker` process: workers, sweeper and health endpoints
+/// until SIGINT/SIGTERM, then a graceful stop.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let deps = connect(&settings).await?;
+    let shutdown = CancellationToken::new();
+    let health = match settings.worker.health_port {
+        0 => None,
+        port => Some(runtime::serve_health(deps.clone(), port, shutdown.clone())?),
+    };
+    let worker = start(Arc::new(deps), &settings, shutdown.clone());
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new jobs; finishing or handing back held ones");
+    shutdown.cancel();
+    worker.await.context("worker task")?;
+    if let Some(health) = health {
+        let _ = health.await;
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

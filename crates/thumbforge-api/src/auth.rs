@@ -1,0 +1,50 @@
+//! API-key authentication: `Authorization: Bearer KEY` or `x-api-key: KEY`.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use thumbforge_db::keys::{self, Caller};
+
+use crate::{AppState, error::ApiError};
+
+/// The authenticated caller, as a handler argument.
+pub struct Authenticated(pub Caller);
+
+fn presented_key(req: &HttpRequest) -> Option<String> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let mut parts = value.trim().splitn(2, ' ');
+        if let (Some(scheme), Some(token)) = (parts.next(), parts.next())
+            && scheme.eq_ignore_ascii_case("bearer")
+            && !token.trim().is_empty()
+        {
+            return Some(token.trim().to_owned());
+        }
+    }
+    req.headers()
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = presented_key(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
+            let key = key.ok_or(ApiError::MissingApiKey)?;
+            // Keys are ASCII of a known shape; anything else cannot match.
+            if key.len() > 128 {
+                return Err(ApiError::InvalidApiKey);
+            }
+            match keys::authenticate(&state.db, &key).await? {
+                Some(caller) => Ok(Authenticated(caller)),
+                None => Err(ApiError::InvalidApiKey),
+            }
+        })
+    }
+}

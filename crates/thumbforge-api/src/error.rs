@@ -1,0 +1,143 @@
+//! The HTTP error type and the rule for errors across thumbforge:
+//!
+//! - binaries and jobs use `anyhow`, with `.context()` on each fallible step;
+//! - each library area has its own `thiserror` enum (`DbError`,
+//!   `StorageError`, `QueueError`, `ProviderError`, `ValidationError`);
+//! - at this boundary every failure becomes an `ApiError`, which picks the
+//!   status code and a stable machine-readable `code`, renders RFC 9457
+//!   `application/problem+json`, and logs a 5xx once, here. Clients never
+//!   see internal detail.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde::Serialize;
+use thumbforge_core::ValidationError;
+use thumbforge_db::DbError;
+use thumbforge_providers::ModelUnavailable;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("{detail}")]
+    InvalidField { code: &'static str, detail: String },
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    #[error("{0}")]
+    ModelUnavailable(#[from] ModelUnavailable),
+    #[error("no asset `{0}` exists in this organisation")]
+    AssetNotFound(String),
+    #[error("no API key given: send `Authorization: Bearer KEY` or `x-api-key: KEY`")]
+    MissingApiKey,
+    #[error("the API key is not valid")]
+    InvalidApiKey,
+    #[error("the image URL's signature is not valid")]
+    InvalidSignature,
+    #[error("the image URL has expired; poll the generation for a fresh one")]
+    UrlExpired,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    #[error("the service is temporarily unavailable; try again shortly")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "invalid_json",
+            ApiError::InvalidField { code, .. } => code,
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::Validation(e) => e.code(),
+            ApiError::ModelUnavailable(_) => "model_not_configured",
+            ApiError::AssetNotFound(_) => "asset_not_found",
+            ApiError::MissingApiKey => "missing_api_key",
+            ApiError::InvalidApiKey => "invalid_api_key",
+            ApiError::InvalidSignature => "invalid_signature",
+            ApiError::UrlExpired => "url_expired",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Unavailable => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> ApiError {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> ApiError {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            ApiError::Unavailable
+        } else {
+            ApiError::Internal(e.into())
+        }
+    }
+}
+
+/// RFC 9457 problem details with a `code` extension.
+#[derive(Debug, Serialize)]
+pub struct Problem<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub status: u16,
+    pub detail: String,
+    pub code: &'a str,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidField { .. }
+            | ApiError::Validation(_)
+            | ApiError::ModelUnavailable(_)
+            | ApiError::AssetNotFound(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidSignature | ApiError::UrlExpired => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let ApiError::Internal(e) = self {
+            tracing::error!(error = format!("{e:#}"), "request failed");
+        }
+        let problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code(),
+        };
+        let mut response = HttpResponse::build(status);
+        response.content_type("application/problem+json");
+        match self {
+            ApiError::MissingApiKey | ApiError::InvalidApiKey => {
+                response.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            ApiError::Unavailable => {
+                response.insert_header(("Retry-After", "2"));
+            }
+            _ => {}
+        }
+        response.json(problem)
+    }
+}

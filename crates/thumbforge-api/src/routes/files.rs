@@ -1,0 +1,57 @@
+//! `GET /files/{thumbnail}.png?exp=…&sig=…`: the image behind a signed URL.
+//! Watermarked thumbnails only ever serve their watermarked file.
+
+use actix_web::{HttpResponse, http::header, web};
+use serde::Deserialize;
+use thumbforge_core::ThumbnailId;
+use thumbforge_db::{now_ms, thumbnails};
+use thumbforge_storage::StorageError;
+
+use crate::{AppState, error::ApiError};
+
+#[derive(Debug, Deserialize)]
+pub struct Signature {
+    exp: Option<i64>,
+    sig: Option<String>,
+}
+
+pub async fn get(
+    path: web::Path<String>,
+    query: Result<web::Query<Signature>, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let name = path.into_inner();
+    let id = name
+        .strip_suffix(".png")
+        .and_then(ThumbnailId::parse)
+        .ok_or(ApiError::NotFound("image"))?;
+    let query = query.map_err(|_| ApiError::InvalidSignature)?;
+    let (Some(exp), Some(sig)) = (query.exp, query.sig.as_deref()) else {
+        return Err(ApiError::InvalidSignature);
+    };
+    if !state.signer.verify(id.as_str(), exp, sig) {
+        return Err(ApiError::InvalidSignature);
+    }
+    if exp < now_ms() / 1000 {
+        return Err(ApiError::UrlExpired);
+    }
+    let thumbnail = thumbnails::find(&state.db, id.as_str())
+        .await?
+        .filter(|t| t.status == "succeeded" && !t.is_hidden)
+        .ok_or(ApiError::NotFound("image"))?;
+    let key = if thumbnail.is_watermarked {
+        thumbnail.watermarked_key
+    } else {
+        thumbnail.storage_key
+    }
+    .ok_or(ApiError::NotFound("image"))?;
+    let bytes = match state.storage.get(&key).await {
+        Ok(bytes) => bytes,
+        Err(StorageError::NotFound(_)) => return Err(ApiError::NotFound("image")),
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header((header::CACHE_CONTROL, "private, max-age=3600, immutable"))
+        .body(bytes))
+}

@@ -1,0 +1,115 @@
+//! `POST /api/v1/generate` (FatThumb's "Generate Thumbnail API").
+//!
+//! Answers `202 Accepted` as soon as the generation and its thumbnails are
+//! committed. Jobs are enqueued after the commit; if that fails the answer
+//! is still 202, because the sweeper enqueues any committed thumbnail whose
+//! job never reached the queue.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use thumbforge_core::{
+    GenerateRequest, Prompt, ThumbnailCount, ValidationError,
+    request::{ReferenceIds, parse_model},
+};
+use thumbforge_db::{generations, now_ms, thumbnails};
+use thumbforge_queue::RenderThumbnail;
+use tracing::{info, warn};
+
+use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError};
+
+/// The documented camelCase body. Unknown fields are ignored, as FatThumb
+/// clients may send more than this server reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateBody {
+    pub prompt: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub count: Option<i64>,
+    #[serde(default)]
+    pub person_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub inspiration_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub aspect_ratio: Option<String>,
+}
+
+impl TryFrom<GenerateBody> for GenerateRequest {
+    type Error = ValidationError;
+    fn try_from(body: GenerateBody) -> Result<Self, Self::Error> {
+        Ok(GenerateRequest {
+            prompt: Prompt::try_from(body.prompt)?,
+            model: body.model.as_deref().map(parse_model).transpose()?,
+            count: body.count.map(ThumbnailCount::try_from).transpose()?.unwrap_or_default(),
+            aspect_ratio: body.aspect_ratio.as_deref().map(str::parse).transpose()?.unwrap_or_default(),
+            person_ids: ReferenceIds::parse("personIds", body.person_ids.unwrap_or_default())?,
+            inspiration_ids: ReferenceIds::parse("inspirationIds", body.inspiration_ids.unwrap_or_default())?,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateResponse {
+    pub generation_id: String,
+    pub thumbnail_ids: Vec<String>,
+    pub status: &'static str,
+}
+
+pub async fn generate(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body: GenerateBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let request = GenerateRequest::try_from(body)?;
+    let model = request.model.unwrap_or(state.default_model);
+    state.providers.get(model)?;
+    // Person and inspiration assets are stored per organisation; none can be
+    // referenced until asset upload exists, so any id is unknown.
+    if let Some(id) = request
+        .person_ids
+        .as_slice()
+        .iter()
+        .chain(request.inspiration_ids.as_slice())
+        .next()
+    {
+        return Err(ApiError::AssetNotFound(id.clone()));
+    }
+
+    let view = generations::create(&state.db, &caller.org_id, caller.plan, model, &request).await?;
+    let generation_id = view.generation.id.clone();
+    let thumbnail_ids: Vec<String> = view.thumbnails.iter().map(|t| t.id.clone()).collect();
+    let enqueued_at_ms = now_ms();
+    let jobs: Vec<_> = thumbnail_ids
+        .iter()
+        .map(|id| {
+            let job = RenderThumbnail {
+                thumbnail_id: id.clone(),
+                generation_id: generation_id.clone(),
+                enqueued_at_ms,
+            };
+            (job, 0)
+        })
+        .collect();
+    match state.queue.enqueue(&jobs).await {
+        Ok(()) => {
+            if let Err(e) = thumbnails::mark_enqueued(&state.db, &thumbnail_ids).await {
+                // Harmless: the sweeper will push again under the same
+                // idempotency keys, which the queue ignores.
+                warn!(generation.id = %generation_id, error = %e, "could not record enqueue");
+            }
+        }
+        Err(e) => warn!(generation.id = %generation_id, error = %e, "enqueue failed; the sweeper will retry"),
+    }
+    info!(generation.id = %generation_id, model = %model, count = thumbnail_ids.len(), "generation accepted");
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Location", format!("/api/v1/generations/{generation_id}")))
+        .json(GenerateResponse {
+            generation_id,
+            thumbnail_ids,
+            status: "processing",
+        }))
+}

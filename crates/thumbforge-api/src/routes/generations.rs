@@ -1,0 +1,77 @@
+//! `GET /api/v1/generations/{id}` (FatThumb's "Get Generation Status API"):
+//! exactly the documented fields. Another org's generation is a 404, the
+//! same answer as a missing one.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use thumbforge_core::GenerationId;
+use thumbforge_db::{entities::thumbnails, generations, now_ms};
+
+use crate::{AppState, auth::Authenticated, error::ApiError};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationBody {
+    pub id: String,
+    pub status: String,
+    pub model: String,
+    pub count: i32,
+    pub created_at: i64,
+    pub thumbnails: Vec<ThumbnailBody>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThumbnailBody {
+    pub id: String,
+    pub status: String,
+    pub url: Option<String>,
+    pub is_watermarked: bool,
+    pub is_hidden: bool,
+    pub error: Option<String>,
+}
+
+pub async fn get(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = ApiError::NotFound("generation");
+    let id = GenerationId::parse(&path.into_inner()).ok_or(ApiError::NotFound("generation"))?;
+    let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
+        .await?
+        .ok_or(not_found)?;
+    let base = state.base_url(&req);
+    let now_secs = now_ms() / 1000;
+    let thumbnails = view
+        .thumbnails
+        .into_iter()
+        .map(|t| thumbnail_body(&state, &base, now_secs, t))
+        .collect();
+    let g = view.generation;
+    Ok(HttpResponse::Ok().json(GenerationBody {
+        id: g.id,
+        status: g.status,
+        model: g.model,
+        count: g.count,
+        created_at: g.created_at,
+        thumbnails,
+    }))
+}
+
+fn thumbnail_body(state: &AppState, base: &str, now_secs: i64, t: thumbnails::Model) -> ThumbnailBody {
+    let downloadable = t.status == "succeeded" && !t.is_hidden && t.storage_key.is_some();
+    let url = downloadable.then(|| {
+        let (expires, sig) = state.signer.sign(&t.id, now_secs, state.url_ttl_secs);
+        format!("{base}/files/{}.png?exp={expires}&sig={sig}", t.id)
+    });
+    ThumbnailBody {
+        id: t.id,
+        status: t.status,
+        url,
+        is_watermarked: t.is_watermarked,
+        is_hidden: t.is_hidden,
+        error: t.error,
+    }
+}

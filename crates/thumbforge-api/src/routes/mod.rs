@@ -1,0 +1,38 @@
+//! One module per resource; `configure` mounts them all.
+
+mod files;
+mod generate;
+mod generations;
+mod health;
+
+use actix_web::{HttpResponse, web};
+
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/generate")
+            .route(web::post().to(generate::generate))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/generations/{id}")
+            .route(web::get().to(generations::get))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/files/{name}")
+            .route(web::get().to(files::get))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz));
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("route"))
+}

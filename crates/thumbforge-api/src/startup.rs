@@ -1,0 +1,163 @@
+//! Building the app: bind first (so tests can ask for port 0 and read the
+//! real port), then run until stopped.
+
+use std::{
+    net::TcpListener,
+    path::Path,
+};
+
+use actix_web::{App, HttpRequest, dev::Server, dev::ServerHandle, error::QueryPayloadError, web};
+use anyhow::Context;
+use secrecy::SecretString;
+use thumbforge_config::Settings;
+use thumbforge_core::{ModelId, ids::random_token, request::parse_model};
+use thumbforge_db::Db;
+use thumbforge_providers::Providers;
+use thumbforge_queue::JobQueue;
+use thumbforge_storage::Storage;
+use thumbforge_worker::WorkerDeps;
+
+use crate::{error::ApiError, routes, signing::UrlSigner};
+
+/// What the API talks to.
+#[derive(Debug, Clone)]
+pub struct ApiDeps {
+    pub db: Db,
+    pub queue: JobQueue,
+    pub storage: Storage,
+    pub providers: Providers,
+    pub secret: SecretString,
+}
+
+impl ApiDeps {
+    pub fn from_worker_deps(deps: &WorkerDeps, secret: SecretString) -> ApiDeps {
+        ApiDeps {
+            db: deps.db.clone(),
+            queue: deps.queue.clone(),
+            storage: deps.storage.clone(),
+            providers: deps.providers.clone(),
+            secret,
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub queue: JobQueue,
+    pub storage: Storage,
+    pub providers: Providers,
+    pub signer: UrlSigner,
+    pub default_model: ModelId,
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub url_ttl_secs: i64,
+}
+
+impl AppState {
+    /// Where clients reach us: the configured public URL, else the scheme
+    /// and host the request came in on.
+    pub fn base_url(&self, req: &HttpRequest) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}", info.scheme(), info.host())
+            }
+        }
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings, deps: ApiDeps) -> anyhow::Result<Application> {
+        let default_model: ModelId = parse_model(&settings.models.default)
+            .with_context(|| format!("models.default = {:?}", settings.models.default))?;
+        let state = web::Data::new(AppState {
+            db: deps.db,
+            queue: deps.queue,
+            storage: deps.storage,
+            providers: deps.providers,
+            signer: UrlSigner::new(deps.secret),
+            default_model,
+            public_url: settings.public_url.clone(),
+            max_body_bytes: settings.api.max_body_bytes,
+            url_ttl_secs: settings.api.url_ttl_secs as i64,
+        });
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let mut server = actix_web::HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::QueryConfig::default().error_handler(|e: QueryPayloadError, _| {
+                    ApiError::InvalidField { code: "invalid_query", detail: e.to_string() }.into()
+                }))
+                .wrap(access_log())
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen(listener)?;
+        if settings.api.http_workers > 0 {
+            server = server.workers(settings.api.http_workers);
+        }
+        Ok(Application { port, server: server.run() })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// One access-log line per request (through the log→tracing bridge).
+fn access_log() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%r %s %Dms").log_target("thumbforge::http")
+}
+
+/// The secret that signs image URLs: `secret` from config, else the one
+/// kept in `data_dir/secret`, created on first start.
+pub fn resolve_secret(settings: &Settings) -> anyhow::Result<SecretString> {
+    if let Some(secret) = &settings.secret {
+        return Ok(secret.clone());
+    }
+    let path = settings.data_dir.join("secret");
+    read_or_create_secret(&path)
+}
+
+fn read_or_create_secret(path: &Path) -> anyhow::Result<SecretString> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim();
+        if !existing.is_empty() {
+            return Ok(SecretString::from(existing.to_owned()));
+        }
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let secret = random_token(48);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &secret).with_context(|| format!("writing {}", tmp.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(SecretString::from(secret))
+}
+

@@ -1,0 +1,97 @@
+//! The embedded default: everything in one process with no server to
+//! install. Used by `thumbforge serve` and by the integration tests.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use thumbforge_api::{ApiDeps, Application, ServerHandle, resolve_secret};
+use thumbforge_config::Settings;
+use thumbforge_core::Plan;
+use thumbforge_db::{Db, keys, orgs};
+use thumbforge_worker::WorkerDeps;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The organisation `serve` creates on a fresh data dir. It is on the pro
+/// plan, so a new user's first thumbnails are clean.
+pub const DEV_ORG: &str = "dev";
+
+pub struct Embedded {
+    addr: SocketAddr,
+    api: ServerHandle,
+    api_task: JoinHandle<std::io::Result<()>>,
+    worker: JoinHandle<()>,
+    shutdown: CancellationToken,
+    first_key: Option<String>,
+    deps: WorkerDeps,
+}
+
+impl Embedded {
+    pub async fn start(settings: Settings) -> anyhow::Result<Embedded> {
+        let deps = thumbforge_worker::connect(&settings).await?;
+        let first_key = bootstrap(&deps.db).await?;
+        let secret = resolve_secret(&settings)?;
+        let app = Application::build(&settings, ApiDeps::from_worker_deps(&deps, secret)).await?;
+        let ip = settings
+            .bind
+            .parse::<SocketAddr>()
+            .map(|a| a.ip())
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        let addr = SocketAddr::new(ip, app.port());
+        let api = app.handle();
+        let api_task = tokio::spawn(app.run_until_stopped());
+        let shutdown = CancellationToken::new();
+        let worker = thumbforge_worker::start(Arc::new(deps.clone()), &settings, shutdown.clone());
+        tracing::info!(%addr, "thumbforge started");
+        Ok(Embedded {
+            addr,
+            api,
+            api_task,
+            worker,
+            shutdown,
+            first_key,
+            deps,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The key created on first start, if this start created one.
+    pub fn first_key(&self) -> Option<&str> {
+        self.first_key.as_deref()
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.deps.db
+    }
+
+    /// Stops taking requests and jobs, finishes what is running, closes.
+    pub async fn stop(self) {
+        self.api.stop(true).await;
+        let _ = self.api_task.await;
+        self.shutdown.cancel();
+        let _ = self.worker.await;
+        self.deps.queue.close().await;
+    }
+}
+
+/// On a data dir with no organisation yet, creates the development org and
+/// a key for it.
+async fn bootstrap(db: &Db) -> anyhow::Result<Option<String>> {
+    if orgs::count(db).await? > 0 {
+        return Ok(None);
+    }
+    let org = orgs::ensure(db, DEV_ORG, Some(Plan::Pro))
+        .await
+        .context("creating the development organisation")?;
+    let key = keys::create(db, &org.id, keys::DEFAULT_SCOPES)
+        .await
+        .context("creating the development key")?;
+    Ok(Some(key))
+}

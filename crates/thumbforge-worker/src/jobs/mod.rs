@@ -1,0 +1,3 @@
+//! Every job type the worker runs, one per file, registered in `runtime`.
+
+pub mod render_thumbnail;

@@ -1,0 +1,170 @@
+//! Render one thumbnail: claim the row, call its model, store the PNG (and
+//! the watermarked copy for free plans), record the outcome, refresh the
+//! generation.
+//!
+//! Idempotent: a redelivered job whose thumbnail is terminal does nothing;
+//! outputs go to deterministic keys; every status write is conditional.
+//! Model failures are decided here (they become a failed thumbnail with a
+//! public message); only infrastructure errors (database, storage) are
+//! returned, so the queue delivers the job again.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use thumbforge_core::{AspectRatio, ModelId};
+use thumbforge_db::{Db, generations, now_ms, thumbnails};
+use thumbforge_providers::{ImageRequest, Providers};
+use thumbforge_queue::RenderThumbnail;
+use thumbforge_render::{apply_watermark, encode_png, normalize};
+use thumbforge_storage::{Storage, thumbnail_key, watermarked_key};
+use tracing::{debug, info, warn};
+
+/// What the job needs, shared by all deliveries.
+#[derive(Debug, Clone)]
+pub struct JobEnv {
+    pub db: Db,
+    pub storage: Storage,
+    pub providers: Providers,
+    pub job_timeout: Duration,
+}
+
+impl JobEnv {
+    /// A claim lasts past the job timeout, so a live worker always finishes
+    /// (or fails) before the sweeper may hand its thumbnail to another.
+    fn lease(&self) -> Duration {
+        self.job_timeout + Duration::from_secs(30)
+    }
+}
+
+/// What one delivery did, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    /// Already terminal, deleted, or claimed by nobody: nothing to do.
+    Skipped,
+}
+
+pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome> {
+    let Some(ctx) = thumbnails::load_job(&env.db, &job.thumbnail_id)
+        .await
+        .context("loading the thumbnail")?
+    else {
+        debug!("thumbnail no longer exists");
+        return Ok(Outcome::Skipped);
+    };
+    if ctx.status()?.is_terminal() {
+        debug!("thumbnail already terminal; redelivery ignored");
+        return Ok(Outcome::Skipped);
+    }
+    let lease_until = now_ms() + env.lease().as_millis() as i64;
+    let Some(attempt) = thumbnails::claim(&env.db, &job.thumbnail_id, lease_until)
+        .await
+        .context("claiming the thumbnail")?
+    else {
+        return Ok(Outcome::Skipped);
+    };
+    let started = Instant::now();
+    let pickup_ms = now_ms() - job.enqueued_at_ms;
+    debug!(attempt, pickup_ms, "claimed");
+
+    let generation = &ctx.generation;
+    let outcome = match produce(env, &ctx).await {
+        Ok(image) => {
+            let (clean, marked) = encode(&image, ctx.thumbnail.is_watermarked)?;
+            let clean_key = thumbnail_key(&generation.id, &ctx.thumbnail.id);
+            env.storage
+                .put(&clean_key, clean.clone())
+                .await
+                .with_context(|| format!("storing thumbnail {}", ctx.thumbnail.id))?;
+            let (wm_key, served_size) = match marked {
+                Some(bytes) => {
+                    let key = watermarked_key(&generation.id, &ctx.thumbnail.id);
+                    let size = bytes.len();
+                    env.storage
+                        .put(&key, bytes)
+                        .await
+                        .with_context(|| format!("storing watermarked thumbnail {}", ctx.thumbnail.id))?;
+                    (Some(key), size)
+                }
+                None => (None, clean.len()),
+            };
+            let (width, height) = (image.width() as i32, image.height() as i32);
+            let changed = thumbnails::succeed(
+                &env.db,
+                &ctx.thumbnail.id,
+                &thumbnails::Success {
+                    storage_key: clean_key,
+                    watermarked_key: wm_key,
+                    file_size_bytes: served_size as i64,
+                    width,
+                    height,
+                    generation_time_ms: started.elapsed().as_millis() as i64,
+                },
+            )
+            .await
+            .context("recording success")?;
+            info!(duration_ms = started.elapsed().as_millis() as u64, changed, "thumbnail succeeded");
+            Outcome::Succeeded
+        }
+        Err(public_message) => {
+            let changed = thumbnails::fail(&env.db, &ctx.thumbnail.id, &public_message)
+                .await
+                .context("recording failure")?;
+            info!(changed, error = %public_message, "thumbnail failed");
+            Outcome::Failed
+        }
+    };
+    generations::refresh_status(&env.db, &generation.id)
+        .await
+        .context("refreshing the generation status")?;
+    Ok(outcome)
+}
+
+/// Calls the model. `Err` carries the message a client may read.
+async fn produce(env: &JobEnv, ctx: &thumbnails::JobContext) -> Result<image::RgbImage, String> {
+    let generation = &ctx.generation;
+    let model: ModelId = generation
+        .model
+        .parse()
+        .map_err(|()| format!("Unknown model `{}`.", generation.model))?;
+    let aspect: AspectRatio = generation
+        .aspect_ratio
+        .parse()
+        .map_err(|_| format!("Unsupported aspect ratio `{}`.", generation.aspect_ratio))?;
+    let provider = env.providers.get(model).map_err(|e| {
+        warn!(error = %e, "model not available on this worker");
+        format!("The model `{model}` is not available on this server.")
+    })?;
+    let (width, height) = aspect.dimensions();
+    let request = ImageRequest {
+        prompt: generation.prompt.clone(),
+        headline: None,
+        width,
+        height,
+        variation: ctx.thumbnail.idx as u32,
+    };
+    match tokio::time::timeout(env.job_timeout, provider.generate(&request)).await {
+        Err(_) => Err(format!(
+            "The image model did not answer within {} seconds.",
+            env.job_timeout.as_secs()
+        )),
+        Ok(Err(e)) => {
+            warn!(error = %e, retryable = e.is_retryable(), "model call failed");
+            Err(e.public_message())
+        }
+        Ok(Ok(image)) => Ok(normalize(&image, width, height)),
+    }
+}
+
+/// The clean PNG, and the watermarked one when the plan asks for it.
+fn encode(image: &image::RgbImage, watermark: bool) -> anyhow::Result<(Vec<u8>, Option<Vec<u8>>)> {
+    let clean = encode_png(image).context("encoding PNG")?;
+    if !watermark {
+        return Ok((clean, None));
+    }
+    let mut marked = image.clone();
+    apply_watermark(&mut marked);
+    Ok((clean, Some(encode_png(&marked).context("encoding watermarked PNG")?)))
+}
+

@@ -1,0 +1,108 @@
+//! The sweeper makes "nothing accepted is ever lost" true after crashes.
+//! The database is the record; each pass compares it with reality:
+//!
+//! 1. processing thumbnails whose job never reached the queue (the API died
+//!    between commit and enqueue, or the enqueue failed) are enqueued;
+//! 2. thumbnails whose worker's lease lapsed (it died or hung) are enqueued
+//!    again under a new attempt key;
+//! 3. thumbnails older than the deadline end as failed, "timed out";
+//! 4. generations whose thumbnails are all terminal but which still say
+//!    processing (a worker died before refreshing) are refreshed.
+//!
+//! Every step is a conditional write, so any number of sweepers (one per
+//! worker process) can run at once.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use thumbforge_db::{Db, generations, now_ms, thumbnails};
+use thumbforge_queue::{JobQueue, RenderThumbnail};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+const BATCH: u64 = 500;
+
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    pub interval: Duration,
+    pub enqueue_grace: Duration,
+    pub deadline: Duration,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub enqueued: usize,
+    pub requeued: usize,
+    pub timed_out: usize,
+    pub refreshed: usize,
+}
+
+pub async fn sweep_once(db: &Db, queue: &JobQueue, config: &SweepConfig) -> anyhow::Result<SweepReport> {
+    let now = now_ms();
+    let mut report = SweepReport::default();
+
+    let lost = thumbnails::never_enqueued(db, now - config.enqueue_grace.as_millis() as i64, BATCH)
+        .await
+        .context("finding never-enqueued thumbnails")?;
+    if !lost.is_empty() {
+        let jobs: Vec<_> = lost
+            .iter()
+            .map(|t| (job(&t.id, &t.generation_id), t.attempts))
+            .collect();
+        queue.enqueue(&jobs).await.context("re-enqueueing lost jobs")?;
+        let ids: Vec<String> = lost.into_iter().map(|t| t.id).collect();
+        thumbnails::mark_enqueued(db, &ids).await?;
+        report.enqueued = ids.len();
+    }
+
+    for t in thumbnails::lease_expired(db, now, BATCH).await? {
+        if thumbnails::release_lease(db, &t.id, t.attempts).await? {
+            queue
+                .enqueue(&[(job(&t.id, &t.generation_id), t.attempts)])
+                .await
+                .context("re-enqueueing an expired lease")?;
+            report.requeued += 1;
+        }
+    }
+
+    let timed_out = format!(
+        "Timed out: the thumbnail was not finished within {} seconds.",
+        config.deadline.as_secs()
+    );
+    let touched = thumbnails::fail_overdue(db, now - config.deadline.as_millis() as i64, &timed_out, BATCH).await?;
+    report.timed_out = touched.len();
+    for generation_id in &touched {
+        generations::refresh_status(db, generation_id).await?;
+    }
+
+    for generation_id in generations::settled_but_processing(db, BATCH).await? {
+        generations::refresh_status(db, &generation_id).await?;
+        report.refreshed += 1;
+    }
+    Ok(report)
+}
+
+fn job(thumbnail_id: &str, generation_id: &str) -> RenderThumbnail {
+    RenderThumbnail {
+        thumbnail_id: thumbnail_id.to_owned(),
+        generation_id: generation_id.to_owned(),
+        enqueued_at_ms: now_ms(),
+    }
+}
+
+/// Runs `sweep_once` every interval until `shutdown`.
+pub async fn run(db: Db, queue: JobQueue, config: SweepConfig, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match sweep_once(&db, &queue, &config).await {
+            Ok(report) if report != SweepReport::default() => info!(?report, "sweeper repaired work"),
+            Ok(_) => {}
+            Err(e) => warn!(error = format!("{e:#}"), "sweep failed; will retry"),
+        }
+    }
+}
