@@ -11,7 +11,11 @@ use crate::{AppState, error::ApiError};
 pub struct Authenticated(pub Caller);
 
 fn presented_key(req: &HttpRequest) -> Option<String> {
-    if let Some(value) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let mut parts = value.trim().splitn(2, ' ');
         if let (Some(scheme), Some(token)) = (parts.next(), parts.next())
             && scheme.eq_ignore_ascii_case("bearer")
@@ -35,7 +39,8 @@ impl FromRequest for Authenticated {
         let key = presented_key(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
+            let state =
+                state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
             let key = key.ok_or(ApiError::MissingApiKey)?;
             // Keys are ASCII of a known shape; anything else cannot match.
             if key.len() > 128 {

@@ -35,7 +35,8 @@ pub async fn read_json<T: DeserializeOwned>(
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::MalformedJson(format!("could not read the body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::MalformedJson(format!("could not read the body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -110,7 +111,9 @@ mod tests {
 
     #[test]
     fn names_the_field() {
-        let err = parse_json::<Body>(br#"{"prompt":"x","count":1.5}"#).err().map(|e| e.to_string());
+        let err = parse_json::<Body>(br#"{"prompt":"x","count":1.5}"#)
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("count")));
     }
 }

@@ -41,7 +41,8 @@ impl UrlSigner {
 
     /// `(expires, signature)` for a URL valid at least `ttl_secs` from `now_secs`.
     pub fn sign(&self, thumbnail_id: &str, now_secs: i64, ttl_secs: i64) -> (i64, String) {
-        let expires = (now_secs + ttl_secs).div_euclid(EXPIRY_STEP_SECS) * EXPIRY_STEP_SECS + EXPIRY_STEP_SECS;
+        let expires = (now_secs + ttl_secs).div_euclid(EXPIRY_STEP_SECS) * EXPIRY_STEP_SECS
+            + EXPIRY_STEP_SECS;
         let tag = self.mac(thumbnail_id, expires).finalize().into_bytes();
         (expires, hex::encode(&tag[..SIG_BYTES]))
     }
@@ -51,7 +52,11 @@ impl UrlSigner {
         let Ok(sig) = hex::decode(signature) else {
             return false;
         };
-        sig.len() == SIG_BYTES && self.mac(thumbnail_id, expires).verify_truncated_left(&sig).is_ok()
+        sig.len() == SIG_BYTES
+            && self
+                .mac(thumbnail_id, expires)
+                .verify_truncated_left(&sig)
+                .is_ok()
     }
 }
 

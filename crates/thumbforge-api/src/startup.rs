@@ -1,10 +1,7 @@
 //! Building the app: bind first (so tests can ask for port 0 and read the
 //! real port), then run until stopped.
 
-use std::{
-    net::TcpListener,
-    path::Path,
-};
+use std::{net::TcpListener, path::Path};
 
 use actix_web::{App, HttpRequest, dev::Server, dev::ServerHandle, error::QueryPayloadError, web};
 use anyhow::Context;
@@ -95,9 +92,15 @@ impl Application {
         let mut server = actix_web::HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(web::QueryConfig::default().error_handler(|e: QueryPayloadError, _| {
-                    ApiError::InvalidField { code: "invalid_query", detail: e.to_string() }.into()
-                }))
+                .app_data(
+                    web::QueryConfig::default().error_handler(|e: QueryPayloadError, _| {
+                        ApiError::InvalidField {
+                            code: "invalid_query",
+                            detail: e.to_string(),
+                        }
+                        .into()
+                    }),
+                )
                 .wrap(access_log())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
@@ -108,7 +111,10 @@ impl Application {
         if settings.api.http_workers > 0 {
             server = server.workers(settings.api.http_workers);
         }
-        Ok(Application { port, server: server.run() })
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -160,4 +166,3 @@ fn read_or_create_secret(path: &Path) -> anyhow::Result<SecretString> {
     std::fs::rename(&tmp, path)?;
     Ok(SecretString::from(secret))
 }
-

@@ -13,7 +13,11 @@ use thumbforge_db::{Db, keys, orgs};
 pub use embedded::{DEV_ORG, Embedded};
 
 #[derive(Debug, Parser)]
-#[command(name = "thumbforge", version, about = "Self-hostable YouTube thumbnail generation")]
+#[command(
+    name = "thumbforge",
+    version,
+    about = "Self-hostable YouTube thumbnail generation"
+)]
 pub struct Cli {
     /// Data directory: SQLite files, images, the URL-signing secret.
     #[arg(long, global = true, env = "THUMBFORGE_DATA_DIR")]
@@ -86,10 +90,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let db = open_db(&settings).await?;
             db.migrate().await.context("migrating")?;
-            let org = orgs::ensure(&db, &org, plan).await.context("creating the organisation")?;
+            let org = orgs::ensure(&db, &org, plan)
+                .await
+                .context("creating the organisation")?;
             let scopes = scopes.replace(',', " ");
-            let key = keys::create(&db, &org.id, scopes.trim()).await.context("creating the key")?;
-            eprintln!("created a key for org `{}` (plan {}); it is shown once:", org.slug, org.plan);
+            let key = keys::create(&db, &org.id, scopes.trim())
+                .await
+                .context("creating the key")?;
+            eprintln!(
+                "created a key for org `{}` (plan {}); it is shown once:",
+                org.slug, org.plan
+            );
             println!("{key}");
             Ok(())
         }
@@ -107,7 +118,9 @@ async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
 /// Hides a password in a database URL before printing it.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -118,14 +131,18 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("thumbforge listening on {url}");
     if let Some(key) = app.first_key() {
         println!();
-        println!("Created the development organisation `{DEV_ORG}` and its API key (shown once, keep it):");
+        println!(
+            "Created the development organisation `{DEV_ORG}` and its API key (shown once, keep it):"
+        );
         println!("  {key}");
         println!();
         println!("Try it:");
         println!(
             "  curl -s -X POST {url}/api/v1/generate -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{\"prompt\": \"I built a Rust web service in 24 hours\", \"count\": 2}}'"
         );
-        println!("  curl -s {url}/api/v1/generations/GENERATION_ID -H 'Authorization: Bearer {key}'");
+        println!(
+            "  curl -s {url}/api/v1/generations/GENERATION_ID -H 'Authorization: Bearer {key}'"
+        );
         println!();
     }
     println!("Press Ctrl-C to stop.");

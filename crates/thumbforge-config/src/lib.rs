@@ -147,7 +147,8 @@ impl Settings {
         match file {
             Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
             None => {
-                builder = builder.add_source(config::File::with_name("thumbforge.toml").required(false))
+                builder =
+                    builder.add_source(config::File::with_name("thumbforge.toml").required(false))
             }
         }
         builder = builder.add_source(

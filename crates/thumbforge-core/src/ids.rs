@@ -34,7 +34,9 @@ macro_rules! prefixed_id {
             pub fn parse(raw: &str) -> Option<Self> {
                 let ok = !raw.is_empty()
                     && raw.len() <= 64
-                    && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                    && raw
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
                 ok.then(|| Self(raw.to_owned()))
             }
 

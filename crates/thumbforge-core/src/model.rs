@@ -38,10 +38,7 @@ impl ModelId {
 impl FromStr for ModelId {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        ModelId::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or(())
+        ModelId::ALL.into_iter().find(|m| m.as_str() == s).ok_or(())
     }
 }
 

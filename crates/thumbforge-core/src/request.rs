@@ -216,8 +216,14 @@ mod tests {
 
     #[test]
     fn prompt_is_trimmed_and_bounded() {
-        assert_eq!(Prompt::try_from("  hi ".to_owned()).map(|p| p.0), Ok("hi".into()));
-        assert_eq!(Prompt::try_from("   ".to_owned()), Err(ValidationError::EmptyPrompt));
+        assert_eq!(
+            Prompt::try_from("  hi ".to_owned()).map(|p| p.0),
+            Ok("hi".into())
+        );
+        assert_eq!(
+            Prompt::try_from("   ".to_owned()),
+            Err(ValidationError::EmptyPrompt)
+        );
         assert!(matches!(
             Prompt::try_from("x".repeat(4001)),
             Err(ValidationError::PromptTooLong { got: 4001, .. })
@@ -226,9 +232,18 @@ mod tests {
 
     #[test]
     fn aspect_ratios_map_to_documented_sizes() {
-        assert_eq!("16:9".parse::<AspectRatio>().map(|a| a.dimensions()), Ok((1280, 720)));
-        assert_eq!("4:3".parse::<AspectRatio>().map(|a| a.dimensions()), Ok((960, 720)));
-        assert_eq!("1:1".parse::<AspectRatio>().map(|a| a.dimensions()), Ok((720, 720)));
+        assert_eq!(
+            "16:9".parse::<AspectRatio>().map(|a| a.dimensions()),
+            Ok((1280, 720))
+        );
+        assert_eq!(
+            "4:3".parse::<AspectRatio>().map(|a| a.dimensions()),
+            Ok((960, 720))
+        );
+        assert_eq!(
+            "1:1".parse::<AspectRatio>().map(|a| a.dimensions()),
+            Ok((720, 720))
+        );
         assert_eq!(
             "21:9".parse::<AspectRatio>().map_err(|e| e.code()),
             Err("invalid_aspect_ratio")
@@ -239,6 +254,9 @@ mod tests {
     fn models_parse_by_public_name() {
         assert_eq!(parse_model("gpt-image-2"), Ok(ModelId::GptImage2));
         assert_eq!(parse_model("local"), Ok(ModelId::Local));
-        assert_eq!(parse_model("dall-e").map_err(|e| e.code()), Err("unknown_model"));
+        assert_eq!(
+            parse_model("dall-e").map_err(|e| e.code()),
+            Err("unknown_model")
+        );
     }
 }

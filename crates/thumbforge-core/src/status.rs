@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(G::derive([T::Failed, T::Failed]), G::Failed);
         assert_eq!(G::derive([T::Succeeded, T::Failed]), G::Partial);
         assert_eq!(G::derive([T::Succeeded, T::Processing]), G::Processing);
-        assert_eq!(G::derive([T::Failed, T::Processing, T::Succeeded]), G::Processing);
+        assert_eq!(
+            G::derive([T::Failed, T::Processing, T::Succeeded]),
+            G::Processing
+        );
         assert_eq!(G::derive([]), G::Processing);
     }
 

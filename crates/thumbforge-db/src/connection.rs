@@ -3,8 +3,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
-use thumbforge_migration::MigratorTrait;
 use thumbforge_migration::Migrator;
+use thumbforge_migration::MigratorTrait;
 
 use crate::DbError;
 

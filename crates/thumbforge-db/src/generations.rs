@@ -125,7 +125,11 @@ pub async fn refresh_status(db: &Db, generation_id: &str) -> Result<GenerationSt
         .all(db.conn())
         .await?
         .into_iter()
-        .map(|t| t.status.parse::<ThumbnailStatus>().map_err(DbError::Corrupt))
+        .map(|t| {
+            t.status
+                .parse::<ThumbnailStatus>()
+                .map_err(DbError::Corrupt)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let derived = GenerationStatus::derive(statuses);
     if derived.is_terminal() {

@@ -38,11 +38,12 @@ pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Org>, DbError> {
 pub async fn ensure(db: &Db, slug: &str, plan: Option<Plan>) -> Result<Org, DbError> {
     if let Some(existing) = find_by_slug(db, slug).await? {
         if let Some(plan) = plan.filter(|p| *p != existing.plan) {
-            let mut active: organizations::ActiveModel = Organizations::find_by_id(existing.id.clone())
-                .one(db.conn())
-                .await?
-                .ok_or_else(|| DbError::Corrupt("org vanished".into()))?
-                .into();
+            let mut active: organizations::ActiveModel =
+                Organizations::find_by_id(existing.id.clone())
+                    .one(db.conn())
+                    .await?
+                    .ok_or_else(|| DbError::Corrupt("org vanished".into()))?
+                    .into();
             active.plan = Set(plan.as_str().to_owned());
             active.update(db.conn()).await?;
             return Ok(Org { plan, ..existing });

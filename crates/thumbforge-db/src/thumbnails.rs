@@ -110,12 +110,18 @@ pub struct Success {
 pub async fn succeed(db: &Db, id: &str, out: &Success) -> Result<bool, DbError> {
     let res = thumbnails::Entity::update_many()
         .col_expr(thumbnails::Column::Status, Expr::value("succeeded"))
-        .col_expr(thumbnails::Column::StorageKey, Expr::value(out.storage_key.clone()))
+        .col_expr(
+            thumbnails::Column::StorageKey,
+            Expr::value(out.storage_key.clone()),
+        )
         .col_expr(
             thumbnails::Column::WatermarkedKey,
             Expr::value(out.watermarked_key.clone()),
         )
-        .col_expr(thumbnails::Column::FileSizeBytes, Expr::value(out.file_size_bytes))
+        .col_expr(
+            thumbnails::Column::FileSizeBytes,
+            Expr::value(out.file_size_bytes),
+        )
         .col_expr(thumbnails::Column::Width, Expr::value(out.width))
         .col_expr(thumbnails::Column::Height, Expr::value(out.height))
         .col_expr(
@@ -123,7 +129,10 @@ pub async fn succeed(db: &Db, id: &str, out: &Success) -> Result<bool, DbError> 
             Expr::value(out.generation_time_ms),
         )
         .col_expr(thumbnails::Column::CompletedAt, Expr::value(now_ms()))
-        .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+        .col_expr(
+            thumbnails::Column::LeaseExpiresAt,
+            Expr::value(Option::<i64>::None),
+        )
         .filter(thumbnails::Column::Id.eq(id))
         .filter(thumbnails::Column::Status.eq(PROCESSING))
         .exec(db.conn())
@@ -137,7 +146,10 @@ pub async fn fail(db: &Db, id: &str, error: &str) -> Result<bool, DbError> {
         .col_expr(thumbnails::Column::Status, Expr::value("failed"))
         .col_expr(thumbnails::Column::Error, Expr::value(error.to_owned()))
         .col_expr(thumbnails::Column::CompletedAt, Expr::value(now_ms()))
-        .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+        .col_expr(
+            thumbnails::Column::LeaseExpiresAt,
+            Expr::value(Option::<i64>::None),
+        )
         .filter(thumbnails::Column::Id.eq(id))
         .filter(thumbnails::Column::Status.eq(PROCESSING))
         .exec(db.conn())
@@ -163,7 +175,11 @@ fn stranded(t: thumbnails::Model) -> Stranded {
 
 /// Processing thumbnails whose job never reached the queue (the enqueue
 /// after commit failed, or the process died in between).
-pub async fn never_enqueued(db: &Db, created_before: i64, limit: u64) -> Result<Vec<Stranded>, DbError> {
+pub async fn never_enqueued(
+    db: &Db,
+    created_before: i64,
+    limit: u64,
+) -> Result<Vec<Stranded>, DbError> {
     Ok(thumbnails::Entity::find()
         .filter(thumbnails::Column::Status.eq(PROCESSING))
         .filter(thumbnails::Column::EnqueuedAt.is_null())
@@ -195,7 +211,10 @@ pub async fn lease_expired(db: &Db, now: i64, limit: u64) -> Result<Vec<Stranded
 /// worker may have renewed or finished it meanwhile).
 pub async fn release_lease(db: &Db, id: &str, attempts: i32) -> Result<bool, DbError> {
     let res = thumbnails::Entity::update_many()
-        .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+        .col_expr(
+            thumbnails::Column::LeaseExpiresAt,
+            Expr::value(Option::<i64>::None),
+        )
         .filter(thumbnails::Column::Id.eq(id))
         .filter(thumbnails::Column::Status.eq(PROCESSING))
         .filter(thumbnails::Column::Attempts.eq(attempts))
@@ -207,7 +226,12 @@ pub async fn release_lease(db: &Db, id: &str, attempts: i32) -> Result<bool, DbE
 
 /// Fails every processing thumbnail created before `created_before` with a
 /// "timed out" error. Returns the generations touched.
-pub async fn fail_overdue(db: &Db, created_before: i64, error: &str, limit: u64) -> Result<Vec<String>, DbError> {
+pub async fn fail_overdue(
+    db: &Db,
+    created_before: i64,
+    error: &str,
+    limit: u64,
+) -> Result<Vec<String>, DbError> {
     let overdue = thumbnails::Entity::find()
         .filter(thumbnails::Column::Status.eq(PROCESSING))
         .filter(thumbnails::Column::CreatedAt.lt(created_before))
@@ -224,5 +248,7 @@ pub async fn fail_overdue(db: &Db, created_before: i64, error: &str, limit: u64)
 }
 
 pub async fn find(db: &Db, id: &str) -> Result<Option<thumbnails::Model>, DbError> {
-    Ok(thumbnails::Entity::find_by_id(id.to_owned()).one(db.conn()).await?)
+    Ok(thumbnails::Entity::find_by_id(id.to_owned())
+        .one(db.conn())
+        .await?)
 }

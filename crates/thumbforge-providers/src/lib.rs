@@ -50,8 +50,13 @@ impl ProviderError {
             ProviderError::Retryable { .. } => {
                 "The image model was unavailable; please try again later.".to_owned()
             }
-            ProviderError::Permanent(message) => format!("The image model could not make this image: {message}"),
-            ProviderError::Safety => "This image could not be generated because it may violate the content policy.".to_owned(),
+            ProviderError::Permanent(message) => {
+                format!("The image model could not make this image: {message}")
+            }
+            ProviderError::Safety => {
+                "This image could not be generated because it may violate the content policy."
+                    .to_owned()
+            }
         }
     }
 }

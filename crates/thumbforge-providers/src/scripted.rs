@@ -69,7 +69,12 @@ mod tests {
             Err(ProviderError::Permanent(_))
         ));
         assert!(ScriptedModel.generate(&req("x [fail:1]", 0)).await.is_ok());
-        assert!(ScriptedModel.generate(&req("x [fail:0,1]", 1)).await.is_err());
+        assert!(
+            ScriptedModel
+                .generate(&req("x [fail:0,1]", 1))
+                .await
+                .is_err()
+        );
         assert!(matches!(
             ScriptedModel.generate(&req("x [safety]", 0)).await,
             Err(ProviderError::Safety)

@@ -6,7 +6,9 @@ use std::{
 };
 
 use apalis::prelude::TaskBuilder;
-pub use apalis_sqlite::{Config as SqliteQueueConfig, SqlitePool, SqliteStorage, callback::HookCallbackListener};
+pub use apalis_sqlite::{
+    Config as SqliteQueueConfig, SqlitePool, SqliteStorage, callback::HookCallbackListener,
+};
 use serde::{Deserialize, Serialize};
 
 /// Explicit queue name, so renaming the Rust type never orphans jobs.

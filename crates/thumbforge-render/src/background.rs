@@ -25,14 +25,54 @@ const fn rgb(hex: u32) -> [f32; 3] {
 
 /// High-contrast pairs in the style that reads well in a YouTube feed.
 const PALETTES: [Palette; 8] = [
-    Palette { from: rgb(0x1a0533), to: rgb(0xb5179e), accent: rgb(0xffd60a), glow: rgb(0xff4d9d) },
-    Palette { from: rgb(0x03045e), to: rgb(0x0096c7), accent: rgb(0xffd60a), glow: rgb(0x90e0ef) },
-    Palette { from: rgb(0x370617), to: rgb(0xe85d04), accent: rgb(0xffea00), glow: rgb(0xffba08) },
-    Palette { from: rgb(0x081c15), to: rgb(0x2d6a4f), accent: rgb(0xb7ff3c), glow: rgb(0x95d5b2) },
-    Palette { from: rgb(0x0b0b0f), to: rgb(0xc1121f), accent: rgb(0xffffff), glow: rgb(0xff595e) },
-    Palette { from: rgb(0x10002b), to: rgb(0x3c096c), accent: rgb(0x00f5d4), glow: rgb(0x9d4edd) },
-    Palette { from: rgb(0x1b263b), to: rgb(0xf77f00), accent: rgb(0xfcbf49), glow: rgb(0xfcbf49) },
-    Palette { from: rgb(0x011627), to: rgb(0x2ec4b6), accent: rgb(0xff9f1c), glow: rgb(0xcbf3f0) },
+    Palette {
+        from: rgb(0x1a0533),
+        to: rgb(0xb5179e),
+        accent: rgb(0xffd60a),
+        glow: rgb(0xff4d9d),
+    },
+    Palette {
+        from: rgb(0x03045e),
+        to: rgb(0x0096c7),
+        accent: rgb(0xffd60a),
+        glow: rgb(0x90e0ef),
+    },
+    Palette {
+        from: rgb(0x370617),
+        to: rgb(0xe85d04),
+        accent: rgb(0xffea00),
+        glow: rgb(0xffba08),
+    },
+    Palette {
+        from: rgb(0x081c15),
+        to: rgb(0x2d6a4f),
+        accent: rgb(0xb7ff3c),
+        glow: rgb(0x95d5b2),
+    },
+    Palette {
+        from: rgb(0x0b0b0f),
+        to: rgb(0xc1121f),
+        accent: rgb(0xffffff),
+        glow: rgb(0xff595e),
+    },
+    Palette {
+        from: rgb(0x10002b),
+        to: rgb(0x3c096c),
+        accent: rgb(0x00f5d4),
+        glow: rgb(0x9d4edd),
+    },
+    Palette {
+        from: rgb(0x1b263b),
+        to: rgb(0xf77f00),
+        accent: rgb(0xfcbf49),
+        glow: rgb(0xfcbf49),
+    },
+    Palette {
+        from: rgb(0x011627),
+        to: rgb(0x2ec4b6),
+        accent: rgb(0xff9f1c),
+        glow: rgb(0xcbf3f0),
+    },
 ];
 
 impl Palette {
@@ -74,7 +114,9 @@ pub(crate) fn generate(width: u32, height: u32, palette: &Palette, rng: &mut imp
         let (px, py) = (x as f32, y as f32);
         // Linear gradient along the seeded angle.
         let t = (((px - w / 2.0) * gx + (py - h / 2.0) * gy) / diag + 0.5).clamp(0.0, 1.0);
-        let mut c = std::array::from_fn::<f32, 3, _>(|i| palette.from[i] + (palette.to[i] - palette.from[i]) * t);
+        let mut c = std::array::from_fn::<f32, 3, _>(|i| {
+            palette.from[i] + (palette.to[i] - palette.from[i]) * t
+        });
         // Sunburst rays around the focus.
         let (dx, dy) = (px - focus_x, py - focus_y);
         let theta = dy.atan2(dx) / std::f32::consts::TAU + 0.5;

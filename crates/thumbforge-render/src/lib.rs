@@ -41,7 +41,7 @@ pub fn render(spec: &RenderSpec<'_>) -> RgbImage {
         .headline
         .map(str::to_owned)
         .unwrap_or_else(|| headline_from_prompt(spec.prompt));
-    let align = if spec.variation % 2 == 0 {
+    let align = if spec.variation.is_multiple_of(2) {
         text::Align::Center
     } else {
         text::Align::Left
@@ -160,7 +160,8 @@ mod tests {
 
     #[test]
     fn other_aspect_ratios_and_long_titles_fit() {
-        let long = "an extremely long title that goes on and on about every single detail of the video";
+        let long =
+            "an extremely long title that goes on and on about every single detail of the video";
         for (w, h) in [(960, 720), (720, 720)] {
             let img = render(&RenderSpec {
                 width: w,
@@ -187,7 +188,8 @@ mod tests {
 
     #[test]
     fn reference_background_is_cover_cropped_and_darkened() {
-        let reference = DynamicImage::ImageRgb8(RgbImage::from_pixel(400, 400, Rgb([250, 250, 250])));
+        let reference =
+            DynamicImage::ImageRgb8(RgbImage::from_pixel(400, 400, Rgb([250, 250, 250])));
         let img = render(&RenderSpec {
             background: Some(&reference),
             ..spec("x", 0)

@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 
 use ab_glyph::{Font, FontRef, Glyph, GlyphId, PxScale, ScaleFont, point};
 use image::{GrayImage, Luma, RgbImage};
-use imageproc::{distance_transform::euclidean_squared_distance_transform, filter::gaussian_blur_f32};
+use imageproc::{
+    distance_transform::euclidean_squared_distance_transform, filter::gaussian_blur_f32,
+};
 
 use crate::{background::Palette, lerp_rgb};
 
@@ -41,7 +43,11 @@ pub fn headline_from_prompt(prompt: &str) -> String {
         .map(str::trim)
         .find(|s| !s.is_empty())
         .unwrap_or(prompt);
-    clause.split_whitespace().take(MAX_WORDS).collect::<Vec<_>>().join(" ")
+    clause
+        .split_whitespace()
+        .take(MAX_WORDS)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +118,12 @@ fn balance(widths: &[f32], space: f32, lines: usize) -> (f32, Vec<usize>) {
     (best[lines][n], ends)
 }
 
-pub(crate) fn draw_headline(canvas: &mut RgbImage, headline: &str, palette: &Palette, align: Align) {
+pub(crate) fn draw_headline(
+    canvas: &mut RgbImage,
+    headline: &str,
+    palette: &Palette,
+    align: Align,
+) {
     let upper = headline.to_uppercase();
     let mut words: Vec<Word> = upper
         .split_whitespace()
@@ -120,7 +131,11 @@ pub(crate) fn draw_headline(canvas: &mut RgbImage, headline: &str, palette: &Pal
         .map(|w| {
             let glyphs = shape(w);
             let unit_width = unit_width(&glyphs);
-            Word { glyphs, unit_width, emphasis: false }
+            Word {
+                glyphs,
+                unit_width,
+                emphasis: false,
+            }
         })
         .filter(|w| !w.glyphs.is_empty())
         .collect();
@@ -174,7 +189,11 @@ pub(crate) fn draw_headline(canvas: &mut RgbImage, headline: &str, palette: &Pal
         };
         let baseline = top + size * line_advance * (line_no as f32 + 0.5) + cap / 2.0;
         for word in line {
-            let target = if word.emphasis { &mut accent } else { &mut fill };
+            let target = if word.emphasis {
+                &mut accent
+            } else {
+                &mut fill
+            };
             x = draw_word(target, &word.glyphs, scale, x, baseline) + space * size;
         }
         start = end;
@@ -184,7 +203,13 @@ pub(crate) fn draw_headline(canvas: &mut RgbImage, headline: &str, palette: &Pal
     composite(canvas, &fill, &accent, palette, stroke);
 }
 
-fn draw_word(mask: &mut GrayImage, glyphs: &[GlyphId], scale: PxScale, x0: f32, baseline: f32) -> f32 {
+fn draw_word(
+    mask: &mut GrayImage,
+    glyphs: &[GlyphId],
+    scale: PxScale,
+    x0: f32,
+    baseline: f32,
+) -> f32 {
     let f = font();
     let sf = f.as_scaled(scale);
     let mut x = x0;
@@ -213,7 +238,13 @@ fn draw_word(mask: &mut GrayImage, glyphs: &[GlyphId], scale: PxScale, x0: f32, 
 }
 
 /// Shadow, then outline, then fill, each an alpha mask over the canvas.
-fn composite(canvas: &mut RgbImage, fill: &GrayImage, accent: &GrayImage, palette: &Palette, stroke: f32) {
+fn composite(
+    canvas: &mut RgbImage,
+    fill: &GrayImage,
+    accent: &GrayImage,
+    palette: &Palette,
+    stroke: f32,
+) {
     let (w, h) = canvas.dimensions();
     let solid = GrayImage::from_fn(w, h, |x, y| {
         let v = fill.get_pixel(x, y).0[0].max(accent.get_pixel(x, y).0[0]);
@@ -257,10 +288,14 @@ pub(crate) fn draw_watermark(image: &mut RgbImage) {
     let label_w = unit_width(&label) * size;
     let mut mask = GrayImage::new(w, h);
     let row_h = size * 2.6;
-    let mut row = 0;
+    let mut row: u32 = 0;
     let mut y = size * 1.6;
     while y < h as f32 + size {
-        let mut x = if row % 2 == 0 { -label_w * 0.3 } else { -label_w * 0.8 };
+        let mut x = if row.is_multiple_of(2) {
+            -label_w * 0.3
+        } else {
+            -label_w * 0.8
+        };
         while x < w as f32 {
             x = draw_word(&mut mask, &label, scale, x, y) + size * 1.5;
         }
@@ -280,7 +315,10 @@ pub(crate) fn draw_watermark(image: &mut RgbImage) {
     let badge = shape("thumbforge free");
     let bw = (unit_width(&badge) * size * 0.9 + size) as u32;
     let bh = (size * 1.5) as u32;
-    let (bx, by) = ((size * 0.6) as u32, h.saturating_sub(bh + (size * 0.6) as u32));
+    let (bx, by) = (
+        (size * 0.6) as u32,
+        h.saturating_sub(bh + (size * 0.6) as u32),
+    );
     for y in by..(by + bh).min(h) {
         for x in bx..(bx + bw).min(w) {
             let p = image.get_pixel_mut(x, y);
@@ -309,8 +347,14 @@ mod tests {
 
     #[test]
     fn quoted_text_wins_then_first_clause() {
-        assert_eq!(headline_from_prompt("a man shouting \"I QUIT\" at a desk"), "I QUIT");
-        assert_eq!(headline_from_prompt("Rust in 100 seconds. Dark theme"), "Rust in 100 seconds");
+        assert_eq!(
+            headline_from_prompt("a man shouting \"I QUIT\" at a desk"),
+            "I QUIT"
+        );
+        assert_eq!(
+            headline_from_prompt("Rust in 100 seconds. Dark theme"),
+            "Rust in 100 seconds"
+        );
         assert_eq!(
             headline_from_prompt("one two three four five six seven eight nine ten eleven"),
             "one two three four five six seven eight nine"

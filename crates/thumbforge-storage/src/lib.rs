@@ -3,7 +3,9 @@
 use std::{path::Path, sync::Arc};
 
 use bytes::Bytes;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, local::LocalFileSystem, path::Path as ObjectPath};
+use object_store::{
+    ObjectStore, ObjectStoreExt, PutPayload, local::LocalFileSystem, path::Path as ObjectPath,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -51,7 +53,9 @@ impl Storage {
         let path = ObjectPath::parse(key)?;
         match self.store.get(&path).await {
             Ok(result) => Ok(result.bytes().await?),
-            Err(object_store::Error::NotFound { .. }) => Err(StorageError::NotFound(key.to_owned())),
+            Err(object_store::Error::NotFound { .. }) => {
+                Err(StorageError::NotFound(key.to_owned()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -80,7 +84,10 @@ mod tests {
         assert_eq!(&storage.get(&key).await?[..], b"png2");
         storage.delete(&key).await?;
         storage.delete(&key).await?;
-        assert!(matches!(storage.get(&key).await, Err(StorageError::NotFound(_))));
+        assert!(matches!(
+            storage.get(&key).await,
+            Err(StorageError::NotFound(_))
+        ));
         Ok(())
     }
 }

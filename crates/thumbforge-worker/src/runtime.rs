@@ -38,10 +38,18 @@ async fn handle(job: RenderThumbnail, env: Data<Arc<JobEnv>>) -> Result<(), BoxD
         thumbnail.id = %job.thumbnail_id,
         generation.id = %job.generation_id,
     );
-    match render_thumbnail::run(&env, &job).instrument(span.clone()).await {
+    match render_thumbnail::run(&env, &job)
+        .instrument(span.clone())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) => {
-            span.in_scope(|| warn!(error = format!("{e:#}"), "job failed; the queue will deliver it again"));
+            span.in_scope(|| {
+                warn!(
+                    error = format!("{e:#}"),
+                    "job failed; the queue will deliver it again"
+                )
+            });
             Err(e.into())
         }
     }
@@ -49,7 +57,11 @@ async fn handle(job: RenderThumbnail, env: Data<Arc<JobEnv>>) -> Result<(), BoxD
 
 /// Starts the worker and the sweeper; the returned task ends after
 /// `shutdown` is cancelled and held jobs are finished or handed back.
-pub fn start(deps: Arc<WorkerDeps>, settings: &Settings, shutdown: CancellationToken) -> JoinHandle<()> {
+pub fn start(
+    deps: Arc<WorkerDeps>,
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
     let concurrency = settings.worker.concurrency.max(1);
     let env = Arc::new(JobEnv {
         db: deps.db.clone(),
@@ -69,7 +81,8 @@ pub fn start(deps: Arc<WorkerDeps>, settings: &Settings, shutdown: CancellationT
 
     let monitor = Monitor::new()
         .register(move |_restarts| {
-            let storage = SqliteStorage::<RenderThumbnail>::new(&pool).with_config(queue_config.clone());
+            let storage =
+                SqliteStorage::<RenderThumbnail>::new(&pool).with_config(queue_config.clone());
             // The in-process update hook wakes the worker the moment the API
             // pushes; the interval finds jobs pushed by other processes.
             let mut strategy = Strategy::new().interval(poll);
@@ -124,7 +137,11 @@ pub(crate) fn serve_health(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(deps.clone())
-            .route("/healthz", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }))
+            .route(
+                "/healthz",
+                web::get()
+                    .to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }),
+            )
             .route(
                 "/readyz",
                 web::get().to(|deps: web::Data<WorkerDeps>| async move {

@@ -37,7 +37,11 @@ pub struct SweepReport {
     pub refreshed: usize,
 }
 
-pub async fn sweep_once(db: &Db, queue: &JobQueue, config: &SweepConfig) -> anyhow::Result<SweepReport> {
+pub async fn sweep_once(
+    db: &Db,
+    queue: &JobQueue,
+    config: &SweepConfig,
+) -> anyhow::Result<SweepReport> {
     let now = now_ms();
     let mut report = SweepReport::default();
 
@@ -49,7 +53,10 @@ pub async fn sweep_once(db: &Db, queue: &JobQueue, config: &SweepConfig) -> anyh
             .iter()
             .map(|t| (job(&t.id, &t.generation_id), t.attempts))
             .collect();
-        queue.enqueue(&jobs).await.context("re-enqueueing lost jobs")?;
+        queue
+            .enqueue(&jobs)
+            .await
+            .context("re-enqueueing lost jobs")?;
         let ids: Vec<String> = lost.into_iter().map(|t| t.id).collect();
         thumbnails::mark_enqueued(db, &ids).await?;
         report.enqueued = ids.len();
@@ -69,7 +76,13 @@ pub async fn sweep_once(db: &Db, queue: &JobQueue, config: &SweepConfig) -> anyh
         "Timed out: the thumbnail was not finished within {} seconds.",
         config.deadline.as_secs()
     );
-    let touched = thumbnails::fail_overdue(db, now - config.deadline.as_millis() as i64, &timed_out, BATCH).await?;
+    let touched = thumbnails::fail_overdue(
+        db,
+        now - config.deadline.as_millis() as i64,
+        &timed_out,
+        BATCH,
+    )
+    .await?;
     report.timed_out = touched.len();
     for generation_id in &touched {
         generations::refresh_status(db, generation_id).await?;
@@ -100,7 +113,9 @@ pub async fn run(db: Db, queue: JobQueue, config: SweepConfig, shutdown: Cancell
             _ = tick.tick() => {}
         }
         match sweep_once(&db, &queue, &config).await {
-            Ok(report) if report != SweepReport::default() => info!(?report, "sweeper repaired work"),
+            Ok(report) if report != SweepReport::default() => {
+                info!(?report, "sweeper repaired work")
+            }
             Ok(_) => {}
             Err(e) => warn!(error = format!("{e:#}"), "sweep failed; will retry"),
         }

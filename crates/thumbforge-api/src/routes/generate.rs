@@ -41,10 +41,22 @@ impl TryFrom<GenerateBody> for GenerateRequest {
         Ok(GenerateRequest {
             prompt: Prompt::try_from(body.prompt)?,
             model: body.model.as_deref().map(parse_model).transpose()?,
-            count: body.count.map(ThumbnailCount::try_from).transpose()?.unwrap_or_default(),
-            aspect_ratio: body.aspect_ratio.as_deref().map(str::parse).transpose()?.unwrap_or_default(),
+            count: body
+                .count
+                .map(ThumbnailCount::try_from)
+                .transpose()?
+                .unwrap_or_default(),
+            aspect_ratio: body
+                .aspect_ratio
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or_default(),
             person_ids: ReferenceIds::parse("personIds", body.person_ids.unwrap_or_default())?,
-            inspiration_ids: ReferenceIds::parse("inspirationIds", body.inspiration_ids.unwrap_or_default())?,
+            inspiration_ids: ReferenceIds::parse(
+                "inspirationIds",
+                body.inspiration_ids.unwrap_or_default(),
+            )?,
         })
     }
 }
@@ -102,7 +114,9 @@ pub async fn generate(
                 warn!(generation.id = %generation_id, error = %e, "could not record enqueue");
             }
         }
-        Err(e) => warn!(generation.id = %generation_id, error = %e, "enqueue failed; the sweeper will retry"),
+        Err(e) => {
+            warn!(generation.id = %generation_id, error = %e, "enqueue failed; the sweeper will retry")
+        }
     }
     info!(generation.id = %generation_id, model = %model, count = thumbnail_ids.len(), "generation accepted");
     Ok(HttpResponse::Accepted()

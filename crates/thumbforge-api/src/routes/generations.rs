@@ -60,7 +60,12 @@ pub async fn get(
     }))
 }
 
-fn thumbnail_body(state: &AppState, base: &str, now_secs: i64, t: thumbnails::Model) -> ThumbnailBody {
+fn thumbnail_body(
+    state: &AppState,
+    base: &str,
+    now_secs: i64,
+    t: thumbnails::Model,
+) -> ThumbnailBody {
     let downloadable = t.status == "succeeded" && !t.is_hidden && t.storage_key.is_some();
     let url = downloadable.then(|| {
         let (expires, sig) = state.signer.sign(&t.id, now_secs, state.url_ttl_secs);

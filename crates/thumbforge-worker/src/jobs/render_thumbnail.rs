@@ -81,10 +81,9 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
                 Some(bytes) => {
                     let key = watermarked_key(&generation.id, &ctx.thumbnail.id);
                     let size = bytes.len();
-                    env.storage
-                        .put(&key, bytes)
-                        .await
-                        .with_context(|| format!("storing watermarked thumbnail {}", ctx.thumbnail.id))?;
+                    env.storage.put(&key, bytes).await.with_context(|| {
+                        format!("storing watermarked thumbnail {}", ctx.thumbnail.id)
+                    })?;
                     (Some(key), size)
                 }
                 None => (None, clean.len()),
@@ -104,7 +103,10 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
             )
             .await
             .context("recording success")?;
-            info!(duration_ms = started.elapsed().as_millis() as u64, changed, "thumbnail succeeded");
+            info!(
+                duration_ms = started.elapsed().as_millis() as u64,
+                changed, "thumbnail succeeded"
+            );
             Outcome::Succeeded
         }
         Err(public_message) => {
@@ -165,6 +167,8 @@ fn encode(image: &image::RgbImage, watermark: bool) -> anyhow::Result<(Vec<u8>, 
     }
     let mut marked = image.clone();
     apply_watermark(&mut marked);
-    Ok((clean, Some(encode_png(&marked).context("encoding watermarked PNG")?)))
+    Ok((
+        clean,
+        Some(encode_png(&marked).context("encoding watermarked PNG")?),
+    ))
 }
-

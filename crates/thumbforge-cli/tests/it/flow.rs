@@ -1,0 +1,195 @@
+//! The whole path: generate → poll → download, as a FatThumb client does it.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, png_dimensions, prompt};
+
+#[tokio::test]
+async fn generate_poll_download_gives_real_pngs() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .post_generate(
+            &app.key,
+            &json!({"prompt": "I built a Rust service in 24 hours", "count": 2}),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let accepted: Value = response.json().await.expect("json");
+    let id = accepted["generationId"].as_str().expect("id");
+    assert_eq!(location, format!("/api/v1/generations/{id}"));
+    assert_eq!(accepted["status"], "processing");
+    assert_eq!(accepted["thumbnailIds"].as_array().map(Vec::len), Some(2));
+
+    let done = app.wait_terminal(&app.key, id).await;
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["model"], "local", "the server default applies");
+    assert_eq!(done["count"], 2);
+    assert!(
+        done["createdAt"]
+            .as_i64()
+            .is_some_and(|t| t > 1_700_000_000_000),
+        "createdAt is Unix ms"
+    );
+    // Exactly the documented fields, no more.
+    let mut keys: Vec<_> = done.as_object().expect("object").keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["count", "createdAt", "id", "model", "status", "thumbnails"]
+    );
+
+    let thumbs = done["thumbnails"].as_array().expect("thumbnails");
+    let ids: Vec<_> = thumbs
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(Value::from(ids), accepted["thumbnailIds"]);
+    for t in thumbs {
+        let mut fields: Vec<_> = t.as_object().expect("object").keys().cloned().collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            ["error", "id", "isHidden", "isWatermarked", "status", "url"]
+        );
+        assert_eq!(t["status"], "succeeded");
+        assert_eq!(t["isWatermarked"], false);
+        assert_eq!(t["isHidden"], false);
+        assert!(t["error"].is_null());
+        let url = t["url"].as_str().expect("url once succeeded");
+        let image = app.download(url).await;
+        assert_eq!(image.status(), 200);
+        assert_eq!(image.headers()["content-type"], "image/png");
+        let bytes = image.bytes().await.expect("bytes");
+        assert_eq!(png_dimensions(&bytes), (1280, 720));
+    }
+}
+
+#[tokio::test]
+async fn url_is_null_while_processing() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .generate(
+            &app.key,
+            json!({"prompt": "slow [sleep:1500]", "model": "test"}),
+        )
+        .await;
+    let body: Value = app
+        .get_generation(&app.key, &id)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["status"], "processing");
+    assert_eq!(body["thumbnails"][0]["status"], "processing");
+    assert!(body["thumbnails"][0]["url"].is_null());
+    let done = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(done["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn count_four_gives_four_distinct_thumbnails() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .generate(
+            &app.key,
+            json!({"prompt": "Four takes on one idea", "count": 4}),
+        )
+        .await;
+    let done = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(done["status"], "succeeded");
+    let thumbs = done["thumbnails"].as_array().expect("thumbnails");
+    assert_eq!(thumbs.len(), 4);
+    let mut ids = HashSet::new();
+    let mut images = HashSet::new();
+    for t in thumbs {
+        ids.insert(t["id"].as_str().expect("id").to_owned());
+        let bytes = app
+            .download(t["url"].as_str().expect("url"))
+            .await
+            .bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(png_dimensions(&bytes), (1280, 720));
+        images.insert(bytes.to_vec());
+    }
+    assert_eq!(ids.len(), 4, "four thumbnail ids");
+    assert_eq!(images.len(), 4, "four different images");
+}
+
+#[tokio::test]
+async fn aspect_ratios_give_their_documented_sizes() {
+    let app = TestApp::spawn().await;
+    for (ratio, size) in [
+        ("16:9", (1280, 720)),
+        ("4:3", (960, 720)),
+        ("1:1", (720, 720)),
+    ] {
+        let id = app
+            .generate(&app.key, json!({"prompt": "Shapes", "aspectRatio": ratio}))
+            .await;
+        let done = app.wait_terminal(&app.key, &id).await;
+        let url = done["thumbnails"][0]["url"].as_str().expect("url");
+        let bytes = app.download(url).await.bytes().await.expect("bytes");
+        assert_eq!(png_dimensions(&bytes), size, "aspect ratio {ratio}");
+    }
+}
+
+#[tokio::test]
+async fn timestamps_durations_and_sizes_are_recorded() {
+    use thumbforge_db::thumbnails;
+    let app = TestApp::spawn().await;
+    let id = app.generate(&app.key, prompt("Recorded facts")).await;
+    let done = app.wait_terminal(&app.key, &id).await;
+    let thumb_id = done["thumbnails"][0]["id"].as_str().expect("id");
+    let row = thumbnails::find(app.db(), thumb_id)
+        .await
+        .expect("db")
+        .expect("row");
+    let bytes = app
+        .download(done["thumbnails"][0]["url"].as_str().expect("url"))
+        .await
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(row.file_size_bytes, Some(bytes.len() as i64));
+    assert_eq!((row.width, row.height), (Some(1280), Some(720)));
+    assert!(row.generation_time_ms.is_some_and(|ms| ms >= 0));
+    let (started, completed) = (
+        row.started_at.expect("started"),
+        row.completed_at.expect("completed"),
+    );
+    assert!(row.created_at <= started && started <= completed);
+    assert!(row.enqueued_at.is_some());
+    assert_eq!(
+        row.lease_expires_at, None,
+        "a finished thumbnail holds no lease"
+    );
+}
+
+#[tokio::test]
+async fn health_endpoints_answer() {
+    let app = TestApp::spawn().await;
+    let healthz = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(healthz.status(), 200);
+    let readyz = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(readyz.status(), 200);
+    let body: Value = readyz.json().await.expect("json");
+    assert_eq!(body["database"], true);
+    assert_eq!(body["queue"], true);
+}

@@ -1,0 +1,171 @@
+//! `TestApp`: one embedded thumbforge per test, and one method per endpoint.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use thumbforge_cli::Embedded;
+use thumbforge_config::Settings;
+use thumbforge_core::Plan;
+use thumbforge_db::{Db, keys, orgs};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// A pro-plan key made at start.
+    pub key: String,
+    pub app: Option<Embedded>,
+    pub settings: Settings,
+    /// Kept so the data dir lives as long as the app.
+    pub _dir: TempDir,
+}
+
+/// Settings every test starts from: port 0, the scripted model on, and
+/// short intervals so recovery paths run in seconds.
+pub fn test_settings(dir: &std::path::Path) -> Settings {
+    let mut s = Settings::defaults_in(dir);
+    s.bind = "127.0.0.1:0".to_owned();
+    s.models.enable_test_model = true;
+    s.queue.poll_interval_ms = 50;
+    s.queue.heartbeat_secs = 1;
+    s.queue.missed_heartbeats = 2;
+    s.worker.concurrency = 4;
+    s.worker.sweep_interval_secs = 1;
+    s.worker.enqueue_grace_secs = 1;
+    s.api.http_workers = 2;
+    s.database.max_connections = 8;
+    s
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        thumbforge_telemetry::init_for_tests();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = test_settings(dir.path());
+        tweak(&mut settings);
+        let app = Embedded::start(settings.clone()).await.expect("app starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let mut test = TestApp {
+            address,
+            client: reqwest::Client::new(),
+            key: String::new(),
+            app: Some(app),
+            settings,
+            _dir: dir,
+        };
+        test.key = test.create_key("acme", Plan::Pro).await;
+        test
+    }
+
+    pub fn db(&self) -> &Db {
+        self.app.as_ref().expect("app running").db()
+    }
+
+    pub async fn create_key(&self, org: &str, plan: Plan) -> String {
+        let org = orgs::ensure(self.db(), org, Some(plan)).await.expect("org");
+        keys::create(self.db(), &org.id, keys::DEFAULT_SCOPES)
+            .await
+            .expect("key")
+    }
+
+    pub async fn post_generate(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/v1/generate", self.address))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Generates and returns the generation id, asserting a 202.
+    pub async fn generate(&self, key: &str, body: Value) -> String {
+        let response = self.post_generate(key, &body).await;
+        assert_eq!(
+            response.status(),
+            202,
+            "generate answered {}",
+            response.status()
+        );
+        let body: Value = response.json().await.expect("json");
+        body["generationId"]
+            .as_str()
+            .expect("generationId")
+            .to_owned()
+    }
+
+    pub async fn get_generation(&self, key: &str, id: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}/api/v1/generations/{id}", self.address))
+            .header("x-api-key", key)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Polls (as FatThumb's docs do, only faster) until a terminal status.
+    pub async fn wait_terminal(&self, key: &str, id: &str) -> Value {
+        wait_terminal(
+            &self.client,
+            &self.address,
+            key,
+            id,
+            Duration::from_secs(60),
+        )
+        .await
+    }
+
+    pub async fn download(&self, url: &str) -> reqwest::Response {
+        self.client.get(url).send().await.expect("download sent")
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop().await;
+        }
+    }
+}
+
+pub async fn wait_terminal(
+    client: &reqwest::Client,
+    address: &str,
+    key: &str,
+    id: &str,
+    limit: Duration,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        let response = client
+            .get(format!("{address}/api/v1/generations/{id}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("poll sent");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("json");
+        if ["succeeded", "failed", "partial"].contains(&body["status"].as_str().unwrap_or_default())
+        {
+            return body;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "generation {id} still processing after {limit:?}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Decodes a PNG and returns its size.
+pub fn png_dimensions(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png).expect("decodes");
+    (img.width(), img.height())
+}
+
+pub fn prompt(text: &str) -> Value {
+    json!({ "prompt": text })
+}

@@ -1,0 +1,10 @@
+//! The integration suite: the real embedded app on port 0 with a temporary
+//! data dir per test, driven over HTTP as a client would.
+
+mod auth;
+mod flow;
+mod helpers;
+mod recovery;
+mod status;
+mod validation;
+mod watermark;

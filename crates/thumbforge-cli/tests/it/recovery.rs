@@ -1,0 +1,209 @@
+//! Nothing accepted is lost: a killed process, a lost enqueue, an overdue
+//! thumbnail each end in a terminal state.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::json;
+use thumbforge_core::{GenerateRequest, ModelId, Plan, Prompt, ThumbnailCount};
+use thumbforge_db::{generations, thumbnails};
+
+use crate::helpers::{TestApp, png_dimensions, wait_terminal};
+
+/// Starts the real `thumbforge serve` binary on port 0 and returns it with
+/// its base URL, read from the line it prints.
+fn spawn_serve(data_dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("THUMBFORGE_MODELS__ENABLE_TEST_MODEL", "true")
+        .env("THUMBFORGE_QUEUE__HEARTBEAT_SECS", "1")
+        .env("THUMBFORGE_QUEUE__MISSED_HEARTBEATS", "2")
+        .env("THUMBFORGE_QUEUE__POLL_INTERVAL_MS", "50")
+        .env("THUMBFORGE_WORKER__SWEEP_INTERVAL_SECS", "1")
+        .env("THUMBFORGE_WORKER__JOB_TIMEOUT_SECS", "20")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("thumbforge binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve printed its address")
+            .expect("utf-8");
+        if let Some(url) = line.strip_prefix("thumbforge listening on ") {
+            break url.to_owned();
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+fn keys_create(data_dir: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
+        .args(["keys", "create", "--org", "crash-test", "--plan", "pro"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("keys create runs");
+    assert!(
+        out.status.success(),
+        "keys create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    stdout.lines().last().expect("a key line").trim().to_owned()
+}
+
+#[tokio::test]
+async fn kill_dash_nine_mid_generation_loses_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // `keys create` works on a fresh data dir, before serve ever ran there.
+    let key = keys_create(dir.path());
+    assert!(key.starts_with("tfk_"));
+
+    let (mut first, url) = spawn_serve(dir.path());
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let response = client
+            .post(format!("{url}/api/v1/generate"))
+            .bearer_auth(&key)
+            .json(
+                &json!({"prompt": format!("crash {n} [sleep:1500]"), "model": "test", "count": 2}),
+            )
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 202);
+        let body: serde_json::Value = response.json().await.expect("json");
+        ids.push(body["generationId"].as_str().expect("id").to_owned());
+    }
+    // Let the workers take some jobs, then kill the process outright.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+
+    let (mut second, url) = spawn_serve(dir.path());
+    let started = Instant::now();
+    for id in &ids {
+        let done = wait_terminal(&client, &url, &key, id, Duration::from_secs(90)).await;
+        assert_eq!(
+            done["status"], "succeeded",
+            "generation {id} after restart: {done}"
+        );
+        for t in done["thumbnails"].as_array().expect("thumbnails") {
+            let bytes = client
+                .get(t["url"].as_str().expect("url"))
+                .send()
+                .await
+                .expect("download")
+                .bytes()
+                .await
+                .expect("bytes");
+            assert_eq!(png_dimensions(&bytes), (1280, 720));
+        }
+    }
+    eprintln!(
+        "recovered all generations {:?} after restart",
+        started.elapsed()
+    );
+    second.kill().expect("stop");
+    second.wait().expect("reaped");
+}
+
+fn direct_request(text: &str, count: i64) -> GenerateRequest {
+    GenerateRequest {
+        prompt: Prompt::try_from(text.to_owned()).expect("prompt"),
+        model: None,
+        count: ThumbnailCount::try_from(count).expect("count"),
+        aspect_ratio: Default::default(),
+        person_ids: Default::default(),
+        inspiration_ids: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_commit_whose_enqueue_was_lost_is_still_rendered() {
+    let app = TestApp::spawn().await;
+    let org = thumbforge_db::orgs::ensure(app.db(), "acme", None)
+        .await
+        .expect("org");
+    // As if the API died between commit and enqueue: rows, but no jobs.
+    let view = generations::create(
+        app.db(),
+        &org.id,
+        Plan::Pro,
+        ModelId::Local,
+        &direct_request("lost enqueue", 2),
+    )
+    .await
+    .expect("created");
+    let done = app.wait_terminal(&app.key, &view.generation.id).await;
+    assert_eq!(done["status"], "succeeded");
+    for t in &view.thumbnails {
+        let row = thumbnails::find(app.db(), &t.id)
+            .await
+            .expect("db")
+            .expect("row");
+        assert!(row.enqueued_at.is_some(), "the sweeper enqueued it");
+    }
+}
+
+#[tokio::test]
+async fn thumbnails_past_the_deadline_fail_as_timed_out() {
+    let app = TestApp::spawn_with(|s| s.worker.deadline_secs = 1).await;
+    let id = app
+        .generate(
+            &app.key,
+            json!({"prompt": "too slow [sleep:4000]", "model": "test", "count": 2}),
+        )
+        .await;
+    let done = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(done["status"], "failed");
+    for t in done["thumbnails"].as_array().expect("thumbnails") {
+        let error = t["error"].as_str().expect("error");
+        assert!(error.starts_with("Timed out"), "{error}");
+    }
+    // The slow model call finishing later cannot overwrite the verdict.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let later = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(later["status"], "failed");
+    assert_eq!(later["thumbnails"], done["thumbnails"]);
+}
+
+#[tokio::test]
+async fn a_graceful_restart_of_the_embedded_app_keeps_everything() {
+    let mut app = TestApp::spawn().await;
+    let id = app
+        .generate(
+            &app.key,
+            json!({"prompt": "graceful [sleep:800]", "model": "test", "count": 3}),
+        )
+        .await;
+    app.stop().await;
+    let settings = app.settings.clone();
+    let restarted = thumbforge_cli::Embedded::start(settings)
+        .await
+        .expect("restarts");
+    let address = format!("http://127.0.0.1:{}", restarted.port());
+    let done = wait_terminal(
+        &app.client,
+        &address,
+        &app.key,
+        &id,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(done["status"], "succeeded");
+    restarted.stop().await;
+}

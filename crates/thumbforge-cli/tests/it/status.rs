@@ -1,0 +1,180 @@
+//! Status aggregation and the conditional writes behind it.
+
+use serde_json::json;
+use thumbforge_core::{GenerateRequest, ModelId, Plan, Prompt, ThumbnailCount};
+use thumbforge_db::{generations, thumbnails};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn one_failure_among_successes_is_partial() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .generate(
+            &app.key,
+            json!({"prompt": "mixed [fail:1]", "model": "test", "count": 3}),
+        )
+        .await;
+    let done = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(done["status"], "partial");
+    let thumbs = done["thumbnails"].as_array().expect("thumbnails");
+    assert_eq!(thumbs[0]["status"], "succeeded");
+    assert_eq!(thumbs[1]["status"], "failed");
+    assert_eq!(thumbs[2]["status"], "succeeded");
+    assert!(thumbs[1]["url"].is_null(), "no url for a failed thumbnail");
+    let error = thumbs[1]["error"].as_str().expect("error text");
+    assert!(error.contains("could not make this image"), "{error}");
+    assert!(thumbs[0]["error"].is_null());
+}
+
+#[tokio::test]
+async fn all_failures_are_failed() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .generate(
+            &app.key,
+            json!({"prompt": "doomed [fail]", "model": "test", "count": 2}),
+        )
+        .await;
+    let done = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(done["status"], "failed");
+    for t in done["thumbnails"].as_array().expect("thumbnails") {
+        assert_eq!(t["status"], "failed");
+        assert!(t["url"].is_null());
+    }
+}
+
+#[tokio::test]
+async fn safety_blocks_fail_with_a_generic_message() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .generate(&app.key, json!({"prompt": "bad [safety]", "model": "test"}))
+        .await;
+    let done = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(done["status"], "failed");
+    let error = done["thumbnails"][0]["error"].as_str().expect("error");
+    assert!(error.contains("content policy"), "{error}");
+    assert!(
+        !error.to_lowercase().contains("scripted"),
+        "no provider detail leaks: {error}"
+    );
+}
+
+#[tokio::test]
+async fn terminal_thumbnails_never_change_again() {
+    let app = TestApp::spawn().await;
+    let org = thumbforge_db::orgs::ensure(app.db(), "direct", Some(Plan::Pro))
+        .await
+        .expect("org");
+    // Created straight in the database, never enqueued: only this test acts on it
+    // (the sweeper's grace is longer than the test).
+    let request = GenerateRequest {
+        prompt: Prompt::try_from("direct".to_owned()).expect("prompt"),
+        model: Some(ModelId::Local),
+        count: ThumbnailCount::try_from(2).expect("count"),
+        aspect_ratio: Default::default(),
+        person_ids: Default::default(),
+        inspiration_ids: Default::default(),
+    };
+    let view = generations::create(app.db(), &org.id, Plan::Pro, ModelId::Local, &request)
+        .await
+        .expect("created");
+    let (a, b) = (&view.thumbnails[0].id, &view.thumbnails[1].id);
+    assert!(thumbnails::fail(app.db(), a, "first").await.expect("db"));
+    assert!(
+        !thumbnails::fail(app.db(), a, "second").await.expect("db"),
+        "failed stays failed"
+    );
+    let success = thumbnails::Success {
+        storage_key: "k".into(),
+        watermarked_key: None,
+        file_size_bytes: 1,
+        width: 1,
+        height: 1,
+        generation_time_ms: 1,
+    };
+    assert!(
+        !thumbnails::succeed(app.db(), a, &success)
+            .await
+            .expect("db"),
+        "failed never becomes succeeded"
+    );
+    assert!(
+        thumbnails::claim(app.db(), a, 0)
+            .await
+            .expect("db")
+            .is_none(),
+        "a terminal row cannot be claimed"
+    );
+    let row = thumbnails::find(app.db(), a)
+        .await
+        .expect("db")
+        .expect("row");
+    assert_eq!(
+        (row.status.as_str(), row.error.as_deref()),
+        ("failed", Some("first"))
+    );
+
+    // One processing thumbnail keeps the generation processing.
+    assert_eq!(
+        generations::refresh_status(app.db(), &view.generation.id)
+            .await
+            .expect("db")
+            .as_str(),
+        "processing"
+    );
+    assert!(
+        thumbnails::succeed(app.db(), b, &success)
+            .await
+            .expect("db")
+    );
+    assert!(
+        !thumbnails::succeed(app.db(), b, &success)
+            .await
+            .expect("db"),
+        "a second success is a no-op"
+    );
+    assert_eq!(
+        generations::refresh_status(app.db(), &view.generation.id)
+            .await
+            .expect("db")
+            .as_str(),
+        "partial"
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_job_does_nothing() {
+    use thumbforge_queue::RenderThumbnail;
+    use thumbforge_worker::jobs::render_thumbnail::{self, JobEnv, Outcome};
+    let app = TestApp::spawn().await;
+    let id = app.generate(&app.key, json!({"prompt": "once"})).await;
+    let done = app.wait_terminal(&app.key, &id).await;
+    let thumb = done["thumbnails"][0]["id"].as_str().expect("id").to_owned();
+    let before = thumbnails::find(app.db(), &thumb)
+        .await
+        .expect("db")
+        .expect("row");
+
+    let deps = thumbforge_worker::connect(&app.settings)
+        .await
+        .expect("deps");
+    let env = JobEnv {
+        db: deps.db.clone(),
+        storage: deps.storage.clone(),
+        providers: deps.providers.clone(),
+        job_timeout: std::time::Duration::from_secs(30),
+    };
+    let job = RenderThumbnail {
+        thumbnail_id: thumb.clone(),
+        generation_id: id.clone(),
+        enqueued_at_ms: 0,
+    };
+    let outcome = render_thumbnail::run(&env, &job).await.expect("runs");
+    assert_eq!(outcome, Outcome::Skipped);
+    let after = thumbnails::find(app.db(), &thumb)
+        .await
+        .expect("db")
+        .expect("row");
+    assert_eq!(before, after, "the row is untouched");
+}
