@@ -215,4 +215,16 @@ mod tests {
         assert_eq!(s.models.default, "local");
         assert!(!s.models.enable_test_model);
     }
+
+    #[test]
+    fn the_sample_config_states_the_real_defaults() {
+        let sample = include_str!("../../../deploy/thumbforge.sample.toml");
+        let from_sample: Settings = config::Config::builder()
+            .add_source(config::File::from_str(sample, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .expect("the sample parses");
+        let defaults = Settings::defaults_in(Path::new("./data"));
+        assert_eq!(format!("{from_sample:?}"), format!("{defaults:?}"));
+    }
 }

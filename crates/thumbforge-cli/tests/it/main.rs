@@ -2,6 +2,7 @@
 //! data dir per test, driven over HTTP as a client would.
 
 mod auth;
+mod binaries;
 mod flow;
 mod helpers;
 mod recovery;

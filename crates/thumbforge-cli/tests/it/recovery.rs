@@ -13,9 +13,20 @@ use thumbforge_db::{generations, thumbnails};
 
 use crate::helpers::{TestApp, png_dimensions, wait_terminal};
 
+/// A child process that is killed when dropped, so a failing test never
+/// leaves a server running.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the real `thumbforge serve` binary on port 0 and returns it with
 /// its base URL, read from the line it prints.
-fn spawn_serve(data_dir: &std::path::Path) -> (Child, String) {
+pub fn spawn_serve(data_dir: &std::path::Path) -> (ChildGuard, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
         .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
         .arg("--data-dir")
@@ -44,10 +55,10 @@ fn spawn_serve(data_dir: &std::path::Path) -> (Child, String) {
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    (ChildGuard(child), url)
 }
 
-fn keys_create(data_dir: &std::path::Path) -> String {
+pub fn keys_create(data_dir: &std::path::Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
         .args(["keys", "create", "--org", "crash-test", "--plan", "pro"])
         .arg("--data-dir")
@@ -90,10 +101,10 @@ async fn kill_dash_nine_mid_generation_loses_nothing() {
     }
     // Let the workers take some jobs, then kill the process outright.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    first.kill().expect("SIGKILL");
-    first.wait().expect("reaped");
+    first.0.kill().expect("SIGKILL");
+    first.0.wait().expect("reaped");
 
-    let (mut second, url) = spawn_serve(dir.path());
+    let (second, url) = spawn_serve(dir.path());
     let started = Instant::now();
     for id in &ids {
         let done = wait_terminal(&client, &url, &key, id, Duration::from_secs(90)).await;
@@ -117,8 +128,7 @@ async fn kill_dash_nine_mid_generation_loses_nothing() {
         "recovered all generations {:?} after restart",
         started.elapsed()
     );
-    second.kill().expect("stop");
-    second.wait().expect("reaped");
+    drop(second);
 }
 
 fn direct_request(text: &str, count: i64) -> GenerateRequest {

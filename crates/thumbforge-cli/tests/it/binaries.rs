@@ -1,0 +1,107 @@
+//! The command-line contract, through the real binaries.
+
+use std::{process::Command, time::Duration};
+
+use serde_json::json;
+
+use crate::{
+    helpers::{png_dimensions, test_settings, wait_terminal},
+    recovery::keys_create,
+};
+
+#[test]
+fn migrate_works_on_a_fresh_data_dir() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("fresh");
+    let out = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
+        .arg("migrate")
+        .env("THUMBFORGE_DATA_DIR", &data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(data.join("thumbforge.db").exists());
+    // Running it again is a no-op, not an error.
+    let again = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
+        .args(["migrate", "--data-dir"])
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("runs");
+    assert!(again.status.success());
+}
+
+#[test]
+fn keys_create_prints_the_key_alone_on_the_last_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
+        .args(["keys", "create", "--org", "solo", "--plan", "free", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let last = stdout.lines().last().expect("a line");
+    assert!(last.starts_with("tfk_") && last.len() == 44 && !last.contains(' '), "{last:?}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
+        .args(["keys", "create", "--org", "solo", "--plan", "gold", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success(), "an unknown plan is refused");
+}
+
+/// `thumbforge-api` and `thumbforge-worker` as separate components on one
+/// data dir: each opens its own database pool and queue handle, so the
+/// worker never sees the API's pushes through SQLite's in-process update
+/// hook and must find them by polling, as a separate process does.
+#[tokio::test]
+async fn separate_api_and_worker_share_a_data_dir() {
+    use std::sync::Arc;
+    use thumbforge_api::{ApiDeps, Application, resolve_secret};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = keys_create(dir.path());
+    let settings = test_settings(dir.path());
+
+    let api_deps = thumbforge_worker::connect(&settings).await.expect("api deps");
+    let secret = resolve_secret(&settings).expect("secret");
+    let app = Application::build(&settings, ApiDeps::from_worker_deps(&api_deps, secret))
+        .await
+        .expect("api builds");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    let api_handle = app.handle();
+    let api_task = tokio::spawn(app.run_until_stopped());
+
+    let worker_deps = thumbforge_worker::connect(&settings).await.expect("worker deps");
+    drop(worker_deps.queue.take_listener());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let worker = thumbforge_worker::start(Arc::new(worker_deps), &settings, shutdown.clone());
+
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{url}/api/v1/generate"))
+        .bearer_auth(&key)
+        .json(&json!({"prompt": "two processes", "count": 2}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 202);
+    let body: serde_json::Value = response.json().await.expect("json");
+    let id = body["generationId"].as_str().expect("id");
+    let done = wait_terminal(&client, &url, &key, id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded");
+    let image = client
+        .get(done["thumbnails"][1]["url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(png_dimensions(&image), (1280, 720));
+
+    api_handle.stop(true).await;
+    let _ = api_task.await;
+    shutdown.cancel();
+    let _ = worker.await;
+}

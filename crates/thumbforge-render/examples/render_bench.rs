@@ -1,0 +1,53 @@
+//! Render time per thumbnail, for `just bench`:
+//! `cargo run --release -p thumbforge-render --example render_bench [N]`.
+//! Prints the median of N runs for each stage, and, as a same-run baseline,
+//! the time to fill and encode a flat image of the same size.
+
+use std::time::{Duration, Instant};
+
+use image::{Rgb, RgbImage};
+use thumbforge_render::{RenderSpec, apply_watermark, encode_png, render};
+
+fn median(mut samples: Vec<Duration>) -> f64 {
+    samples.sort();
+    samples[samples.len() / 2].as_secs_f64() * 1000.0
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(30);
+    let prompts = [
+        "I built a Rust web service in 24 hours",
+        "\"NEVER do this\" with your sourdough starter",
+        "Budget travel in Japan: 7 days for $500",
+    ];
+    let (mut draw, mut wm, mut png, mut flat) = (vec![], vec![], vec![], vec![]);
+    for i in 0..n {
+        let prompt = prompts[i % prompts.len()];
+        let t = Instant::now();
+        let mut image = render(&RenderSpec {
+            width: 1280,
+            height: 720,
+            prompt,
+            headline: None,
+            variation: i as u32 % 4,
+            background: None,
+        });
+        draw.push(t.elapsed());
+        let t = Instant::now();
+        let bytes = encode_png(&image)?;
+        png.push(t.elapsed());
+        std::hint::black_box(bytes);
+        let t = Instant::now();
+        apply_watermark(&mut image);
+        wm.push(t.elapsed());
+
+        let t = Instant::now();
+        let plain = RgbImage::from_pixel(1280, 720, Rgb([i as u8, 40, 90]));
+        std::hint::black_box(encode_png(&plain)?);
+        flat.push(t.elapsed());
+    }
+    println!("runs={n} size=1280x720 (median ms)");
+    println!("render={:.1} encode_png={:.1} watermark={:.1} flat_fill_and_encode_baseline={:.1}",
+        median(draw), median(png), median(wm), median(flat));
+    Ok(())
+}

@@ -1,0 +1,25 @@
+# thumbforge tasks. `just` is optional: every recipe calls a plain command
+# or a script in scripts/, which work without it.
+
+default:
+    @just --list
+
+# Run the embedded server: SQLite, local files, the offline renderer
+run *ARGS:
+    cargo run --release -p thumbforge-cli -- serve {{ARGS}}
+
+# Formatting, clippy -D warnings and the whole test suite (what CI runs)
+test:
+    bash scripts/test.sh
+
+# Submit/poll throughput and render time; paste the output into docs/benchmarks.md
+bench:
+    bash scripts/bench.sh
+
+# Regenerate the sample thumbnails in docs/img
+samples:
+    cargo run --release -p thumbforge-render --example samples
+
+# Format the code
+fmt:
+    cargo fmt --all
