@@ -14,7 +14,10 @@ fn median(mut samples: Vec<Duration>) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(30);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(30);
     let prompts = [
         "I built a Rust web service in 24 hours",
         "\"NEVER do this\" with your sourdough starter",
@@ -47,7 +50,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         flat.push(t.elapsed());
     }
     println!("runs={n} size=1280x720 (median ms)");
-    println!("render={:.1} encode_png={:.1} watermark={:.1} flat_fill_and_encode_baseline={:.1}",
-        median(draw), median(png), median(wm), median(flat));
+    println!(
+        "render={:.1} encode_png={:.1} watermark={:.1} flat_fill_and_encode_baseline={:.1}",
+        median(draw),
+        median(png),
+        median(wm),
+        median(flat)
+    );
     Ok(())
 }

@@ -19,7 +19,11 @@ fn migrate_works_on_a_fresh_data_dir() {
         .env("RUST_LOG", "warn")
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(data.join("thumbforge.db").exists());
     // Running it again is a no-op, not an error.
     let again = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
@@ -35,16 +39,35 @@ fn migrate_works_on_a_fresh_data_dir() {
 fn keys_create_prints_the_key_alone_on_the_last_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
-        .args(["keys", "create", "--org", "solo", "--plan", "free", "--data-dir"])
+        .args([
+            "keys",
+            "create",
+            "--org",
+            "solo",
+            "--plan",
+            "free",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .expect("runs");
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
     let last = stdout.lines().last().expect("a line");
-    assert!(last.starts_with("tfk_") && last.len() == 44 && !last.contains(' '), "{last:?}");
+    assert!(
+        last.starts_with("tfk_") && last.len() == 44 && !last.contains(' '),
+        "{last:?}"
+    );
     let bad = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
-        .args(["keys", "create", "--org", "solo", "--plan", "gold", "--data-dir"])
+        .args([
+            "keys",
+            "create",
+            "--org",
+            "solo",
+            "--plan",
+            "gold",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .expect("runs");
@@ -63,7 +86,9 @@ async fn separate_api_and_worker_share_a_data_dir() {
     let key = keys_create(dir.path());
     let settings = test_settings(dir.path());
 
-    let api_deps = thumbforge_worker::connect(&settings).await.expect("api deps");
+    let api_deps = thumbforge_worker::connect(&settings)
+        .await
+        .expect("api deps");
     let secret = resolve_secret(&settings).expect("secret");
     let app = Application::build(&settings, ApiDeps::from_worker_deps(&api_deps, secret))
         .await
@@ -72,7 +97,9 @@ async fn separate_api_and_worker_share_a_data_dir() {
     let api_handle = app.handle();
     let api_task = tokio::spawn(app.run_until_stopped());
 
-    let worker_deps = thumbforge_worker::connect(&settings).await.expect("worker deps");
+    let worker_deps = thumbforge_worker::connect(&settings)
+        .await
+        .expect("worker deps");
     drop(worker_deps.queue.take_listener());
     let shutdown = tokio_util::sync::CancellationToken::new();
     let worker = thumbforge_worker::start(Arc::new(worker_deps), &settings, shutdown.clone());
