@@ -2,7 +2,7 @@
 //! reports whether it applied, because any job may run more than once.
 
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
     sea_query::{Expr, ExprTrait},
 };
 use thumbforge_core::ThumbnailStatus;
@@ -106,10 +106,24 @@ pub struct Success {
     pub generation_time_ms: i64,
 }
 
+/// The common part of processing → terminal: the status, the completion
+/// time, the lease released, and the guard that the row is still processing.
+fn finishing(id: &str, status: ThumbnailStatus) -> UpdateMany<thumbnails::Entity> {
+    debug_assert!(ThumbnailStatus::Processing.can_become(status));
+    thumbnails::Entity::update_many()
+        .col_expr(thumbnails::Column::Status, Expr::value(status.as_str()))
+        .col_expr(thumbnails::Column::CompletedAt, Expr::value(now_ms()))
+        .col_expr(
+            thumbnails::Column::LeaseExpiresAt,
+            Expr::value(Option::<i64>::None),
+        )
+        .filter(thumbnails::Column::Id.eq(id))
+        .filter(thumbnails::Column::Status.eq(PROCESSING))
+}
+
 /// processing → succeeded. Returns whether this call made the change.
 pub async fn succeed(db: &Db, id: &str, out: &Success) -> Result<bool, DbError> {
-    let res = thumbnails::Entity::update_many()
-        .col_expr(thumbnails::Column::Status, Expr::value("succeeded"))
+    let res = finishing(id, ThumbnailStatus::Succeeded)
         .col_expr(
             thumbnails::Column::StorageKey,
             Expr::value(out.storage_key.clone()),
@@ -128,13 +142,6 @@ pub async fn succeed(db: &Db, id: &str, out: &Success) -> Result<bool, DbError> 
             thumbnails::Column::GenerationTimeMs,
             Expr::value(out.generation_time_ms),
         )
-        .col_expr(thumbnails::Column::CompletedAt, Expr::value(now_ms()))
-        .col_expr(
-            thumbnails::Column::LeaseExpiresAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .filter(thumbnails::Column::Id.eq(id))
-        .filter(thumbnails::Column::Status.eq(PROCESSING))
         .exec(db.conn())
         .await?;
     Ok(res.rows_affected == 1)
@@ -142,16 +149,8 @@ pub async fn succeed(db: &Db, id: &str, out: &Success) -> Result<bool, DbError> 
 
 /// processing → failed with a human-readable reason.
 pub async fn fail(db: &Db, id: &str, error: &str) -> Result<bool, DbError> {
-    let res = thumbnails::Entity::update_many()
-        .col_expr(thumbnails::Column::Status, Expr::value("failed"))
+    let res = finishing(id, ThumbnailStatus::Failed)
         .col_expr(thumbnails::Column::Error, Expr::value(error.to_owned()))
-        .col_expr(thumbnails::Column::CompletedAt, Expr::value(now_ms()))
-        .col_expr(
-            thumbnails::Column::LeaseExpiresAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .filter(thumbnails::Column::Id.eq(id))
-        .filter(thumbnails::Column::Status.eq(PROCESSING))
         .exec(db.conn())
         .await?;
     Ok(res.rows_affected == 1)
@@ -173,18 +172,17 @@ fn stranded(t: thumbnails::Model) -> Stranded {
     }
 }
 
-/// Processing thumbnails whose job never reached the queue (the enqueue
-/// after commit failed, or the process died in between).
-pub async fn never_enqueued(
+/// Processing thumbnails matching `condition`, oldest `order` first.
+async fn stranded_where(
     db: &Db,
-    created_before: i64,
+    condition: sea_orm::Condition,
+    order: thumbnails::Column,
     limit: u64,
 ) -> Result<Vec<Stranded>, DbError> {
     Ok(thumbnails::Entity::find()
         .filter(thumbnails::Column::Status.eq(PROCESSING))
-        .filter(thumbnails::Column::EnqueuedAt.is_null())
-        .filter(thumbnails::Column::CreatedAt.lt(created_before))
-        .order_by_asc(thumbnails::Column::CreatedAt)
+        .filter(condition)
+        .order_by_asc(order)
         .limit(limit)
         .all(db.conn())
         .await?
@@ -193,18 +191,23 @@ pub async fn never_enqueued(
         .collect())
 }
 
+/// Processing thumbnails whose job never reached the queue (the enqueue
+/// after commit failed, or the process died in between).
+pub async fn never_enqueued(
+    db: &Db,
+    created_before: i64,
+    limit: u64,
+) -> Result<Vec<Stranded>, DbError> {
+    let condition = sea_orm::Condition::all()
+        .add(thumbnails::Column::EnqueuedAt.is_null())
+        .add(thumbnails::Column::CreatedAt.lt(created_before));
+    stranded_where(db, condition, thumbnails::Column::CreatedAt, limit).await
+}
+
 /// Processing thumbnails whose worker's lease ran out: it died or hung.
 pub async fn lease_expired(db: &Db, now: i64, limit: u64) -> Result<Vec<Stranded>, DbError> {
-    Ok(thumbnails::Entity::find()
-        .filter(thumbnails::Column::Status.eq(PROCESSING))
-        .filter(thumbnails::Column::LeaseExpiresAt.lt(now))
-        .order_by_asc(thumbnails::Column::LeaseExpiresAt)
-        .limit(limit)
-        .all(db.conn())
-        .await?
-        .into_iter()
-        .map(stranded)
-        .collect())
+    let condition = sea_orm::Condition::all().add(thumbnails::Column::LeaseExpiresAt.lt(now));
+    stranded_where(db, condition, thumbnails::Column::LeaseExpiresAt, limit).await
 }
 
 /// Clears an expired lease, if it is still the one the sweeper saw (a

@@ -5,7 +5,7 @@ use std::{process::Command, time::Duration};
 use serde_json::json;
 
 use crate::{
-    helpers::{png_dimensions, test_settings, wait_terminal},
+    helpers::{png_dimensions, test_settings, thumbforge, wait_terminal},
     recovery::keys_create,
 };
 
@@ -13,19 +13,15 @@ use crate::{
 fn migrate_works_on_a_fresh_data_dir() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("fresh");
-    let out = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
-        .arg("migrate")
-        .env("THUMBFORGE_DATA_DIR", &data)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("runs");
+    // Through the environment variable…
+    let out = thumbforge(&data).arg("migrate").output().expect("runs");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(data.join("thumbforge.db").exists());
-    // Running it again is a no-op, not an error.
+    // …and again through the flag alone: a no-op, not an error.
     let again = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
         .args(["migrate", "--data-dir"])
         .arg(&data)
@@ -38,17 +34,8 @@ fn migrate_works_on_a_fresh_data_dir() {
 #[test]
 fn keys_create_prints_the_key_alone_on_the_last_line() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
-        .args([
-            "keys",
-            "create",
-            "--org",
-            "solo",
-            "--plan",
-            "free",
-            "--data-dir",
-        ])
-        .arg(dir.path())
+    let out = thumbforge(dir.path())
+        .args(["keys", "create", "--org", "solo", "--plan", "free"])
         .output()
         .expect("runs");
     assert!(out.status.success());
@@ -58,17 +45,8 @@ fn keys_create_prints_the_key_alone_on_the_last_line() {
         last.starts_with("tfk_") && last.len() == 44 && !last.contains(' '),
         "{last:?}"
     );
-    let bad = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
-        .args([
-            "keys",
-            "create",
-            "--org",
-            "solo",
-            "--plan",
-            "gold",
-            "--data-dir",
-        ])
-        .arg(dir.path())
+    let bad = thumbforge(dir.path())
+        .args(["keys", "create", "--org", "solo", "--plan", "gold"])
         .output()
         .expect("runs");
     assert!(!bad.status.success(), "an unknown plan is refused");

@@ -169,3 +169,25 @@ pub fn png_dimensions(bytes: &[u8]) -> (u32, u32) {
 pub fn prompt(text: &str) -> Value {
     json!({ "prompt": text })
 }
+
+/// The real `thumbforge` binary on `data_dir`, quiet unless it fails.
+pub fn thumbforge(data_dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_thumbforge"));
+    cmd.env("THUMBFORGE_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// A valid request built directly, for tests that write to the database
+/// without going through the API.
+pub fn direct_request(text: &str, count: i64) -> thumbforge_core::GenerateRequest {
+    use thumbforge_core::{Prompt, ThumbnailCount};
+    thumbforge_core::GenerateRequest {
+        prompt: Prompt::try_from(text.to_owned()).expect("prompt"),
+        model: None,
+        count: ThumbnailCount::try_from(count).expect("count"),
+        aspect_ratio: Default::default(),
+        person_ids: Default::default(),
+        inspiration_ids: Default::default(),
+    }
+}

@@ -3,15 +3,15 @@
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     time::{Duration, Instant},
 };
 
 use serde_json::json;
-use thumbforge_core::{GenerateRequest, ModelId, Plan, Prompt, ThumbnailCount};
+use thumbforge_core::{ModelId, Plan};
 use thumbforge_db::{generations, thumbnails};
 
-use crate::helpers::{TestApp, png_dimensions, wait_terminal};
+use crate::helpers::{TestApp, direct_request, png_dimensions, thumbforge, wait_terminal};
 
 /// A child process that is killed when dropped, so a failing test never
 /// leaves a server running.
@@ -27,17 +27,14 @@ impl Drop for ChildGuard {
 /// Starts the real `thumbforge serve` binary on port 0 and returns it with
 /// its base URL, read from the line it prints.
 pub fn spawn_serve(data_dir: &std::path::Path) -> (ChildGuard, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
+    let mut child = thumbforge(data_dir)
         .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
-        .arg("--data-dir")
-        .arg(data_dir)
         .env("THUMBFORGE_MODELS__ENABLE_TEST_MODEL", "true")
         .env("THUMBFORGE_QUEUE__HEARTBEAT_SECS", "1")
         .env("THUMBFORGE_QUEUE__MISSED_HEARTBEATS", "2")
         .env("THUMBFORGE_QUEUE__POLL_INTERVAL_MS", "50")
         .env("THUMBFORGE_WORKER__SWEEP_INTERVAL_SECS", "1")
         .env("THUMBFORGE_WORKER__JOB_TIMEOUT_SECS", "20")
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -59,11 +56,8 @@ pub fn spawn_serve(data_dir: &std::path::Path) -> (ChildGuard, String) {
 }
 
 pub fn keys_create(data_dir: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_thumbforge"))
+    let out = thumbforge(data_dir)
         .args(["keys", "create", "--org", "crash-test", "--plan", "pro"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
         .output()
         .expect("keys create runs");
     assert!(
@@ -129,17 +123,6 @@ async fn kill_dash_nine_mid_generation_loses_nothing() {
         started.elapsed()
     );
     drop(second);
-}
-
-fn direct_request(text: &str, count: i64) -> GenerateRequest {
-    GenerateRequest {
-        prompt: Prompt::try_from(text.to_owned()).expect("prompt"),
-        model: None,
-        count: ThumbnailCount::try_from(count).expect("count"),
-        aspect_ratio: Default::default(),
-        person_ids: Default::default(),
-        inspiration_ids: Default::default(),
-    }
 }
 
 #[tokio::test]

@@ -1,10 +1,10 @@
 //! Status aggregation and the conditional writes behind it.
 
 use serde_json::json;
-use thumbforge_core::{GenerateRequest, ModelId, Plan, Prompt, ThumbnailCount};
+use thumbforge_core::{ModelId, Plan};
 use thumbforge_db::{generations, thumbnails};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, direct_request};
 
 #[tokio::test]
 async fn one_failure_among_successes_is_partial() {
@@ -68,14 +68,7 @@ async fn terminal_thumbnails_never_change_again() {
         .expect("org");
     // Created straight in the database, never enqueued: only this test acts on it
     // (the sweeper's grace is longer than the test).
-    let request = GenerateRequest {
-        prompt: Prompt::try_from("direct".to_owned()).expect("prompt"),
-        model: Some(ModelId::Local),
-        count: ThumbnailCount::try_from(2).expect("count"),
-        aspect_ratio: Default::default(),
-        person_ids: Default::default(),
-        inspiration_ids: Default::default(),
-    };
+    let request = direct_request("direct", 2);
     let view = generations::create(app.db(), &org.id, Plan::Pro, ModelId::Local, &request)
         .await
         .expect("created");
