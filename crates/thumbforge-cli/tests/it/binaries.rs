@@ -5,7 +5,7 @@ use std::{process::Command, time::Duration};
 use serde_json::json;
 
 use crate::{
-    helpers::{png_dimensions, test_settings, thumbforge, wait_terminal},
+    helpers::{download_png, test_settings, thumbforge, wait_terminal},
     recovery::keys_create,
 };
 
@@ -95,15 +95,10 @@ async fn separate_api_and_worker_share_a_data_dir() {
     let id = body["generationId"].as_str().expect("id");
     let done = wait_terminal(&client, &url, &key, id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "succeeded");
-    let image = client
-        .get(done["thumbnails"][1]["url"].as_str().expect("url"))
-        .send()
-        .await
-        .expect("download")
-        .bytes()
-        .await
-        .expect("bytes");
-    assert_eq!(png_dimensions(&image), (1280, 720));
+    assert_eq!(
+        download_png(&client, &done["thumbnails"][1]["url"]).await,
+        (1280, 720)
+    );
 
     api_handle.stop(true).await;
     let _ = api_task.await;

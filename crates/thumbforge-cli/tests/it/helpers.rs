@@ -159,6 +159,19 @@ pub async fn wait_terminal(
     }
 }
 
+/// Downloads a thumbnail URL and returns the decoded PNG's size.
+pub async fn download_png(client: &reqwest::Client, url: &serde_json::Value) -> (u32, u32) {
+    let bytes = client
+        .get(url.as_str().expect("url"))
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes");
+    png_dimensions(&bytes)
+}
+
 /// Decodes a PNG and returns its size.
 pub fn png_dimensions(bytes: &[u8]) -> (u32, u32) {
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");

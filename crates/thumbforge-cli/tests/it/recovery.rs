@@ -11,7 +11,7 @@ use serde_json::json;
 use thumbforge_core::{ModelId, Plan};
 use thumbforge_db::{generations, thumbnails};
 
-use crate::helpers::{TestApp, direct_request, png_dimensions, thumbforge, wait_terminal};
+use crate::helpers::{TestApp, direct_request, download_png, thumbforge, wait_terminal};
 
 /// A child process that is killed when dropped, so a failing test never
 /// leaves a server running.
@@ -107,15 +107,7 @@ async fn kill_dash_nine_mid_generation_loses_nothing() {
             "generation {id} after restart: {done}"
         );
         for t in done["thumbnails"].as_array().expect("thumbnails") {
-            let bytes = client
-                .get(t["url"].as_str().expect("url"))
-                .send()
-                .await
-                .expect("download")
-                .bytes()
-                .await
-                .expect("bytes");
-            assert_eq!(png_dimensions(&bytes), (1280, 720));
+            assert_eq!(download_png(&client, &t["url"]).await, (1280, 720));
         }
     }
     eprintln!(
