@@ -21,12 +21,6 @@ pub struct GenerationView {
     pub thumbnails: Vec<thumbnails::Model>,
 }
 
-impl GenerationView {
-    pub fn status(&self) -> Result<GenerationStatus, DbError> {
-        self.generation.status.parse().map_err(DbError::Corrupt)
-    }
-}
-
 /// Inserts a generation and one processing thumbnail per variation in one
 /// transaction, so a 2xx answer always means everything is committed.
 pub async fn create(

@@ -1,6 +1,8 @@
 //! Organisations: the unit that owns keys, generations and a plan.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, sea_query::Expr,
+};
 use thumbforge_core::{OrgId, Plan};
 
 use crate::{
@@ -38,14 +40,11 @@ pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Org>, DbError> {
 pub async fn ensure(db: &Db, slug: &str, plan: Option<Plan>) -> Result<Org, DbError> {
     if let Some(existing) = find_by_slug(db, slug).await? {
         if let Some(plan) = plan.filter(|p| *p != existing.plan) {
-            let mut active: organizations::ActiveModel =
-                Organizations::find_by_id(existing.id.clone())
-                    .one(db.conn())
-                    .await?
-                    .ok_or_else(|| DbError::Corrupt("org vanished".into()))?
-                    .into();
-            active.plan = Set(plan.as_str().to_owned());
-            active.update(db.conn()).await?;
+            Organizations::update_many()
+                .col_expr(organizations::Column::Plan, Expr::value(plan.as_str()))
+                .filter(organizations::Column::Id.eq(existing.id.as_str()))
+                .exec(db.conn())
+                .await?;
             return Ok(Org { plan, ..existing });
         }
         return Ok(existing);

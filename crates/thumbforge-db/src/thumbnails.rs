@@ -9,7 +9,7 @@ use thumbforge_core::ThumbnailStatus;
 
 use crate::{
     Db, DbError,
-    entities::{generations, organizations, thumbnails},
+    entities::{generations, thumbnails},
     now_ms,
 };
 
@@ -20,7 +20,6 @@ const PROCESSING: &str = "processing";
 pub struct JobContext {
     pub thumbnail: thumbnails::Model,
     pub generation: generations::Model,
-    pub org_plan: String,
 }
 
 impl JobContext {
@@ -42,15 +41,9 @@ pub async fn load_job(db: &Db, thumbnail_id: &str) -> Result<Option<JobContext>,
     else {
         return Ok(None);
     };
-    let org_plan = organizations::Entity::find_by_id(generation.org_id.clone())
-        .one(db.conn())
-        .await?
-        .map(|o| o.plan)
-        .ok_or_else(|| DbError::Corrupt(format!("generation {} has no org", generation.id)))?;
     Ok(Some(JobContext {
         thumbnail,
         generation,
-        org_plan,
     }))
 }
 

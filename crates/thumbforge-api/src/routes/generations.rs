@@ -37,11 +37,12 @@ pub async fn get(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = ApiError::NotFound("generation");
-    let id = GenerationId::parse(&path.into_inner()).ok_or(ApiError::NotFound("generation"))?;
+    // A malformed id and another org's id answer exactly like a missing one.
+    let not_found = || ApiError::NotFound("generation");
+    let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
     let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
         .await?
-        .ok_or(not_found)?;
+        .ok_or_else(not_found)?;
     let base = state.base_url(&req);
     let now_secs = now_ms() / 1000;
     let thumbnails = view

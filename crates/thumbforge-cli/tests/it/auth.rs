@@ -92,3 +92,28 @@ async fn another_orgs_generation_is_a_404_like_a_missing_one() {
     // The owner still sees it.
     assert_eq!(app.get_generation(&app.key, &id).await.status(), 200);
 }
+
+#[tokio::test]
+async fn an_explicit_plan_changes_an_existing_org_and_none_keeps_it() {
+    use thumbforge_db::{keys, orgs};
+    let app = TestApp::spawn().await;
+    let before = keys::authenticate(app.db(), &app.key)
+        .await
+        .expect("db")
+        .expect("caller");
+    assert_eq!(before.plan, Plan::Pro);
+    let kept = orgs::ensure(app.db(), "acme", None).await.expect("db");
+    assert_eq!(kept.plan, Plan::Pro, "no plan given: unchanged");
+    let changed = orgs::ensure(app.db(), "acme", Some(Plan::Free))
+        .await
+        .expect("db");
+    assert_eq!(
+        (changed.id, changed.plan),
+        (before.org_id.clone(), Plan::Free)
+    );
+    let after = keys::authenticate(app.db(), &app.key)
+        .await
+        .expect("db")
+        .expect("caller");
+    assert_eq!(after.plan, Plan::Free, "the stored row changed");
+}
