@@ -110,9 +110,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-    Db::connect(&settings.database_url(), 2)
-        .await
-        .context("connecting to the database")
+    let mut settings = settings.clone();
+    settings.database.max_connections = 2;
+    thumbforge_worker::connect_db(&settings).await
 }
 
 /// Hides a password in a database URL before printing it.

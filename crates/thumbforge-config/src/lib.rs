@@ -35,17 +35,30 @@ pub struct DatabaseSettings {
     /// `sqlite://…` or `postgres://…`; defaults to `data_dir/thumbforge.db`.
     pub url: Option<String>,
     pub max_connections: u32,
+    /// Longest a request waits for a pooled connection before answering
+    /// 503 `database_unavailable`.
+    pub acquire_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct QueueSettings {
+    /// `redis://…`: the queue is Redis Streams. Unset: the embedded SQLite
+    /// queue. `REDIS_URL` sets it too.
+    pub redis_url: Option<String>,
+    /// Names this deployment's Redis keys (`{prefix}:render`, …).
+    pub prefix: String,
+    /// Redis: a held job untouched for this long belongs to a dead worker and
+    /// is taken over by another.
+    pub claim_idle_secs: u64,
+    /// Redis: most jobs one read takes (capped at the worker's concurrency).
+    pub batch: usize,
     /// SQLite file of the embedded queue; defaults to `data_dir/queue.db`.
     pub sqlite_path: Option<PathBuf>,
-    /// How often a worker proves it is alive. A worker silent for
+    /// How often a worker proves it is alive. SQLite: a worker silent for
     /// `heartbeat_secs * missed_heartbeats` has its jobs handed to others.
     pub heartbeat_secs: u64,
     pub missed_heartbeats: usize,
-    /// Fallback poll interval for jobs pushed by another process.
+    /// SQLite: fallback poll interval for jobs pushed by another process.
     pub poll_interval_ms: u64,
     /// Attempts per job for infrastructure errors (database, storage).
     pub max_attempts: usize,
@@ -65,6 +78,11 @@ pub struct WorkerSettings {
     /// A thumbnail accepted this long ago whose job never reached the queue
     /// is enqueued again.
     pub enqueue_grace_secs: u64,
+    /// SIGTERM: how long running jobs may finish before they are handed back.
+    pub shutdown_grace_secs: u64,
+    /// A queued thumbnail whose job has not started this long after it was
+    /// enqueued is checked against the queue and re-enqueued if missing.
+    pub lost_check_secs: u64,
     /// Port of the worker binary's health endpoints (0 = none).
     pub health_port: u16,
 }
@@ -109,8 +127,12 @@ data_dir = "./data"
 
 [database]
 max_connections = 16
+acquire_timeout_ms = 3000
 
 [queue]
+prefix = "thumbforge"
+claim_idle_secs = 15
+batch = 16
 heartbeat_secs = 5
 missed_heartbeats = 3
 poll_interval_ms = 200
@@ -122,6 +144,8 @@ job_timeout_secs = 330
 deadline_secs = 1800
 sweep_interval_secs = 5
 enqueue_grace_secs = 10
+shutdown_grace_secs = 30
+lost_check_secs = 60
 health_port = 0
 
 [api]
@@ -159,6 +183,9 @@ impl Settings {
         );
         if let Ok(url) = std::env::var("DATABASE_URL") {
             builder = builder.set_override("database.url", url)?;
+        }
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            builder = builder.set_override("queue.redis_url", url)?;
         }
         if let Some(bind) = &overrides.bind {
             builder = builder.set_override("bind", bind.as_str())?;

@@ -24,7 +24,11 @@ pub struct Db {
 impl Db {
     /// Connects to `sqlite://…` or `postgres://…`. SQLite files are created
     /// when missing and put in WAL mode so readers never wait on the writer.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Db, DbError> {
         let is_sqlite = url.starts_with("sqlite:");
         let url = if is_sqlite && !url.contains("mode=") && !url.contains(":memory:") {
             let sep = if url.contains('?') { '&' } else { '?' };
@@ -36,8 +40,8 @@ impl Db {
         options
             .max_connections(max_connections)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(acquire_timeout)
+            .connect_timeout(acquire_timeout)
             .sqlx_logging(false);
         if is_sqlite {
             options.map_sqlx_sqlite_opts(|opts| {

@@ -197,6 +197,33 @@ pub async fn never_enqueued(
     stranded_where(db, condition, thumbnails::Column::CreatedAt, limit).await
 }
 
+/// Processing thumbnails enqueued before `enqueued_before` that no worker
+/// holds: waiting in the queue, or lost by it.
+pub async fn queued_not_started(
+    db: &Db,
+    enqueued_before: i64,
+    limit: u64,
+) -> Result<Vec<Stranded>, DbError> {
+    let condition = sea_orm::Condition::all()
+        .add(thumbnails::Column::EnqueuedAt.lt(enqueued_before))
+        .add(thumbnails::Column::LeaseExpiresAt.is_null());
+    stranded_where(db, condition, thumbnails::Column::EnqueuedAt, limit).await
+}
+
+/// Records a fresh enqueue of thumbnails the queue had lost.
+pub async fn mark_requeued(db: &Db, ids: &[String]) -> Result<(), DbError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    thumbnails::Entity::update_many()
+        .col_expr(thumbnails::Column::EnqueuedAt, Expr::value(now_ms()))
+        .filter(thumbnails::Column::Id.is_in(ids.iter().cloned()))
+        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .exec(db.conn())
+        .await?;
+    Ok(())
+}
+
 /// Processing thumbnails whose worker's lease ran out: it died or hung.
 pub async fn lease_expired(db: &Db, now: i64, limit: u64) -> Result<Vec<Stranded>, DbError> {
     let condition = sea_orm::Condition::all().add(thumbnails::Column::LeaseExpiresAt.lt(now));

@@ -1,15 +1,14 @@
 #![doc = include_str!("../README.md")]
 
-use std::{
-    path::Path,
-    sync::{Arc, Mutex},
-};
+mod redis_streams;
+mod sqlite;
 
-use apalis::prelude::TaskBuilder;
-pub use apalis_sqlite::{
-    Config as SqliteQueueConfig, SqlitePool, SqliteStorage, callback::HookCallbackListener,
-};
+use std::{path::PathBuf, time::Duration};
+
 use serde::{Deserialize, Serialize};
+
+pub use redis_streams::{ConsumerSettings, Delivery, RedisConsumer, RedisQueue};
+pub use sqlite::{HookCallbackListener, SqliteQueue, SqliteQueueConfig, SqliteStorage};
 
 /// Explicit queue name, so renaming the Rust type never orphans jobs.
 pub const RENDER_QUEUE: &str = "thumbforge.render-thumbnail";
@@ -37,80 +36,89 @@ pub enum QueueError {
     Sqlite(#[from] apalis_sqlite::Error),
     #[error("queue database: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("redis did not answer within {0:?}")]
+    Timeout(Duration),
     #[error("encoding job: {0}")]
     Encode(#[from] serde_json::Error),
 }
 
-/// A handle to the queue, cheap to clone.
+/// Where the queue lives.
 #[derive(Debug, Clone)]
-pub struct JobQueue {
-    pool: SqlitePool,
-    max_attempts: usize,
-    listener: Arc<Mutex<Option<HookCallbackListener>>>,
+pub enum QueueTarget {
+    /// The embedded default: apalis-sqlite on its own file.
+    Sqlite { path: PathBuf },
+    /// Production: Redis Streams under `{prefix}`-tagged keys.
+    Redis { url: String, prefix: String },
+}
+
+/// A handle to the queue, cheap to clone. The API pushes through it; the
+/// worker runtime asks it for the backend-specific consumer.
+#[derive(Debug, Clone)]
+pub enum JobQueue {
+    Sqlite(SqliteQueue),
+    Redis(RedisQueue),
 }
 
 impl JobQueue {
-    /// Opens (creating when missing) the embedded queue at `path`.
-    pub async fn open_sqlite(path: &Path, max_attempts: usize) -> Result<JobQueue, QueueError> {
-        if let Some(parent) = path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let (pool, listener) = SqliteStorage::connect_with_callback(&url)?;
-        SqliteStorage::setup(&pool).await?;
-        Ok(JobQueue {
-            pool,
-            max_attempts,
-            listener: Arc::new(Mutex::new(Some(listener))),
+    pub async fn open(target: &QueueTarget, max_attempts: usize) -> Result<JobQueue, QueueError> {
+        Ok(match target {
+            QueueTarget::Sqlite { path } => {
+                JobQueue::Sqlite(SqliteQueue::open(path, max_attempts).await?)
+            }
+            QueueTarget::Redis { url, prefix } => {
+                JobQueue::Redis(RedisQueue::connect(url, prefix).await?)
+            }
         })
     }
 
-    /// Pushes jobs in one transaction. `attempt` is the thumbnail's claim
-    /// count when the job is (re-)enqueued; see `RenderThumbnail::idempotency_key`.
+    /// `sqlite` or `redis`, for logs and health output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobQueue::Sqlite(_) => "sqlite",
+            JobQueue::Redis(_) => "redis",
+        }
+    }
+
+    /// Pushes jobs. `attempt` is the thumbnail's claim count when the job is
+    /// (re-)enqueued. A thumbnail whose job is already queued is not queued
+    /// twice.
     pub async fn enqueue(&self, jobs: &[(RenderThumbnail, i32)]) -> Result<(), QueueError> {
-        let tasks = jobs
-            .iter()
-            .map(|(job, attempt)| {
-                Ok(TaskBuilder::new(serde_json::to_vec(job)?)
-                    .idempotency_key(job.idempotency_key(*attempt))
-                    .max_attempts(self.max_attempts)
-                    .build())
-            })
-            .collect::<Result<Vec<_>, QueueError>>()?;
-        let mut tx = self.pool.begin().await?;
-        apalis_sqlite::queries::push_tasks(&mut *tx, RENDER_QUEUE, &tasks).await?;
-        tx.commit().await?;
-        Ok(())
+        match self {
+            JobQueue::Sqlite(q) => q.enqueue(jobs).await,
+            JobQueue::Redis(q) => q.enqueue(jobs).await,
+        }
+    }
+
+    /// Of these thumbnails, the ones with no job waiting or running: the
+    /// sweeper re-enqueues them (a Redis flush, a lost queue file).
+    pub async fn missing(&self, thumbnail_ids: &[String]) -> Result<Vec<String>, QueueError> {
+        match self {
+            JobQueue::Sqlite(q) => q.missing(thumbnail_ids).await,
+            JobQueue::Redis(q) => q.missing(thumbnail_ids).await,
+        }
     }
 
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), QueueError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        match self {
+            JobQueue::Sqlite(q) => q.ping().await,
+            JobQueue::Redis(q) => q.ping().await,
+        }
     }
 
     /// Jobs waiting or running, for metrics and operators.
     pub async fn depth(&self) -> Result<i64, QueueError> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM Jobs WHERE job_type = ?1 AND status IN ('Pending', 'Queued', 'Running')",
-        )
-        .bind(RENDER_QUEUE)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n)
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// The update-hook listener that wakes an in-process worker at once.
-    /// There is one per queue handle; later callers get `None` and poll.
-    pub fn take_listener(&self) -> Option<HookCallbackListener> {
-        self.listener.lock().ok().and_then(|mut l| l.take())
+        match self {
+            JobQueue::Sqlite(q) => q.depth().await,
+            JobQueue::Redis(q) => q.depth().await,
+        }
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        if let JobQueue::Sqlite(q) = self {
+            q.close().await
+        }
     }
 }

@@ -12,7 +12,7 @@ use anyhow::Context;
 use thumbforge_config::Settings;
 use thumbforge_db::Db;
 use thumbforge_providers::Providers;
-use thumbforge_queue::JobQueue;
+use thumbforge_queue::{JobQueue, QueueTarget};
 use thumbforge_storage::Storage;
 use tokio_util::sync::CancellationToken;
 
@@ -20,11 +20,9 @@ use tokio_util::sync::CancellationToken;
 pub async fn connect(settings: &Settings) -> anyhow::Result<WorkerDeps> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
-    let db = Db::connect(&settings.database_url(), settings.database.max_connections)
-        .await
-        .context("connecting to the database")?;
+    let db = connect_db(settings).await?;
     db.migrate().await.context("migrating the database")?;
-    let queue = JobQueue::open_sqlite(&settings.queue_sqlite_path(), settings.queue.max_attempts)
+    let queue = JobQueue::open(&queue_target(settings), settings.queue.max_attempts)
         .await
         .context("opening the queue")?;
     let storage = Storage::local(&settings.images_dir()).context("opening image storage")?;
@@ -34,6 +32,31 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<WorkerDeps> {
         storage,
         providers: Providers::new(settings.models.enable_test_model),
     })
+}
+
+/// Connects to the configured database with the configured pool limits.
+pub async fn connect_db(settings: &Settings) -> anyhow::Result<Db> {
+    Db::connect(
+        &settings.database_url(),
+        settings.database.max_connections,
+        std::time::Duration::from_millis(settings.database.acquire_timeout_ms),
+    )
+    .await
+    .context("connecting to the database")
+}
+
+/// Redis when `queue.redis_url` (or `REDIS_URL`) is set, else the embedded
+/// SQLite file.
+pub fn queue_target(settings: &Settings) -> QueueTarget {
+    match &settings.queue.redis_url {
+        Some(url) => QueueTarget::Redis {
+            url: url.clone(),
+            prefix: settings.queue.prefix.clone(),
+        },
+        None => QueueTarget::Sqlite {
+            path: settings.queue_sqlite_path(),
+        },
+    }
 }
 
 /// The `thumbforge-worker` process: workers, sweeper and health endpoints

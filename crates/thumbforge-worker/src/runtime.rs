@@ -1,18 +1,29 @@
 //! Wires the render job into apalis: one worker per process with the
 //! configured concurrency, supervised by a `Monitor` that restarts it when
-//! it dies (apalis ends a worker whose fetch fails). Each start registers
-//! under a fresh name, because apalis refuses a name whose last heartbeat is
-//! recent, and a crashed process's jobs are recovered from its stale name by
-//! the other workers' heartbeats.
+//! it dies.
+//!
+//! * SQLite (embedded): apalis-sqlite. It ends a worker whose fetch fails;
+//!   each start registers under a fresh name, because apalis refuses a name
+//!   whose last heartbeat is recent, and a crashed process's jobs are
+//!   recovered from its stale name by the other workers' heartbeats.
+//! * Redis (production): our Redis Streams consumer behind apalis's
+//!   `CustomBackend`. Its stream never ends on a Redis error (it reconnects
+//!   with backoff), a heartbeat keeps held jobs from looking orphaned, and a
+//!   stop hands back whatever is still held.
 
 use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::*;
+use apalis_core::backend::custom::BackendBuilder;
+use futures::{SinkExt, StreamExt};
 use thumbforge_config::Settings;
 use thumbforge_core::ids::random_token;
 use thumbforge_db::Db;
 use thumbforge_providers::Providers;
-use thumbforge_queue::{JobQueue, RENDER_QUEUE, RenderThumbnail, SqliteQueueConfig, SqliteStorage};
+use thumbforge_queue::{
+    ConsumerSettings, Delivery, JobQueue, RENDER_QUEUE, RedisConsumer, RedisQueue,
+    RenderThumbnail, SqliteQueue, SqliteQueueConfig, SqliteStorage,
+};
 use thumbforge_storage::Storage;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +66,40 @@ async fn handle(job: RenderThumbnail, env: Data<Arc<JobEnv>>) -> Result<(), BoxD
     }
 }
 
+/// What a Redis-backed delivery needs besides the job environment.
+struct RedisEnv {
+    job: Arc<JobEnv>,
+    consumer: RedisConsumer,
+}
+
+async fn handle_delivery(delivery: Delivery, env: Data<Arc<RedisEnv>>) -> Result<(), BoxDynError> {
+    let result = handle(delivery.job.clone(), Data::new(env.job.clone())).await;
+    match &result {
+        Ok(()) => {
+            if let Err(e) = env.consumer.ack(&delivery).await {
+                // The job is done; a redelivery will find it terminal.
+                warn!(error = %e, entry = %delivery.entry_id, "acknowledging a finished job failed");
+            }
+        }
+        Err(_) => env.consumer.release(&delivery),
+    }
+    result
+}
+
+fn never(e: std::convert::Infallible) -> BoxDynError {
+    match e {}
+}
+
+fn to_task(delivery: Delivery) -> Result<Option<Task<Delivery>>, BoxDynError> {
+    Ok(Some(Task::new(delivery)))
+}
+
+/// A name no other worker process start has: host, pid and a random tail.
+fn worker_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
+    format!("{host}-{}-{}", std::process::id(), random_token(6))
+}
+
 /// Starts the worker and the sweeper; the returned task ends after
 /// `shutdown` is cancelled and held jobs are finished or handed back.
 pub fn start(
@@ -62,24 +107,81 @@ pub fn start(
     settings: &Settings,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    let concurrency = settings.worker.concurrency.max(1);
     let env = Arc::new(JobEnv {
         db: deps.db.clone(),
         storage: deps.storage.clone(),
         providers: deps.providers.clone(),
         job_timeout: Duration::from_secs(settings.worker.job_timeout_secs),
+        max_attempts: settings.queue.max_attempts.max(1) as i32,
     });
+    let grace = Duration::from_secs(settings.worker.shutdown_grace_secs);
+    let sweep = SweepConfig {
+        interval: Duration::from_secs(settings.worker.sweep_interval_secs.max(1)),
+        enqueue_grace: Duration::from_secs(settings.worker.enqueue_grace_secs),
+        deadline: Duration::from_secs(settings.worker.deadline_secs),
+        lost_check: Duration::from_secs(settings.worker.lost_check_secs),
+    };
+    let sweeper = tokio::spawn(sweeper::run(
+        deps.db.clone(),
+        deps.queue.clone(),
+        sweep,
+        shutdown.clone(),
+    ));
+    let signal = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.cancelled().await;
+            Ok(())
+        }
+    };
+    match &deps.queue {
+        JobQueue::Sqlite(queue) => {
+            let monitor = sqlite_monitor(queue, settings, env).shutdown_timeout(grace);
+            tokio::spawn(async move {
+                if let Err(e) = monitor.run_with_signal(signal).await {
+                    error!(error = %e, "worker monitor ended with an error");
+                }
+                let _ = sweeper.await;
+            })
+        }
+        JobQueue::Redis(queue) => {
+            let consumer = redis_consumer(queue, settings);
+            let monitor = redis_monitor(&consumer, settings, env).shutdown_timeout(grace);
+            let heartbeat = {
+                let consumer = consumer.clone();
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move { consumer.heartbeat(shutdown.cancelled_owned()).await })
+            };
+            tokio::spawn(async move {
+                if let Err(e) = monitor.run_with_signal(signal).await {
+                    error!(error = %e, "worker monitor ended with an error");
+                }
+                let _ = heartbeat.await;
+                if let Err(e) = consumer.hand_back().await {
+                    warn!(error = %e, "handing back held jobs failed; others take them over after claim_idle_secs");
+                }
+                let _ = sweeper.await;
+            })
+        }
+    }
+}
+
+fn restart_policy(ctx: &WorkerContext, err: &WorkerError) -> bool {
+    error!(worker = ctx.name(), error = %err, "worker stopped unexpectedly; restarting");
+    true
+}
+
+fn sqlite_monitor(queue: &SqliteQueue, settings: &Settings, env: Arc<JobEnv>) -> Monitor {
+    let concurrency = settings.worker.concurrency.max(1);
     let queue_config = SqliteQueueConfig::default()
         .queue(RENDER_QUEUE)
         .batch_size(concurrency)
         .heartbeat_interval(Duration::from_secs(settings.queue.heartbeat_secs.max(1)))
         .missed_heartbeats(settings.queue.missed_heartbeats.max(1));
     let poll = Duration::from_millis(settings.queue.poll_interval_ms.max(10));
-    let listener = std::sync::Mutex::new(deps.queue.take_listener());
-    let pool = deps.queue.pool().clone();
-    let grace = Duration::from_secs(settings.worker.job_timeout_secs + 5);
-
-    let monitor = Monitor::new()
+    let listener = std::sync::Mutex::new(queue.take_listener());
+    let pool = queue.pool().clone();
+    Monitor::new()
         .register(move |_restarts| {
             let storage =
                 SqliteStorage::<RenderThumbnail>::new(&pool).with_config(queue_config.clone());
@@ -96,33 +198,53 @@ pub fn start(
                 .catch_panic()
                 .build(handle)
         })
-        .should_restart(|ctx, err| {
-            error!(worker = ctx.name(), error = %err, "worker stopped unexpectedly; restarting");
-            true
-        })
-        .shutdown_timeout(grace);
+        .should_restart(restart_policy)
+}
 
-    let sweep = SweepConfig {
-        interval: Duration::from_secs(settings.worker.sweep_interval_secs.max(1)),
-        enqueue_grace: Duration::from_secs(settings.worker.enqueue_grace_secs),
-        deadline: Duration::from_secs(settings.worker.deadline_secs),
-    };
-    let sweeper = tokio::spawn(sweeper::run(
-        deps.db.clone(),
-        deps.queue.clone(),
-        sweep,
-        shutdown.clone(),
-    ));
-    tokio::spawn(async move {
-        let signal = async move {
-            shutdown.cancelled().await;
-            Ok(())
-        };
-        if let Err(e) = monitor.run_with_signal(signal).await {
-            error!(error = %e, "worker monitor ended with an error");
-        }
-        let _ = sweeper.await;
-    })
+fn redis_consumer(queue: &RedisQueue, settings: &Settings) -> RedisConsumer {
+    let concurrency = settings.worker.concurrency.max(1);
+    RedisConsumer::new(
+        queue.clone(),
+        worker_name(),
+        ConsumerSettings {
+            batch: settings.queue.batch.clamp(1, concurrency),
+            block: Duration::from_secs(1),
+            claim_idle: Duration::from_secs(settings.queue.claim_idle_secs.max(1)),
+            heartbeat: Duration::from_secs(settings.queue.heartbeat_secs.max(1)),
+        },
+    )
+}
+
+fn redis_monitor(consumer: &RedisConsumer, settings: &Settings, env: Arc<JobEnv>) -> Monitor {
+    let concurrency = settings.worker.concurrency.max(1);
+    let env = Arc::new(RedisEnv {
+        job: env,
+        consumer: consumer.clone(),
+    });
+    let consumer = consumer.clone();
+    Monitor::new()
+        .register(move |_restarts| {
+            let backend = BackendBuilder::new()
+                .database(consumer.clone())
+                .fetcher(|consumer: &mut RedisConsumer, _: &(), _: &WorkerContext| {
+                    consumer
+                        .deliveries()
+                        .map(to_task as fn(Delivery) -> Result<Option<Task<Delivery>>, BoxDynError>)
+                })
+                .sink(|_: &mut RedisConsumer, _: &()| {
+                    futures::sink::drain()
+                        .sink_map_err(never as fn(std::convert::Infallible) -> BoxDynError)
+                })
+                .build()
+                .expect("the backend has a database, fetcher and sink");
+            WorkerBuilder::new(consumer.name().to_owned())
+                .backend(backend)
+                .data(env.clone())
+                .concurrency(concurrency)
+                .catch_panic()
+                .build(handle_delivery)
+        })
+        .should_restart(restart_policy)
 }
 
 /// `/healthz` (alive) and `/readyz` (database and queue reachable) for the

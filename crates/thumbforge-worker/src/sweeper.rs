@@ -3,10 +3,13 @@
 //!
 //! 1. processing thumbnails whose job never reached the queue (the API died
 //!    between commit and enqueue, or the enqueue failed) are enqueued;
-//! 2. thumbnails whose worker's lease lapsed (it died or hung) are enqueued
+//! 2. thumbnails queued for a while without starting whose job the queue no
+//!    longer has (a Redis flush or restart without persistence) are
+//!    enqueued again;
+//! 3. thumbnails whose worker's lease lapsed (it died or hung) are enqueued
 //!    again under a new attempt key;
-//! 3. thumbnails older than the deadline end as failed, "timed out";
-//! 4. generations whose thumbnails are all terminal but which still say
+//! 4. thumbnails older than the deadline end as failed, "timed out";
+//! 5. generations whose thumbnails are all terminal but which still say
 //!    processing (a worker died before refreshing) are refreshed.
 //!
 //! Every step is a conditional write, so any number of sweepers (one per
@@ -27,11 +30,13 @@ pub struct SweepConfig {
     pub interval: Duration,
     pub enqueue_grace: Duration,
     pub deadline: Duration,
+    pub lost_check: Duration,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
     pub enqueued: usize,
+    pub lost: usize,
     pub requeued: usize,
     pub timed_out: usize,
     pub refreshed: usize,
@@ -60,6 +65,34 @@ pub async fn sweep_once(
         let ids: Vec<String> = lost.into_iter().map(|t| t.id).collect();
         thumbnails::mark_enqueued(db, &ids).await?;
         report.enqueued = ids.len();
+    }
+
+    // Bounded per pass, so a flushed backlog refills in steps of BATCH.
+    for _ in 0..20 {
+        let waiting =
+            thumbnails::queued_not_started(db, now - config.lost_check.as_millis() as i64, BATCH)
+                .await?;
+        let ids: Vec<String> = waiting.iter().map(|t| t.id.clone()).collect();
+        let missing = queue
+            .missing(&ids)
+            .await
+            .context("checking queued jobs")?;
+        let jobs: Vec<_> = waiting
+            .iter()
+            .filter(|t| missing.contains(&t.id))
+            .map(|t| (job(&t.id, &t.generation_id), t.attempts))
+            .collect();
+        if !jobs.is_empty() {
+            queue
+                .enqueue(&jobs)
+                .await
+                .context("re-enqueueing jobs the queue lost")?;
+            thumbnails::mark_requeued(db, &missing).await?;
+            report.lost += jobs.len();
+        }
+        if missing.len() < BATCH as usize {
+            break;
+        }
     }
 
     for t in thumbnails::lease_expired(db, now, BATCH).await? {

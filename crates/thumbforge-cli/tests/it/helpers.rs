@@ -20,15 +20,104 @@ pub struct TestApp {
     pub _dir: TempDir,
 }
 
-/// Settings every test starts from: port 0, the scripted model on, and
-/// short intervals so recovery paths run in seconds.
+/// Which backend a test's data dir runs on. With
+/// `THUMBFORGE_TEST_BACKEND=postgres-redis` every data dir gets a database of
+/// its own on the PostgreSQL server (`THUMBFORGE_TEST_PG`, default the local
+/// one) and a Redis key prefix of its own (`THUMBFORGE_TEST_REDIS`), so tests
+/// run in parallel; otherwise SQLite files and the embedded queue.
+#[derive(Debug, Clone, Default)]
+pub struct TestBackend {
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub prefix: String,
+}
+
+pub fn postgres_redis() -> bool {
+    std::env::var("THUMBFORGE_TEST_BACKEND").as_deref() == Ok("postgres-redis")
+}
+
+/// The backend for `dir`, made on first use and the same afterwards.
+pub fn backend_for(dir: &std::path::Path) -> TestBackend {
+    use std::{collections::HashMap, path::PathBuf, sync::Mutex};
+    static BACKENDS: Mutex<Option<HashMap<PathBuf, TestBackend>>> = Mutex::new(None);
+    if !postgres_redis() {
+        return TestBackend::default();
+    }
+    let mut map = BACKENDS.lock().expect("backend map");
+    map.get_or_insert_with(HashMap::new)
+        .entry(dir.to_owned())
+        .or_insert_with(|| {
+            let name = format!(
+                "tf_test_{}",
+                thumbforge_core::ids::random_token(12).to_lowercase()
+            );
+            let server = std::env::var("THUMBFORGE_TEST_PG")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+            let admin = format!("{server}/postgres");
+            let create = format!("CREATE DATABASE \"{name}\"");
+            // Its own thread and runtime: callers may be sync or async.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    use sea_orm::ConnectionTrait;
+                    let db = Db::connect(&admin, 1, Duration::from_secs(10))
+                        .await
+                        .expect("PostgreSQL reachable for tests");
+                    db.conn()
+                        .execute_unprepared(&create)
+                        .await
+                        .expect("create test database");
+                    let _ = db.close().await;
+                })
+            })
+            .join()
+            .expect("database created");
+            TestBackend {
+                database_url: Some(format!("{server}/{name}")),
+                redis_url: Some(
+                    std::env::var("THUMBFORGE_TEST_REDIS")
+                        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+                ),
+                prefix: format!("tftest-{name}"),
+            }
+        })
+        .clone()
+}
+
+impl TestBackend {
+    pub fn apply(&self, s: &mut Settings) {
+        s.database.url = self.database_url.clone();
+        s.queue.redis_url = self.redis_url.clone();
+        if !self.prefix.is_empty() {
+            s.queue.prefix = self.prefix.clone();
+        }
+    }
+
+    pub fn apply_env(&self, cmd: &mut std::process::Command) {
+        if let Some(url) = &self.database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        if let Some(url) = &self.redis_url {
+            cmd.env("REDIS_URL", url)
+                .env("THUMBFORGE_QUEUE__PREFIX", &self.prefix);
+        }
+    }
+}
+
+/// Settings every test starts from: port 0, the scripted model on, short
+/// intervals so recovery paths run in seconds, and this run's backend.
 pub fn test_settings(dir: &std::path::Path) -> Settings {
     let mut s = Settings::defaults_in(dir);
+    backend_for(dir).apply(&mut s);
     s.bind = "127.0.0.1:0".to_owned();
     s.models.enable_test_model = true;
     s.queue.poll_interval_ms = 50;
     s.queue.heartbeat_secs = 1;
     s.queue.missed_heartbeats = 2;
+    s.queue.claim_idle_secs = 3;
     s.worker.concurrency = 4;
     s.worker.sweep_interval_secs = 1;
     s.worker.enqueue_grace_secs = 1;
@@ -187,7 +276,10 @@ pub fn prompt(text: &str) -> Value {
 pub fn thumbforge(data_dir: &std::path::Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_thumbforge"));
     cmd.env("THUMBFORGE_DATA_DIR", data_dir)
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL");
+    backend_for(data_dir).apply_env(&mut cmd);
     cmd
 }
 

@@ -157,6 +157,7 @@ async fn a_redelivered_job_does_nothing() {
         storage: deps.storage.clone(),
         providers: deps.providers.clone(),
         job_timeout: std::time::Duration::from_secs(30),
+        max_attempts: 10,
     };
     let job = RenderThumbnail {
         thumbnail_id: thumb.clone(),

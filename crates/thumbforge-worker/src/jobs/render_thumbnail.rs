@@ -26,6 +26,9 @@ pub struct JobEnv {
     pub storage: Storage,
     pub providers: Providers,
     pub job_timeout: Duration,
+    /// Claims per thumbnail before it fails for good (a job that keeps
+    /// hitting infrastructure errors, or keeps killing its worker).
+    pub max_attempts: i32,
 }
 
 impl JobEnv {
@@ -69,7 +72,16 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
     debug!(attempt, pickup_ms, "claimed");
 
     let generation = &ctx.generation;
-    let outcome = match produce(env, &ctx).await {
+    let produced = if attempt > env.max_attempts {
+        warn!(attempt, "giving up on a thumbnail that keeps failing");
+        Err(format!(
+            "The thumbnail could not be rendered after {} attempts.",
+            env.max_attempts
+        ))
+    } else {
+        produce(env, &ctx).await
+    };
+    let outcome = match produced {
         Ok(image) => {
             let (clean, marked) = encode(&image, ctx.thumbnail.is_watermarked)?;
             let clean_key = thumbnail_key(&generation.id, &ctx.thumbnail.id);

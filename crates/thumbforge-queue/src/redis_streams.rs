@@ -1,0 +1,579 @@
+//! The production queue: one Redis Stream and one consumer group.
+//!
+//! Why not apalis-redis: see `docs/queue.md`. In short, its fetch fails for
+//! good once about 8,000 jobs are due, it finds new jobs by polling, its
+//! orphan window is minutes, and its keys break Redis Cluster. apalis stays
+//! the worker framework; this module is the part underneath it.
+//!
+//! * Keys are `{prefix}:render` (the stream) and `{prefix}:live` (a hash
+//!   thumbnail id → entry id, so "is this thumbnail queued?" is one HMGET).
+//!   The braces are a hash tag: every key lands in one Cluster slot.
+//! * Workers read with `XREADGROUP … BLOCK`, so an idle worker wakes the
+//!   moment a job is added and costs Redis one call per second otherwise.
+//! * A delivered entry stays in the group's pending list until the job ends
+//!   (`XACK` + `XDEL`). Each worker refreshes the idle time of what it holds
+//!   every heartbeat (`XCLAIM … JUSTID`); entries idle past `claim_idle` (a
+//!   worker died) are taken over by any worker with `XAUTOCLAIM`.
+//! * A stopping worker hands back what it holds by marking it idle, so the
+//!   others take it over within a second.
+
+use std::{
+    collections::{HashSet, VecDeque},
+    future::Future,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures::stream::{self, BoxStream, StreamExt};
+use redis::{
+    AsyncConnectionConfig, Client, Script,
+    aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
+    streams::{StreamAutoClaimReply, StreamId, StreamReadReply},
+};
+use tracing::{debug, error, info, warn};
+
+use crate::{QueueError, RenderThumbnail};
+
+const GROUP: &str = "workers";
+/// Longest any single command from the API or the heartbeat may take.
+const OP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Adds jobs, skipping thumbnails that already have one queued.
+const ENQUEUE: &str = r"
+local added = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0 then
+    local id = redis.call('XADD', KEYS[1], '*', 't', ARGV[i], 'job', ARGV[i + 1])
+    redis.call('HSET', KEYS[2], ARGV[i], id)
+    added = added + 1
+  end
+end
+return added
+";
+
+/// Finishes one delivery: acknowledge, delete, and forget the live mark if
+/// it still points at this entry.
+const ACK: &str = r"
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[2] then
+  redis.call('HDEL', KEYS[2], ARGV[3])
+end
+return 1
+";
+
+/// Forgets consumers that hold nothing and have not been seen for a while.
+const PRUNE: &str = r"
+local cs = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+local n = 0
+for _, c in ipairs(cs) do
+  local name, pending, idle
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1]
+    elseif c[i] == 'pending' then pending = c[i + 1]
+    elseif c[i] == 'idle' then idle = c[i + 1] end
+  end
+  if pending == 0 and idle > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    n = n + 1
+  end
+end
+return n
+";
+
+#[derive(Debug)]
+struct Keys {
+    stream: String,
+    live: String,
+}
+
+/// The producer side and shared handle.
+#[derive(Clone)]
+pub struct RedisQueue {
+    client: Client,
+    conn: ConnectionManager,
+    keys: Arc<Keys>,
+}
+
+impl std::fmt::Debug for RedisQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisQueue")
+            .field("keys", &self.keys)
+            .finish()
+    }
+}
+
+async fn timed<T>(
+    fut: impl Future<Output = Result<T, redis::RedisError>>,
+) -> Result<T, QueueError> {
+    match tokio::time::timeout(OP_TIMEOUT, fut).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(QueueError::Timeout(OP_TIMEOUT)),
+    }
+}
+
+impl RedisQueue {
+    /// Connects and creates the consumer group when missing. `prefix` names
+    /// this deployment's keys; tests use one prefix each.
+    pub async fn connect(url: &str, prefix: &str) -> Result<RedisQueue, QueueError> {
+        let prefix: String = prefix
+            .chars()
+            .filter(|c| !matches!(c, '{' | '}'))
+            .collect();
+        let client = Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(OP_TIMEOUT))
+            .set_response_timeout(Some(OP_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = timed(ConnectionManager::new_with_config(client.clone(), config)).await?;
+        let queue = RedisQueue {
+            client,
+            conn,
+            keys: Arc::new(Keys {
+                stream: format!("{{{prefix}}}:render"),
+                live: format!("{{{prefix}}}:live"),
+            }),
+        };
+        let mut conn = queue.conn.clone();
+        ensure_group(&mut conn, &queue.keys.stream).await?;
+        Ok(queue)
+    }
+
+    pub async fn enqueue(&self, jobs: &[(RenderThumbnail, i32)]) -> Result<(), QueueError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let script = Script::new(ENQUEUE);
+        let mut invocation = script.key(&self.keys.stream);
+        invocation.key(&self.keys.live);
+        for (job, _) in jobs {
+            invocation.arg(&job.thumbnail_id).arg(serde_json::to_vec(job)?);
+        }
+        let mut conn = self.conn.clone();
+        let _added: i64 = timed(invocation.invoke_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    pub async fn missing(&self, thumbnail_ids: &[String]) -> Result<Vec<String>, QueueError> {
+        if thumbnail_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let entries: Vec<Option<String>> = timed(
+            redis::cmd("HMGET")
+                .arg(&self.keys.live)
+                .arg(thumbnail_ids)
+                .query_async(&mut conn),
+        )
+        .await?;
+        Ok(thumbnail_ids
+            .iter()
+            .zip(entries)
+            .filter(|(_, entry)| entry.is_none())
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let _: String = timed(redis::cmd("PING").query_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    /// Entries in the stream: waiting plus running.
+    pub async fn depth(&self) -> Result<i64, QueueError> {
+        let mut conn = self.conn.clone();
+        timed(
+            redis::cmd("XLEN")
+                .arg(&self.keys.stream)
+                .query_async(&mut conn),
+        )
+        .await
+    }
+
+    /// Entries delivered to a worker and not yet finished.
+    pub async fn in_flight(&self) -> Result<i64, QueueError> {
+        let mut conn = self.conn.clone();
+        let summary: redis::Value = timed(
+            redis::cmd("XPENDING")
+                .arg(&self.keys.stream)
+                .arg(GROUP)
+                .query_async(&mut conn),
+        )
+        .await?;
+        Ok(match summary {
+            redis::Value::Array(items) => match items.first() {
+                Some(redis::Value::Int(n)) => *n,
+                _ => 0,
+            },
+            _ => 0,
+        })
+    }
+
+    /// Deletes every key of this queue (tests and drills only).
+    pub async fn destroy(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = timed(
+            redis::cmd("DEL")
+                .arg(&self.keys.stream)
+                .arg(&self.keys.live)
+                .query_async(&mut conn),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+async fn ensure_group<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
+    stream: &str,
+) -> Result<(), QueueError> {
+    let created: Result<String, QueueError> = timed(
+        redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(stream)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(conn),
+    )
+    .await;
+    match created {
+        Err(QueueError::Redis(e)) if e.code() == Some("BUSYGROUP") => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// One job handed to this worker, with the stream entry to acknowledge.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub entry_id: String,
+    pub job: RenderThumbnail,
+    /// How many times the entry has been delivered (1 = first time).
+    pub delivered: usize,
+}
+
+/// How a worker process reads the stream.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// Entries read per call; at most the worker's concurrency is sensible.
+    pub batch: usize,
+    /// How long one blocking read waits before checking for orphans.
+    pub block: Duration,
+    /// An entry no worker has touched for this long belongs to a dead
+    /// worker and is taken over.
+    pub claim_idle: Duration,
+    /// How often a worker refreshes the idle time of what it holds.
+    pub heartbeat: Duration,
+}
+
+/// The consumer side for one worker process start, under a unique name.
+#[derive(Clone)]
+pub struct RedisConsumer {
+    queue: RedisQueue,
+    name: String,
+    settings: ConsumerSettings,
+    held: Arc<Mutex<HashSet<String>>>,
+}
+
+impl std::fmt::Debug for RedisConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConsumer")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl RedisConsumer {
+    pub fn new(queue: RedisQueue, name: String, settings: ConsumerSettings) -> RedisConsumer {
+        RedisConsumer {
+            queue,
+            name,
+            settings,
+            held: Arc::default(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn hold(&self, id: &str) {
+        if let Ok(mut held) = self.held.lock() {
+            held.insert(id.to_owned());
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut held) = self.held.lock() {
+            held.remove(id);
+        }
+    }
+
+    fn held(&self) -> Vec<String> {
+        self.held
+            .lock()
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// An endless stream of deliveries. Redis errors never end it: it logs,
+    /// backs off (50 ms doubling to 5 s), reconnects and carries on.
+    pub fn deliveries(&self) -> BoxStream<'static, Delivery> {
+        let state = Fetcher {
+            consumer: self.clone(),
+            conn: None,
+            buffer: VecDeque::new(),
+            next_reclaim: Instant::now(),
+            next_prune: Instant::now() + Duration::from_secs(60),
+            cursor: "0-0".to_owned(),
+            backoff: Duration::from_millis(50),
+        };
+        stream::unfold(state, |mut state| async move {
+            let delivery = state.next().await;
+            Some((delivery, state))
+        })
+        .boxed()
+    }
+
+    /// The job ended (succeeded, failed for good, or had nothing to do).
+    pub async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
+        let script = Script::new(ACK);
+        let mut conn = self.queue.conn.clone();
+        let result: Result<i64, _> = timed(
+            script
+                .key(&self.queue.keys.stream)
+                .key(&self.queue.keys.live)
+                .arg(GROUP)
+                .arg(&delivery.entry_id)
+                .arg(&delivery.job.thumbnail_id)
+                .invoke_async(&mut conn),
+        )
+        .await;
+        self.forget(&delivery.entry_id);
+        result.map(|_| ())
+    }
+
+    /// The job hit an infrastructure error: stop refreshing the entry, so it
+    /// goes idle and is delivered again after `claim_idle`.
+    pub fn release(&self, delivery: &Delivery) {
+        self.forget(&delivery.entry_id);
+    }
+
+    /// Refreshes the idle time of everything held, every `heartbeat`, until
+    /// `stop` resolves.
+    pub async fn heartbeat(&self, stop: impl Future<Output = ()>) {
+        let mut tick = tokio::time::interval(self.settings.heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => return,
+                _ = tick.tick() => {}
+            }
+            let ids = self.held();
+            if ids.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.claim_ids(&ids, None).await {
+                warn!(error = %e, held = ids.len(), "queue heartbeat failed");
+            }
+        }
+    }
+
+    /// `XCLAIM` the ids to this consumer with `JUSTID`; with `idle`, the
+    /// entries are marked that idle (handing them back).
+    async fn claim_ids(&self, ids: &[String], idle: Option<Duration>) -> Result<(), QueueError> {
+        let mut cmd = redis::cmd("XCLAIM");
+        cmd.arg(&self.queue.keys.stream)
+            .arg(GROUP)
+            .arg(&self.name)
+            .arg(0)
+            .arg(ids);
+        if let Some(idle) = idle {
+            cmd.arg("IDLE").arg(idle.as_millis() as u64);
+        }
+        cmd.arg("JUSTID");
+        let mut conn = self.queue.conn.clone();
+        let _: Vec<String> = timed(cmd.query_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    /// Hands back everything still held (read ahead but not started, or
+    /// still running when the grace period ran out): any other worker's
+    /// next orphan check takes it over.
+    pub async fn hand_back(&self) -> Result<usize, QueueError> {
+        let ids = self.held();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let idle = self.settings.claim_idle + Duration::from_secs(1);
+        self.claim_ids(&ids, Some(idle)).await?;
+        if let Ok(mut held) = self.held.lock() {
+            held.clear();
+        }
+        info!(count = ids.len(), "handed back held jobs");
+        Ok(ids.len())
+    }
+}
+
+struct Fetcher {
+    consumer: RedisConsumer,
+    conn: Option<MultiplexedConnection>,
+    buffer: VecDeque<Delivery>,
+    next_reclaim: Instant,
+    next_prune: Instant,
+    cursor: String,
+    backoff: Duration,
+}
+
+impl Fetcher {
+    async fn next(&mut self) -> Delivery {
+        loop {
+            if let Some(delivery) = self.buffer.pop_front() {
+                return delivery;
+            }
+            match self.fill().await {
+                Ok(()) => self.backoff = Duration::from_millis(50),
+                Err(e) => {
+                    warn!(error = %e, retry_in_ms = self.backoff.as_millis() as u64,
+                        "reading the queue failed; reconnecting");
+                    self.conn = None;
+                    tokio::time::sleep(self.backoff).await;
+                    self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn connection(&mut self) -> Result<MultiplexedConnection, QueueError> {
+        if let Some(conn) = &self.conn {
+            return Ok(conn.clone());
+        }
+        // A connection of its own: a blocking read holds it for `block`.
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(OP_TIMEOUT))
+            .set_response_timeout(Some(self.consumer.settings.block + OP_TIMEOUT));
+        let conn = timed(
+            self.consumer
+                .queue
+                .client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await?;
+        self.conn = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn fill(&mut self) -> Result<(), QueueError> {
+        let mut conn = self.connection().await?;
+        let settings = self.consumer.settings.clone();
+        let keys = self.consumer.queue.keys.clone();
+        if Instant::now() >= self.next_reclaim {
+            self.next_reclaim = Instant::now() + Duration::from_secs(1);
+            let reply: Result<StreamAutoClaimReply, _> = redis::cmd("XAUTOCLAIM")
+                .arg(&keys.stream)
+                .arg(GROUP)
+                .arg(&self.consumer.name)
+                .arg(settings.claim_idle.as_millis() as u64)
+                .arg(&self.cursor)
+                .arg("COUNT")
+                .arg(settings.batch)
+                .query_async(&mut conn)
+                .await;
+            match reply {
+                Ok(reply) => {
+                    self.cursor = reply.next_stream_id;
+                    if !reply.claimed.is_empty() {
+                        info!(
+                            count = reply.claimed.len(),
+                            "took over jobs from a silent worker"
+                        );
+                    }
+                    for entry in reply.claimed {
+                        self.accept(entry, true).await;
+                    }
+                }
+                Err(e) if e.code() == Some("NOGROUP") => {
+                    ensure_group(&mut conn, &keys.stream).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            if Instant::now() >= self.next_prune {
+                self.next_prune = Instant::now() + Duration::from_secs(300);
+                let pruned: Result<i64, _> = Script::new(PRUNE)
+                    .key(&keys.stream)
+                    .arg(GROUP)
+                    .arg(3_600_000)
+                    .invoke_async(&mut conn)
+                    .await;
+                match pruned {
+                    Ok(n) if n > 0 => debug!(n, "forgot idle queue consumers"),
+                    Ok(_) => {}
+                    Err(e) => debug!(error = %e, "pruning consumers failed"),
+                }
+            }
+            if !self.buffer.is_empty() {
+                return Ok(());
+            }
+        }
+        let reply: Result<Option<StreamReadReply>, _> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.consumer.name)
+            .arg("COUNT")
+            .arg(settings.batch)
+            .arg("BLOCK")
+            .arg(settings.block.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(&keys.stream)
+            .arg(">")
+            .query_async(&mut conn)
+            .await;
+        match reply {
+            Ok(Some(reply)) => {
+                for key in reply.keys {
+                    for entry in key.ids {
+                        self.accept(entry, false).await;
+                    }
+                }
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) if e.code() == Some("NOGROUP") => {
+                info!("queue group missing (Redis restarted or flushed); creating it");
+                ensure_group(&mut conn, &keys.stream).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn accept(&mut self, entry: StreamId, reclaimed: bool) {
+        let payload: Option<Vec<u8>> = entry.get("job");
+        let job = payload.and_then(|p| serde_json::from_slice::<RenderThumbnail>(&p).ok());
+        match job {
+            Some(job) => {
+                self.consumer.hold(&entry.id);
+                self.buffer.push_back(Delivery {
+                    entry_id: entry.id,
+                    job,
+                    delivered: entry.delivered_count.unwrap_or(if reclaimed { 2 } else { 1 }),
+                });
+            }
+            None => {
+                // Not ours to run: drop it rather than redeliver it forever.
+                error!(entry = %entry.id, "dropping an unreadable queue entry");
+                let mut conn = self.consumer.queue.conn.clone();
+                let _: Result<i64, _> = timed(
+                    redis::cmd("XACK")
+                        .arg(&self.consumer.queue.keys.stream)
+                        .arg(GROUP)
+                        .arg(&entry.id)
+                        .query_async(&mut conn),
+                )
+                .await;
+            }
+        }
+    }
+}
