@@ -42,8 +42,12 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("this method is not allowed here")]
     MethodNotAllowed,
-    #[error("the service is temporarily unavailable; try again shortly")]
-    Unavailable,
+    #[error("the database is unreachable; try again shortly")]
+    DatabaseUnavailable,
+    #[error("the job queue is unreachable; try again shortly")]
+    QueueUnavailable,
+    #[error("the service is not ready: {0}")]
+    NotReady(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -64,7 +68,9 @@ impl ApiError {
             ApiError::UrlExpired => "url_expired",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Unavailable => "service_unavailable",
+            ApiError::DatabaseUnavailable => "database_unavailable",
+            ApiError::QueueUnavailable => "queue_unavailable",
+            ApiError::NotReady(_) => "not_ready",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -78,7 +84,7 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
         if e.is_unavailable() {
             tracing::warn!(error = %e, "database unavailable");
-            ApiError::Unavailable
+            ApiError::DatabaseUnavailable
         } else {
             ApiError::Internal(e.into())
         }
@@ -110,7 +116,9 @@ impl ResponseError for ApiError {
             ApiError::InvalidSignature | ApiError::UrlExpired => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DatabaseUnavailable | ApiError::QueueUnavailable | ApiError::NotReady(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,7 +141,7 @@ impl ResponseError for ApiError {
             ApiError::MissingApiKey | ApiError::InvalidApiKey => {
                 response.insert_header(("WWW-Authenticate", "Bearer"));
             }
-            ApiError::Unavailable => {
+            ApiError::DatabaseUnavailable | ApiError::QueueUnavailable | ApiError::NotReady(_) => {
                 response.insert_header(("Retry-After", "2"));
             }
             _ => {}

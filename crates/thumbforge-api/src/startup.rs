@@ -1,7 +1,7 @@
 //! Building the app: bind first (so tests can ask for port 0 and read the
 //! real port), then run until stopped.
 
-use std::{net::TcpListener, path::Path};
+use std::{net::TcpListener, path::Path, sync::Arc};
 
 use actix_web::{App, HttpRequest, dev::Server, dev::ServerHandle, error::QueryPayloadError, web};
 use anyhow::Context;
@@ -11,7 +11,9 @@ use thumbforge_core::{ModelId, ids::random_token, request::parse_model};
 use thumbforge_db::Db;
 use thumbforge_providers::Providers;
 use thumbforge_queue::JobQueue;
+use actix_web::dev::Service;
 use thumbforge_storage::Storage;
+use thumbforge_telemetry::metrics::Metrics;
 use thumbforge_worker::WorkerDeps;
 
 use crate::{error::ApiError, routes, signing::UrlSigner};
@@ -24,6 +26,7 @@ pub struct ApiDeps {
     pub storage: Storage,
     pub providers: Providers,
     pub secret: SecretString,
+    pub metrics: Arc<Metrics>,
 }
 
 impl ApiDeps {
@@ -34,6 +37,7 @@ impl ApiDeps {
             storage: deps.storage.clone(),
             providers: deps.providers.clone(),
             secret,
+            metrics: deps.metrics.clone(),
         }
     }
 }
@@ -50,6 +54,31 @@ pub struct AppState {
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
     pub url_ttl_secs: i64,
+    pub queue_breaker: Breaker,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Open for a short while after the queue failed: generate answers 503
+/// `queue_unavailable` without touching the database. The first request
+/// after the window tries the queue again.
+#[derive(Debug, Default)]
+pub struct Breaker {
+    open_until_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Breaker {
+    const OPEN_FOR_MS: i64 = 2_000;
+
+    pub fn is_open(&self) -> bool {
+        self.open_until_ms.load(std::sync::atomic::Ordering::Relaxed) > thumbforge_db::now_ms()
+    }
+
+    pub fn trip(&self) {
+        self.open_until_ms.store(
+            thumbforge_db::now_ms() + Self::OPEN_FOR_MS,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
 }
 
 impl AppState {
@@ -85,7 +114,10 @@ impl Application {
             public_url: settings.public_url.clone(),
             max_body_bytes: settings.api.max_body_bytes,
             url_ttl_secs: settings.api.url_ttl_secs as i64,
+            queue_breaker: Breaker::default(),
+            metrics: deps.metrics.clone(),
         });
+        let metrics = deps.metrics;
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -102,6 +134,26 @@ impl Application {
                     }),
                 )
                 .wrap(access_log())
+                .wrap_fn({
+                    let metrics = metrics.clone();
+                    move |req, srv| {
+                        let metrics = metrics.clone();
+                        let start = std::time::Instant::now();
+                        let method = req.method().clone();
+                        let response = srv.call(req);
+                        async move {
+                            let response = response.await?;
+                            let route = response.request().match_pattern();
+                            metrics.observe_http(
+                                method.as_str(),
+                                route.as_deref().unwrap_or("unmatched"),
+                                response.status().as_u16(),
+                                start.elapsed().as_secs_f64(),
+                            );
+                            Ok(response)
+                        }
+                    }
+                })
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })

@@ -20,7 +20,7 @@ pub struct Embedded {
     addr: SocketAddr,
     api: ServerHandle,
     api_task: JoinHandle<std::io::Result<()>>,
-    worker: JoinHandle<()>,
+    worker: Option<JoinHandle<()>>,
     shutdown: CancellationToken,
     first_key: Option<String>,
     deps: WorkerDeps,
@@ -41,7 +41,11 @@ impl Embedded {
         let api = app.handle();
         let api_task = tokio::spawn(app.run_until_stopped());
         let shutdown = CancellationToken::new();
-        let worker = thumbforge_worker::start(Arc::new(deps.clone()), &settings, shutdown.clone());
+        // `--workers 0`: the API alone, for a deployment whose workers run
+        // elsewhere.
+        let worker = (settings.worker.concurrency > 0).then(|| {
+            thumbforge_worker::start(Arc::new(deps.clone()), &settings, shutdown.clone())
+        });
         tracing::info!(%addr, "thumbforge started");
         Ok(Embedded {
             addr,
@@ -76,7 +80,9 @@ impl Embedded {
         self.api.stop(true).await;
         let _ = self.api_task.await;
         self.shutdown.cancel();
-        let _ = self.worker.await;
+        if let Some(worker) = self.worker {
+            let _ = worker.await;
+        }
         self.deps.queue.close().await;
     }
 }

@@ -13,9 +13,30 @@ impl DbError {
     /// True when the database could not be reached (as opposed to a bad
     /// query): the API answers 503 and callers may retry.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            DbError::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
-        )
+        use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
+        let runtime = match self {
+            DbError::Db(DbErr::ConnectionAcquire(_)) => return true,
+            DbError::Db(DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e)) => e,
+            _ => return false,
+        };
+        match runtime {
+            RuntimeErr::SqlxError(e) => match e.as_ref() {
+                Sqlx::Io(_)
+                | Sqlx::Tls(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed
+                | Sqlx::Protocol(_) => true,
+                // SQLSTATE classes 08 (connection), 53 (resources), 57
+                // (operator intervention: shutdown, restart).
+                Sqlx::Database(db) => db
+                    .code()
+                    .is_some_and(|c| ["08", "53", "57"].iter().any(|p| c.starts_with(p))),
+                _ => false,
+            },
+            RuntimeErr::Internal(_) => matches!(self, DbError::Db(DbErr::Conn(_))),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
     }
 }

@@ -4,6 +4,8 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Installs the global subscriber. Calling it again is harmless (the first
 /// one stays), which lets tests call it freely.
+pub mod metrics;
+
 pub fn init(default_filter: &str, json: bool) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));

@@ -14,6 +14,7 @@ use thumbforge_db::Db;
 use thumbforge_providers::Providers;
 use thumbforge_queue::{JobQueue, QueueTarget};
 use thumbforge_storage::Storage;
+use thumbforge_telemetry::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
 /// Connects to everything `settings` names and migrates the database.
@@ -31,7 +32,24 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<WorkerDeps> {
         queue,
         storage,
         providers: Providers::new(settings.models.enable_test_model),
+        metrics: Metrics::new(),
     })
+}
+
+/// Samples queue depth (and Redis in-flight count) into the gauges, giving
+/// up after a second so a scrape never hangs on a dead queue.
+pub async fn sample_queue(queue: &JobQueue, metrics: &Metrics) {
+    let sample = async {
+        if let Ok(depth) = queue.depth().await {
+            metrics.queue_depth.set(depth);
+        }
+        if let JobQueue::Redis(redis) = queue
+            && let Ok(n) = redis.in_flight().await
+        {
+            metrics.queue_in_flight.set(n);
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), sample).await;
 }
 
 /// Connects to the configured database with the configured pool limits.

@@ -25,6 +25,7 @@ use thumbforge_queue::{
     RenderThumbnail, SqliteQueue, SqliteQueueConfig, SqliteStorage,
 };
 use thumbforge_storage::Storage;
+use thumbforge_telemetry::metrics::Metrics;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info_span, warn};
@@ -41,6 +42,7 @@ pub struct WorkerDeps {
     pub queue: JobQueue,
     pub storage: Storage,
     pub providers: Providers,
+    pub metrics: Arc<Metrics>,
 }
 
 async fn handle(job: RenderThumbnail, env: Data<Arc<JobEnv>>) -> Result<(), BoxDynError> {
@@ -113,6 +115,7 @@ pub fn start(
         providers: deps.providers.clone(),
         job_timeout: Duration::from_secs(settings.worker.job_timeout_secs),
         max_attempts: settings.queue.max_attempts.max(1) as i32,
+        metrics: deps.metrics.clone(),
     });
     let grace = Duration::from_secs(settings.worker.shutdown_grace_secs);
     let sweep = SweepConfig {
@@ -263,6 +266,15 @@ pub(crate) fn serve_health(
                 "/healthz",
                 web::get()
                     .to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }),
+            )
+            .route(
+                "/metrics",
+                web::get().to(|deps: web::Data<WorkerDeps>| async move {
+                    crate::sample_queue(&deps.queue, &deps.metrics).await;
+                    HttpResponse::Ok()
+                        .content_type(thumbforge_telemetry::metrics::CONTENT_TYPE)
+                        .body(deps.metrics.render())
+                }),
             )
             .route(
                 "/readyz",

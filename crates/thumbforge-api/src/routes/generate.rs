@@ -91,6 +91,11 @@ pub async fn generate(
         return Err(ApiError::AssetNotFound(id.clone()));
     }
 
+    // A queue known to be down: refuse before committing, so the client
+    // retries rather than waiting on the sweeper.
+    if state.queue_breaker.is_open() {
+        return Err(ApiError::QueueUnavailable);
+    }
     let view = generations::create(&state.db, &caller.org_id, caller.plan, model, &request).await?;
     let generation_id = view.generation.id.clone();
     let thumbnail_ids: Vec<String> = view.thumbnails.iter().map(|t| t.id.clone()).collect();
@@ -115,6 +120,9 @@ pub async fn generate(
             }
         }
         Err(e) => {
+            // Committed, so accepted: the sweeper enqueues it once the queue
+            // is back. Later requests get 503 until the breaker closes.
+            state.queue_breaker.trip();
             warn!(generation.id = %generation_id, error = %e, "enqueue failed; the sweeper will retry")
         }
     }

@@ -193,3 +193,39 @@ async fn health_endpoints_answer() {
     assert_eq!(body["database"], true);
     assert_eq!(body["queue"], true);
 }
+
+#[tokio::test]
+async fn metrics_count_requests_and_jobs() {
+    let app = TestApp::spawn().await;
+    let id = app.generate(&app.key, json!({"prompt": "metered", "count": 2})).await;
+    app.wait_terminal(&app.key, &id).await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(
+        value(r#"thumbforge_http_requests_total{method="POST",route="/api/v1/generate",status="202"}"#),
+        1.0
+    );
+    assert!(
+        value(r#"thumbforge_http_requests_total{method="GET",route="/api/v1/generations/{id}",status="200"}"#)
+            >= 1.0
+    );
+    assert_eq!(value("thumbforge_jobs_started_total"), 2.0);
+    assert_eq!(value("thumbforge_jobs_succeeded_total"), 2.0);
+    assert_eq!(value("thumbforge_jobs_failed_total"), 0.0);
+    assert_eq!(value("thumbforge_job_duration_seconds_count"), 2.0);
+    assert_eq!(value("thumbforge_job_enqueue_to_start_seconds_count"), 2.0);
+    assert_eq!(value("thumbforge_queue_depth"), 0.0);
+    assert!(text.contains(r#"thumbforge_http_request_duration_seconds_bucket{le="#));
+}

@@ -5,6 +5,7 @@ mod auth;
 mod binaries;
 mod flow;
 mod helpers;
+mod outage;
 mod recovery;
 mod status;
 mod validation;

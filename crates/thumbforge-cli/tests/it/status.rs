@@ -158,6 +158,7 @@ async fn a_redelivered_job_does_nothing() {
         providers: deps.providers.clone(),
         job_timeout: std::time::Duration::from_secs(30),
         max_attempts: 10,
+        metrics: deps.metrics.clone(),
     };
     let job = RenderThumbnail {
         thumbnail_id: thumb.clone(),

@@ -8,7 +8,10 @@
 //! public message); only infrastructure errors (database, storage) are
 //! returned, so the queue delivers the job again.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use thumbforge_core::{AspectRatio, ModelId};
@@ -17,6 +20,7 @@ use thumbforge_providers::{ImageRequest, Providers};
 use thumbforge_queue::RenderThumbnail;
 use thumbforge_render::{apply_watermark, encode_png, normalize};
 use thumbforge_storage::{Storage, thumbnail_key, watermarked_key};
+use thumbforge_telemetry::metrics::Metrics;
 use tracing::{debug, info, warn};
 
 /// What the job needs, shared by all deliveries.
@@ -29,6 +33,7 @@ pub struct JobEnv {
     /// Claims per thumbnail before it fails for good (a job that keeps
     /// hitting infrastructure errors, or keeps killing its worker).
     pub max_attempts: i32,
+    pub metrics: Arc<Metrics>,
 }
 
 impl JobEnv {
@@ -70,6 +75,14 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
     let started = Instant::now();
     let pickup_ms = now_ms() - job.enqueued_at_ms;
     debug!(attempt, pickup_ms, "claimed");
+    env.metrics.jobs_started.inc();
+    if attempt > 1 {
+        env.metrics.jobs_retried.inc();
+    } else {
+        env.metrics
+            .enqueue_to_start
+            .observe(pickup_ms.max(0) as f64 / 1000.0);
+    }
 
     let generation = &ctx.generation;
     let produced = if attempt > env.max_attempts {
@@ -119,6 +132,7 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
                 duration_ms = started.elapsed().as_millis() as u64,
                 changed, "thumbnail succeeded"
             );
+            env.metrics.jobs_succeeded.inc();
             Outcome::Succeeded
         }
         Err(public_message) => {
@@ -126,9 +140,13 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
                 .await
                 .context("recording failure")?;
             info!(changed, error = %public_message, "thumbnail failed");
+            env.metrics.jobs_failed.inc();
             Outcome::Failed
         }
     };
+    env.metrics
+        .job_duration
+        .observe(started.elapsed().as_secs_f64());
     generations::refresh_status(&env.db, &generation.id)
         .await
         .context("refreshing the generation status")?;

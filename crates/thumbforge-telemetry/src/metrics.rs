@@ -1,0 +1,167 @@
+//! Prometheus metrics, one registry per process (so tests that run several
+//! apps in one process see their own numbers). `/metrics` on the API and on
+//! the worker's health port renders it in the OpenMetrics text format.
+
+use std::sync::Arc;
+
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    /// The route template (`/api/v1/generations/{id}`), never the raw path,
+    /// so ids do not explode the series count.
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+fn job_histogram() -> Histogram {
+    // 5 ms … ~10 min.
+    Histogram::new(exponential_buckets(0.005, 2.0, 18))
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_duration: HistogramFamily<RouteLabels>,
+    pub queue_depth: Gauge,
+    pub queue_in_flight: Gauge,
+    pub jobs_started: Counter,
+    pub jobs_succeeded: Counter,
+    pub jobs_failed: Counter,
+    pub jobs_retried: Counter,
+    pub job_duration: Histogram,
+    pub enqueue_to_start: Histogram,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("thumbforge");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_duration: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(latency_histogram);
+        let queue_depth = Gauge::default();
+        let queue_in_flight = Gauge::default();
+        let jobs_started = Counter::default();
+        let jobs_succeeded = Counter::default();
+        let jobs_failed = Counter::default();
+        let jobs_retried = Counter::default();
+        let job_duration = job_histogram();
+        let enqueue_to_start = latency_histogram();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            http_duration.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Render jobs in the queue, waiting or running (sampled at scrape)",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "queue_in_flight",
+            "Render jobs delivered to a worker and not finished (Redis; sampled at scrape)",
+            queue_in_flight.clone(),
+        );
+        registry.register(
+            "jobs_started",
+            "Render jobs that claimed their thumbnail",
+            jobs_started.clone(),
+        );
+        registry.register(
+            "jobs_succeeded",
+            "Render jobs that stored a thumbnail",
+            jobs_succeeded.clone(),
+        );
+        registry.register(
+            "jobs_failed",
+            "Render jobs that ended their thumbnail as failed",
+            jobs_failed.clone(),
+        );
+        registry.register(
+            "jobs_retried",
+            "Deliveries of a thumbnail after its first attempt, and infrastructure errors handed back for redelivery",
+            jobs_retried.clone(),
+        );
+        registry.register(
+            "job_duration_seconds",
+            "Time from claim to recorded outcome",
+            job_duration.clone(),
+        );
+        registry.register(
+            "job_enqueue_to_start_seconds",
+            "Time from enqueue to claim",
+            enqueue_to_start.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            queue_depth,
+            queue_in_flight,
+            jobs_started,
+            jobs_succeeded,
+            jobs_failed,
+            jobs_retried,
+            job_duration,
+            enqueue_to_start,
+        })
+    }
+
+    /// Records one HTTP request.
+    pub fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.http_duration
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// The content type `render` produces.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
