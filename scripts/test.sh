@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # The project's test command (README, `just test`, and CI all run this):
-# formatting, clippy with warnings as errors, then every test.
+# formatting, clippy with warnings as errors, then the whole suite twice:
 #
-# It needs only the Rust toolchain: SQLite is compiled in, and the embedded
-# default needs no server. The cargo target directory lives outside the
-# clone (override with CARGO_TARGET_DIR) so repeated runs build incrementally.
+#   1. embedded backend: SQLite database, SQLite queue (no server at all);
+#   2. production backend: PostgreSQL + Redis (THUMBFORGE_TEST_BACKEND=
+#      postgres-redis). Each test gets its own database and Redis key prefix.
+#
+# The outage tests start private PostgreSQL and Redis servers of their own
+# (thumbforge-testkit) and do not depend on the backend, so they run once,
+# in pass 2; pass 1 says so when it skips them.
+#
+# PostgreSQL and Redis are installed and started when missing
+# (scripts/services.sh). Then the reduced chaos drill runs (`just chaos`
+# runs the full one). The cargo target directory lives outside the clone
+# (override with CARGO_TARGET_DIR) so repeated runs build incrementally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,5 +33,19 @@ cargo fmt --all --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== cargo test (embedded backend: SQLite database and queue)"
-cargo test --workspace --locked
+echo "== PostgreSQL and Redis"
+bash scripts/services.sh
+# Databases and keys left by earlier runs.
+psql -h 127.0.0.1 -U postgres -d postgres -Atc \
+  "SELECT 'DROP DATABASE IF EXISTS \"' || datname || '\" WITH (FORCE);' FROM pg_database WHERE datname LIKE 'tf_test_%'" \
+  | psql -h 127.0.0.1 -U postgres -d postgres -q >/dev/null
+redis-cli --scan --pattern '{tftest-*' | xargs -r -n 500 redis-cli del >/dev/null
+
+echo "== cargo test, pass 1: embedded backend (SQLite + SQLite queue); outage tests run in pass 2"
+cargo test --workspace --locked -- --skip outage::
+
+echo "== cargo test, pass 2: PostgreSQL + Redis"
+THUMBFORGE_TEST_BACKEND=postgres-redis cargo test -p thumbforge-cli --locked --test it
+
+echo "== chaos drill (reduced)"
+bash scripts/chaos.sh --reduced

@@ -160,3 +160,12 @@ pub async fn settled_but_processing(db: &Db, limit: u64) -> Result<Vec<String>, 
         .map(|g| g.id)
         .collect())
 }
+
+/// A generation's stored status, whatever its organisation (operators,
+/// drills).
+pub async fn status_of(db: &Db, generation_id: &str) -> Result<Option<String>, DbError> {
+    Ok(generations::Entity::find_by_id(generation_id.to_owned())
+        .one(db.conn())
+        .await?
+        .map(|g| g.status))
+}

@@ -1,8 +1,9 @@
 //! A model whose behaviour the prompt scripts, for tests and drills:
 //! `[sleep:MS]` waits before answering, `[fail]` fails every thumbnail,
 //! `[fail:N]` fails only variation N, `[retryable]` fails with a retryable
-//! error, `[safety]` reports a safety block. Otherwise it renders like
-//! `local`.
+//! error, `[safety]` reports a safety block, `[flat]` answers at once with a
+//! plain image (benchmarks of everything but the model). Otherwise it
+//! renders like `local`.
 
 use std::time::Duration;
 
@@ -43,6 +44,14 @@ impl ImageModel for ScriptedModel {
         if directive(prompt, "safety").is_some() {
             return Err(ProviderError::Safety);
         }
+        if directive(prompt, "flat").is_some() {
+            let shade = 40 + (request.variation as u8 % 4) * 40;
+            return Ok(DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+                request.width,
+                request.height,
+                image::Rgb([shade, 60, 90]),
+            )));
+        }
         LocalRenderer.generate(request).await
     }
 }
@@ -79,6 +88,11 @@ mod tests {
             ScriptedModel.generate(&req("x [safety]", 0)).await,
             Err(ProviderError::Safety)
         ));
+        let flat = ScriptedModel
+            .generate(&req("x [flat]", 1))
+            .await
+            .expect("flat image");
+        assert_eq!((flat.width(), flat.height()), (64, 36));
     }
 
     #[test]
