@@ -46,8 +46,15 @@ impl FromRequest for Authenticated {
             if key.len() > 128 {
                 return Err(ApiError::InvalidApiKey);
             }
+            let hash = keys::hash_key(&key);
+            if let Some(caller) = state.caches.callers.get(&hash) {
+                return Ok(Authenticated(caller));
+            }
             match keys::authenticate(&state.db, &key).await? {
-                Some(caller) => Ok(Authenticated(caller)),
+                Some(caller) => {
+                    state.caches.callers.insert(hash, caller.clone());
+                    Ok(Authenticated(caller))
+                }
                 None => Err(ApiError::InvalidApiKey),
             }
         })

@@ -56,6 +56,32 @@ pub struct AppState {
     pub url_ttl_secs: i64,
     pub queue_breaker: Breaker,
     pub metrics: Arc<Metrics>,
+    pub caches: Caches,
+}
+
+/// In-process caches that keep the hot read paths off the database.
+#[derive(Debug)]
+pub struct Caches {
+    /// Key hash → caller. Key and plan changes take effect within the TTL
+    /// (`api.auth_cache_secs`); unknown keys are never cached.
+    pub callers: moka::sync::Cache<String, thumbforge_db::keys::Caller>,
+    /// (org, generation) → a terminal generation, which never changes.
+    pub terminal: moka::sync::Cache<(String, String), Arc<thumbforge_db::generations::GenerationView>>,
+}
+
+impl Caches {
+    pub fn new(auth_ttl: std::time::Duration) -> Caches {
+        Caches {
+            callers: moka::sync::Cache::builder()
+                .max_capacity(if auth_ttl.is_zero() { 0 } else { 10_000 })
+                .time_to_live(auth_ttl.max(std::time::Duration::from_secs(1)))
+                .build(),
+            terminal: moka::sync::Cache::builder()
+                .max_capacity(20_000)
+                .time_to_live(std::time::Duration::from_secs(600))
+                .build(),
+        }
+    }
 }
 
 /// Open for a short while after the queue failed: generate answers 503
@@ -116,6 +142,7 @@ impl Application {
             url_ttl_secs: settings.api.url_ttl_secs as i64,
             queue_breaker: Breaker::default(),
             metrics: deps.metrics.clone(),
+            caches: Caches::new(std::time::Duration::from_secs(settings.api.auth_cache_secs)),
         });
         let metrics = deps.metrics;
         let listener = TcpListener::bind(&settings.bind)

@@ -95,6 +95,9 @@ pub struct ApiSettings {
     pub url_ttl_secs: u64,
     /// HTTP worker threads (0 = one per core).
     pub http_workers: usize,
+    /// How long an authenticated key is remembered in memory: key and plan
+    /// changes take effect within this many seconds (0 = no cache).
+    pub auth_cache_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +155,7 @@ health_port = 0
 max_body_bytes = 65536
 url_ttl_secs = 3600
 http_workers = 0
+auth_cache_secs = 30
 
 [models]
 default = "local"

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
+};
 use thumbforge_migration::Migrator;
 use thumbforge_migration::MigratorTrait;
 
@@ -55,8 +57,19 @@ impl Db {
         Ok(Db { conn })
     }
 
+    /// Applies pending migrations. On PostgreSQL they run in one
+    /// transaction under an advisory lock, so replicas starting together
+    /// take turns instead of racing to create the same tables.
     pub async fn migrate(&self) -> Result<(), DbError> {
-        Migrator::up(&self.conn, None).await?;
+        if self.conn.get_database_backend() == DbBackend::Postgres {
+            let txn = self.conn.begin().await?;
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(72752026)")
+                .await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await?;
+        } else {
+            Migrator::up(&self.conn, None).await?;
+        }
         Ok(())
     }
 

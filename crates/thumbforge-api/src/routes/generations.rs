@@ -4,7 +4,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use thumbforge_core::GenerationId;
+use std::str::FromStr;
+
+use thumbforge_core::{GenerationId, GenerationStatus};
 use thumbforge_db::{entities::thumbnails, generations, now_ms};
 
 use crate::{AppState, auth::Authenticated, error::ApiError};
@@ -40,21 +42,34 @@ pub async fn get(
     // A malformed id and another org's id answer exactly like a missing one.
     let not_found = || ApiError::NotFound("generation");
     let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
-    let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
-        .await?
-        .ok_or_else(not_found)?;
+    let cache_key = (caller.org_id.clone(), id.as_str().to_owned());
+    let view = match state.caches.terminal.get(&cache_key) {
+        Some(view) => view,
+        None => {
+            let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
+                .await?
+                .ok_or_else(not_found)?;
+            let view = std::sync::Arc::new(view);
+            // A terminal generation never changes again: serve it from
+            // memory from now on.
+            if GenerationStatus::from_str(&view.generation.status).is_ok_and(|s| s.is_terminal()) {
+                state.caches.terminal.insert(cache_key, view.clone());
+            }
+            view
+        }
+    };
     let base = state.base_url(&req);
     let now_secs = now_ms() / 1000;
     let thumbnails = view
         .thumbnails
-        .into_iter()
+        .iter()
         .map(|t| thumbnail_body(&state, &base, now_secs, t))
         .collect();
-    let g = view.generation;
+    let g = &view.generation;
     Ok(HttpResponse::Ok().json(GenerationBody {
-        id: g.id,
-        status: g.status,
-        model: g.model,
+        id: g.id.clone(),
+        status: g.status.clone(),
+        model: g.model.clone(),
         count: g.count,
         created_at: g.created_at,
         thumbnails,
@@ -65,7 +80,7 @@ fn thumbnail_body(
     state: &AppState,
     base: &str,
     now_secs: i64,
-    t: thumbnails::Model,
+    t: &thumbnails::Model,
 ) -> ThumbnailBody {
     let downloadable = t.status == "succeeded" && !t.is_hidden && t.storage_key.is_some();
     let url = downloadable.then(|| {
@@ -73,11 +88,11 @@ fn thumbnail_body(
         format!("{base}/files/{}.png?exp={expires}&sig={sig}", t.id)
     });
     ThumbnailBody {
-        id: t.id,
-        status: t.status,
+        id: t.id.clone(),
+        status: t.status.clone(),
         url,
         is_watermarked: t.is_watermarked,
         is_hidden: t.is_hidden,
-        error: t.error,
+        error: t.error.clone(),
     }
 }
