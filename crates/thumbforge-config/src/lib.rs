@@ -148,7 +148,7 @@ deadline_secs = 1800
 sweep_interval_secs = 5
 enqueue_grace_secs = 10
 shutdown_grace_secs = 30
-lost_check_secs = 60
+lost_check_secs = 30
 health_port = 0
 
 [api]

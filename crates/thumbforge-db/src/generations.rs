@@ -1,7 +1,8 @@
 //! Generations and the thumbnails created with them.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QueryTrait, Set, Statement, TransactionTrait, TryIntoModel,
     sea_query::Expr,
 };
 use thumbforge_core::{
@@ -45,39 +46,88 @@ pub async fn create(
         updated_at: Set(now),
         completed_at: Set(None),
     };
-    let txn = db.conn().begin().await?;
-    let generation = generation.insert(&txn).await?;
-    let mut thumbs = Vec::with_capacity(request.count.get().into());
-    for idx in 0..request.count.get() {
-        let thumb = thumbnails::ActiveModel {
-            id: Set(ThumbnailId::new().into_string()),
-            generation_id: Set(generation.id.clone()),
-            org_id: Set(org_id.to_owned()),
-            idx: Set(i32::from(idx)),
-            status: Set(ThumbnailStatus::Processing.as_str().to_owned()),
-            error: Set(None),
-            is_watermarked: Set(plan.watermarks()),
-            is_hidden: Set(false),
-            storage_key: Set(None),
-            watermarked_key: Set(None),
-            file_size_bytes: Set(None),
-            width: Set(None),
-            height: Set(None),
-            generation_time_ms: Set(None),
-            attempts: Set(0),
-            created_at: Set(now),
-            started_at: Set(None),
-            completed_at: Set(None),
-            enqueued_at: Set(None),
-            lease_expires_at: Set(None),
-        };
-        thumbs.push(thumb.insert(&txn).await?);
+    let generation = generation.try_into_model()?;
+    let thumbs: Vec<thumbnails::Model> = (0..request.count.get())
+        .map(|idx| thumbnails::Model {
+            id: ThumbnailId::new().into_string(),
+            generation_id: generation.id.clone(),
+            org_id: org_id.to_owned(),
+            idx: i32::from(idx),
+            status: ThumbnailStatus::Processing.as_str().to_owned(),
+            error: None,
+            is_watermarked: plan.watermarks(),
+            is_hidden: false,
+            storage_key: None,
+            watermarked_key: None,
+            file_size_bytes: None,
+            width: None,
+            height: None,
+            generation_time_ms: None,
+            attempts: 0,
+            created_at: now,
+            started_at: None,
+            completed_at: None,
+            // Optimistic: the caller pushes right after the commit and
+            // clears this if the push fails.
+            enqueued_at: Some(now),
+            lease_expires_at: None,
+        })
+        .collect();
+    let insert_generation = generations::Entity::insert(generation.clone().into_active_model());
+    let insert_thumbnails =
+        thumbnails::Entity::insert_many(thumbs.iter().cloned().map(IntoActiveModel::into_active_model));
+    if db.conn().get_database_backend() == DbBackend::Postgres {
+        // One statement, one round trip, one implicit transaction: the
+        // thumbnails' foreign key is checked at the end of the statement.
+        let backend = DbBackend::Postgres;
+        let g = backend.build(insert_generation.as_query());
+        let t = backend.build(insert_thumbnails.as_query());
+        let mut values = g.values.map(|v| v.0).unwrap_or_default();
+        let t_sql = renumber_placeholders(&t.sql, values.len());
+        values.extend(t.values.map(|v| v.0).unwrap_or_default());
+        let g_sql = g.sql;
+        db.conn()
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!("WITH g AS ({g_sql}) {t_sql}"),
+                values,
+            ))
+            .await?;
+    } else {
+        let txn = db.conn().begin().await?;
+        insert_generation.exec_without_returning(&txn).await?;
+        insert_thumbnails.exec_without_returning(&txn).await?;
+        txn.commit().await?;
     }
-    txn.commit().await?;
     Ok(GenerationView {
         generation,
         thumbnails: thumbs,
     })
+}
+
+/// Shifts `$1, $2, …` by `offset`, to append one statement's placeholders
+/// after another's.
+fn renumber_placeholders(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '\'' {
+            in_string = !in_string;
+        } else if c == '$' && !in_string {
+            let mut digits = String::new();
+            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(*d);
+                chars.next();
+            }
+            match digits.parse::<usize>() {
+                Ok(n) => out.push_str(&(n + offset).to_string()),
+                Err(_) => out.push_str(&digits),
+            }
+        }
+    }
+    out
 }
 
 fn json_list(ids: &[String]) -> String {
@@ -168,4 +218,17 @@ pub async fn status_of(db: &Db, generation_id: &str) -> Result<Option<String>, D
         .one(db.conn())
         .await?
         .map(|g| g.status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renumber_placeholders;
+
+    #[test]
+    fn placeholders_shift_outside_strings() {
+        assert_eq!(
+            renumber_placeholders("INSERT INTO t VALUES ($1, '$2', $10)", 3),
+            "INSERT INTO t VALUES ($4, '$2', $13)"
+        );
+    }
 }

@@ -28,25 +28,6 @@ impl JobContext {
     }
 }
 
-pub async fn load_job(db: &Db, thumbnail_id: &str) -> Result<Option<JobContext>, DbError> {
-    let Some(thumbnail) = thumbnails::Entity::find_by_id(thumbnail_id.to_owned())
-        .one(db.conn())
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(generation) = generations::Entity::find_by_id(thumbnail.generation_id.clone())
-        .one(db.conn())
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(JobContext {
-        thumbnail,
-        generation,
-    }))
-}
-
 /// Records that these thumbnails' jobs reached the queue.
 pub async fn mark_enqueued(db: &Db, ids: &[String]) -> Result<(), DbError> {
     if ids.is_empty() {
@@ -61,11 +42,12 @@ pub async fn mark_enqueued(db: &Db, ids: &[String]) -> Result<(), DbError> {
     Ok(())
 }
 
-/// A worker takes a processing thumbnail until `lease_until`. Returns the
-/// attempt number, or `None` when the thumbnail is no longer processing.
-pub async fn claim(db: &Db, id: &str, lease_until: i64) -> Result<Option<i32>, DbError> {
+/// A worker takes a processing thumbnail until `lease_until`: one
+/// `UPDATE … RETURNING` (attempts + 1, lease, first start time), then the
+/// generation. `None` when the thumbnail is terminal or gone.
+pub async fn claim(db: &Db, id: &str, lease_until: i64) -> Result<Option<JobContext>, DbError> {
     let now = now_ms();
-    let res = thumbnails::Entity::update_many()
+    let claimed = thumbnails::Entity::update_many()
         .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(lease_until))
         .col_expr(
             thumbnails::Column::StartedAt,
@@ -77,15 +59,36 @@ pub async fn claim(db: &Db, id: &str, lease_until: i64) -> Result<Option<i32>, D
         )
         .filter(thumbnails::Column::Id.eq(id))
         .filter(thumbnails::Column::Status.eq(PROCESSING))
-        .exec(db.conn())
+        .exec_with_returning(db.conn())
         .await?;
-    if res.rows_affected == 0 {
+    let Some(thumbnail) = claimed.into_iter().next() else {
         return Ok(None);
-    }
-    Ok(thumbnails::Entity::find_by_id(id.to_owned())
+    };
+    let Some(generation) = generations::Entity::find_by_id(thumbnail.generation_id.clone())
         .one(db.conn())
         .await?
-        .map(|t| t.attempts))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(JobContext {
+        thumbnail,
+        generation,
+    }))
+}
+
+/// Clears `enqueued_at` after a failed push, so the sweeper's
+/// never-enqueued pass pushes these within `enqueue_grace_secs`.
+pub async fn clear_enqueued(db: &Db, ids: &[String]) -> Result<(), DbError> {
+    thumbnails::Entity::update_many()
+        .col_expr(
+            thumbnails::Column::EnqueuedAt,
+            Expr::value(Option::<i64>::None),
+        )
+        .filter(thumbnails::Column::Id.is_in(ids.iter().cloned()))
+        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .exec(db.conn())
+        .await?;
+    Ok(())
 }
 
 /// What a successful run produced.

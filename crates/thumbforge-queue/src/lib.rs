@@ -7,7 +7,7 @@ use std::{path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-pub use redis_streams::{ConsumerSettings, Delivery, RedisConsumer, RedisQueue};
+pub use redis_streams::{ConsumerSettings, Delivery, RedisBackend, RedisConsumer, RedisQueue};
 pub use sqlite::{HookCallbackListener, SqliteQueue, SqliteQueueConfig, SqliteStorage};
 
 /// Explicit queue name, so renaming the Rust type never orphans jobs.

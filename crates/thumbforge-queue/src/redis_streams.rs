@@ -24,7 +24,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::stream::{self, BoxStream, StreamExt};
+use apalis_core::{
+    backend::custom::{BackendBuilder, CustomBackend},
+    error::BoxDynError,
+    task::Task,
+    worker::context::WorkerContext,
+};
+use futures::{
+    SinkExt,
+    stream::{self, BoxStream, StreamExt},
+};
 use redis::{
     AsyncConnectionConfig, Client, Script,
     aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
@@ -268,6 +277,27 @@ pub struct ConsumerSettings {
     pub heartbeat: Duration,
 }
 
+type Fetch = futures::stream::Map<
+    BoxStream<'static, Delivery>,
+    fn(Delivery) -> Result<Option<Task<Delivery>>, BoxDynError>,
+>;
+type Discard = futures::sink::SinkMapErr<
+    futures::sink::Drain<Task<Delivery>>,
+    fn(std::convert::Infallible) -> BoxDynError,
+>;
+
+/// The apalis backend over a consumer: tasks come from `deliveries()`;
+/// pushing goes through `RedisQueue::enqueue`, so the sink discards.
+pub type RedisBackend = CustomBackend<Delivery, RedisConsumer, Fetch, Discard>;
+
+fn to_task(delivery: Delivery) -> Result<Option<Task<Delivery>>, BoxDynError> {
+    Ok(Some(Task::new(delivery)))
+}
+
+fn never(e: std::convert::Infallible) -> BoxDynError {
+    match e {}
+}
+
 /// The consumer side for one worker process start, under a unique name.
 #[derive(Clone)]
 pub struct RedisConsumer {
@@ -297,6 +327,20 @@ impl RedisConsumer {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// This consumer as an apalis backend, for `WorkerBuilder::backend`.
+    pub fn backend(&self) -> RedisBackend {
+        BackendBuilder::new()
+            .database(self.clone())
+            .fetcher(|consumer: &mut RedisConsumer, _: &(), _: &WorkerContext| {
+                consumer.deliveries().map(to_task as _)
+            })
+            .sink(|_: &mut RedisConsumer, _: &()| {
+                futures::sink::drain().sink_map_err(never as _)
+            })
+            .build()
+            .expect("the backend has a database, fetcher and sink")
     }
 
     fn hold(&self, id: &str) {

@@ -54,25 +54,29 @@ impl SqliteQueue {
         Ok(())
     }
 
-    /// Thumbnails with no live job in the queue file.
+    /// Thumbnails with no live job in the queue file: one scan of the live
+    /// jobs' keys (`{thumbnail}:{attempt}`).
     pub async fn missing(&self, thumbnail_ids: &[String]) -> Result<Vec<String>, QueueError> {
-        let mut missing = Vec::new();
-        for id in thumbnail_ids {
-            let pattern = format!("{id}:%");
-            let (n,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM Jobs WHERE job_type = ?1 AND idempotency_key LIKE ?2 \
-                 AND (status IN ('Pending', 'Queued', 'Running') \
-                      OR (status = 'Failed' AND attempts < max_attempts))",
-            )
-            .bind(RENDER_QUEUE)
-            .bind(pattern)
-            .fetch_one(&self.pool)
-            .await?;
-            if n == 0 {
-                missing.push(id.clone());
-            }
+        if thumbnail_ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(missing)
+        let keys: Vec<(Option<String>,)> = sqlx::query_as(
+            "SELECT idempotency_key FROM Jobs WHERE job_type = ?1 \
+             AND (status IN ('Pending', 'Queued', 'Running') \
+                  OR (status = 'Failed' AND attempts < max_attempts))",
+        )
+        .bind(RENDER_QUEUE)
+        .fetch_all(&self.pool)
+        .await?;
+        let live: std::collections::HashSet<&str> = keys
+            .iter()
+            .filter_map(|(k,)| k.as_deref()?.rsplit_once(':').map(|(id, _)| id))
+            .collect();
+        Ok(thumbnail_ids
+            .iter()
+            .filter(|id| !live.contains(id.as_str()))
+            .cloned()
+            .collect())
     }
 
     /// A cheap round trip, for readiness checks.

@@ -14,8 +14,6 @@
 use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::*;
-use apalis_core::backend::custom::BackendBuilder;
-use futures::{SinkExt, StreamExt};
 use thumbforge_config::Settings;
 use thumbforge_core::ids::random_token;
 use thumbforge_db::Db;
@@ -86,14 +84,6 @@ async fn handle_delivery(delivery: Delivery, env: Data<Arc<RedisEnv>>) -> Result
         Err(_) => env.consumer.release(&delivery),
     }
     result
-}
-
-fn never(e: std::convert::Infallible) -> BoxDynError {
-    match e {}
-}
-
-fn to_task(delivery: Delivery) -> Result<Option<Task<Delivery>>, BoxDynError> {
-    Ok(Some(Task::new(delivery)))
 }
 
 /// A name no other worker process start has: host, pid and a random tail.
@@ -227,21 +217,8 @@ fn redis_monitor(consumer: &RedisConsumer, settings: &Settings, env: Arc<JobEnv>
     let consumer = consumer.clone();
     Monitor::new()
         .register(move |_restarts| {
-            let backend = BackendBuilder::new()
-                .database(consumer.clone())
-                .fetcher(|consumer: &mut RedisConsumer, _: &(), _: &WorkerContext| {
-                    consumer
-                        .deliveries()
-                        .map(to_task as fn(Delivery) -> Result<Option<Task<Delivery>>, BoxDynError>)
-                })
-                .sink(|_: &mut RedisConsumer, _: &()| {
-                    futures::sink::drain()
-                        .sink_map_err(never as fn(std::convert::Infallible) -> BoxDynError)
-                })
-                .build()
-                .expect("the backend has a database, fetcher and sink");
             WorkerBuilder::new(consumer.name().to_owned())
-                .backend(backend)
+                .backend(consumer.backend())
                 .data(env.clone())
                 .concurrency(concurrency)
                 .catch_panic()

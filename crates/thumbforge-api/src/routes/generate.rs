@@ -111,19 +111,15 @@ pub async fn generate(
             (job, 0)
         })
         .collect();
-    match state.queue.enqueue(&jobs).await {
-        Ok(()) => {
-            if let Err(e) = thumbnails::mark_enqueued(&state.db, &thumbnail_ids).await {
-                // Harmless: the sweeper will push again under the same
-                // idempotency keys, which the queue ignores.
-                warn!(generation.id = %generation_id, error = %e, "could not record enqueue");
-            }
-        }
-        Err(e) => {
-            // Committed, so accepted: the sweeper enqueues it once the queue
-            // is back. Later requests get 503 until the breaker closes.
-            state.queue_breaker.trip();
-            warn!(generation.id = %generation_id, error = %e, "enqueue failed; the sweeper will retry")
+    if let Err(e) = state.queue.enqueue(&jobs).await {
+        // Committed, so accepted: the sweeper enqueues it once the queue is
+        // back (within `enqueue_grace_secs` once `enqueued_at` is cleared,
+        // else by the lost-job check). Later requests get 503 until the
+        // breaker closes.
+        state.queue_breaker.trip();
+        warn!(generation.id = %generation_id, error = %e, "enqueue failed; the sweeper will retry");
+        if let Err(e) = thumbnails::clear_enqueued(&state.db, &thumbnail_ids).await {
+            warn!(generation.id = %generation_id, error = %e, "could not clear enqueued_at");
         }
     }
     info!(generation.id = %generation_id, model = %model, count = thumbnail_ids.len(), "generation accepted");

@@ -121,6 +121,7 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     s.worker.concurrency = 4;
     s.worker.sweep_interval_secs = 1;
     s.worker.enqueue_grace_secs = 1;
+    s.worker.lost_check_secs = 2;
     s.api.http_workers = 2;
     s.database.max_connections = 8;
     s

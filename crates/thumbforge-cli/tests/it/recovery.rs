@@ -123,7 +123,9 @@ async fn a_commit_whose_enqueue_was_lost_is_still_rendered() {
     let org = thumbforge_db::orgs::ensure(app.db(), "acme", None)
         .await
         .expect("org");
-    // As if the API died between commit and enqueue: rows, but no jobs.
+    // As if the API died between commit and enqueue: rows (marked
+    // enqueued, optimistically), but no jobs. The sweeper's lost-job check
+    // asks the queue and pushes them.
     let view = generations::create(
         app.db(),
         &org.id,
@@ -140,7 +142,7 @@ async fn a_commit_whose_enqueue_was_lost_is_still_rendered() {
             .await
             .expect("db")
             .expect("row");
-        assert!(row.enqueued_at.is_some(), "the sweeper enqueued it");
+        assert!(row.attempts >= 1, "a worker ran it");
     }
 }
 

@@ -54,24 +54,15 @@ pub enum Outcome {
 }
 
 pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome> {
-    let Some(ctx) = thumbnails::load_job(&env.db, &job.thumbnail_id)
-        .await
-        .context("loading the thumbnail")?
-    else {
-        debug!("thumbnail no longer exists");
-        return Ok(Outcome::Skipped);
-    };
-    if ctx.status()?.is_terminal() {
-        debug!("thumbnail already terminal; redelivery ignored");
-        return Ok(Outcome::Skipped);
-    }
     let lease_until = now_ms() + env.lease().as_millis() as i64;
-    let Some(attempt) = thumbnails::claim(&env.db, &job.thumbnail_id, lease_until)
+    let Some(ctx) = thumbnails::claim(&env.db, &job.thumbnail_id, lease_until)
         .await
         .context("claiming the thumbnail")?
     else {
+        debug!("thumbnail terminal or gone; redelivery ignored");
         return Ok(Outcome::Skipped);
     };
+    let attempt = ctx.thumbnail.attempts;
     let started = Instant::now();
     let pickup_ms = now_ms() - job.enqueued_at_ms;
     debug!(attempt, pickup_ms, "claimed");

@@ -1,0 +1,243 @@
+//! `thumbforge-queue-bench`: the Redis queue core alone, through apalis,
+//! with a handler that only acknowledges. The numbers `docs/queue.md`
+//! compares with BullMQ on the same Redis.
+//!
+//! 1. no-op throughput: `--jobs` pushed, then drained at `--concurrency`;
+//! 2. pickup: an idle worker, one job at a time; time from the push call to
+//!    the handler starting (both in this process, so one clock);
+//! 3. backlog: `--backlog` jobs pushed, then drained; any worker restart is
+//!    counted (apalis-redis 1.0.0 died at about 8,000 due jobs).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use apalis::prelude::*;
+use clap::Parser;
+use thumbforge_queue::{ConsumerSettings, Delivery, RedisConsumer, RedisQueue, RenderThumbnail};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis: String,
+    #[arg(long, default_value_t = 20_000)]
+    jobs: usize,
+    #[arg(long, default_value_t = 50)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 1_000)]
+    pickup_samples: usize,
+    #[arg(long, default_value_t = 100_000)]
+    backlog: usize,
+}
+
+struct Ctx {
+    consumer: RedisConsumer,
+    done: AtomicUsize,
+    notify: Notify,
+    pushed_at: Mutex<HashMap<String, Instant>>,
+    pickups: Mutex<Vec<Duration>>,
+}
+
+async fn noop(delivery: Delivery, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> {
+    let started = Instant::now();
+    if let Some(at) = ctx
+        .pushed_at
+        .lock()
+        .expect("map")
+        .remove(&delivery.job.thumbnail_id)
+    {
+        ctx.pickups.lock().expect("pickups").push(started - at);
+    }
+    ctx.consumer.ack(&delivery).await?;
+    ctx.done.fetch_add(1, Ordering::Relaxed);
+    ctx.notify.notify_one();
+    Ok(())
+}
+
+fn job(i: usize) -> (RenderThumbnail, i32) {
+    (
+        RenderThumbnail {
+            thumbnail_id: format!("thm_bench{i}"),
+            generation_id: "gen_bench".to_owned(),
+            enqueued_at_ms: 0,
+        },
+        0,
+    )
+}
+
+async fn push(queue: &RedisQueue, range: std::ops::Range<usize>) -> anyhow::Result<()> {
+    let jobs: Vec<_> = range.map(job).collect();
+    for chunk in jobs.chunks(500) {
+        queue.enqueue(chunk).await?;
+    }
+    Ok(())
+}
+
+struct Running {
+    ctx: Arc<Ctx>,
+    restarts: Arc<AtomicUsize>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start_worker(queue: &RedisQueue, concurrency: usize) -> Running {
+    let consumer = RedisConsumer::new(
+        queue.clone(),
+        format!("bench-{}", std::process::id()),
+        ConsumerSettings {
+            batch: concurrency.min(64),
+            block: Duration::from_secs(1),
+            claim_idle: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(5),
+        },
+    );
+    let ctx = Arc::new(Ctx {
+        consumer: consumer.clone(),
+        done: AtomicUsize::new(0),
+        notify: Notify::new(),
+        pushed_at: Mutex::new(HashMap::new()),
+        pickups: Mutex::new(Vec::new()),
+    });
+    let restarts = Arc::new(AtomicUsize::new(0));
+    let stop = CancellationToken::new();
+    let monitor = {
+        let ctx = ctx.clone();
+        let restarts = restarts.clone();
+        Monitor::new()
+            .register(move |_| {
+                WorkerBuilder::new(consumer.name().to_owned())
+                    .backend(consumer.backend())
+                    .data(ctx.clone())
+                    .concurrency(concurrency)
+                    .build(noop)
+            })
+            .should_restart(move |_, err| {
+                eprintln!("worker died: {err}");
+                restarts.fetch_add(1, Ordering::Relaxed);
+                true
+            })
+    };
+    let signal = {
+        let stop = stop.clone();
+        async move {
+            stop.cancelled().await;
+            Ok(())
+        }
+    };
+    let task = tokio::spawn(async move {
+        let _ = monitor.run_with_signal(signal).await;
+    });
+    Running {
+        ctx,
+        restarts,
+        stop,
+        task,
+    }
+}
+
+impl Running {
+    async fn wait_done(&self, n: usize) {
+        while self.ctx.done.load(Ordering::Relaxed) < n {
+            let _ = tokio::time::timeout(Duration::from_millis(100), self.ctx.notify.notified()).await;
+        }
+    }
+
+    async fn stop(self) -> usize {
+        self.stop.cancel();
+        let _ = self.task.await;
+        self.restarts.load(Ordering::Relaxed)
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+async fn fresh_queue(url: &str, name: &str) -> anyhow::Result<RedisQueue> {
+    let queue = RedisQueue::connect(url, &format!("bench-{name}-{}", std::process::id())).await?;
+    queue.destroy().await?;
+    Ok(RedisQueue::connect(url, &format!("bench-{name}-{}", std::process::id())).await?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+
+    // 1. No-op throughput.
+    let queue = fresh_queue(&args.redis, "noop").await?;
+    push(&queue, 0..args.jobs).await?;
+    let start = Instant::now();
+    let worker = start_worker(&queue, args.concurrency);
+    worker.wait_done(args.jobs).await;
+    let secs = start.elapsed().as_secs_f64();
+    let restarts = worker.stop().await;
+    queue.destroy().await?;
+    println!(
+        "noop: {} jobs at concurrency {} in {:.2} s = {:.0} jobs/s (worker restarts: {restarts})",
+        args.jobs,
+        args.concurrency,
+        secs,
+        args.jobs as f64 / secs
+    );
+
+    // 2. Pickup latency of an idle worker.
+    let queue = fresh_queue(&args.redis, "pickup").await?;
+    let worker = start_worker(&queue, args.concurrency);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..args.pickup_samples {
+        let (job, attempt) = job(i);
+        worker
+            .ctx
+            .pushed_at
+            .lock()
+            .expect("map")
+            .insert(job.thumbnail_id.clone(), Instant::now());
+        queue.enqueue(&[(job, attempt)]).await?;
+        worker.wait_done(i + 1).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut pickups = worker.ctx.pickups.lock().expect("pickups").clone();
+    pickups.sort();
+    worker.stop().await;
+    queue.destroy().await?;
+    println!(
+        "pickup: {} samples, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pickups.len(),
+        percentile(&pickups, 0.5).as_secs_f64() * 1000.0,
+        percentile(&pickups, 0.99).as_secs_f64() * 1000.0,
+        pickups.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+    );
+
+    // 3. Backlog drain.
+    let queue = fresh_queue(&args.redis, "backlog").await?;
+    let push_start = Instant::now();
+    push(&queue, 0..args.backlog).await?;
+    let push_secs = push_start.elapsed().as_secs_f64();
+    let depth = queue.depth().await?;
+    let start = Instant::now();
+    let worker = start_worker(&queue, args.concurrency);
+    worker.wait_done(args.backlog).await;
+    let secs = start.elapsed().as_secs_f64();
+    let restarts = worker.stop().await;
+    let left = queue.depth().await?;
+    queue.destroy().await?;
+    println!(
+        "backlog: {} queued (pushed in {:.1} s), drained in {:.1} s = {:.0} jobs/s, worker restarts {restarts}, left {left}",
+        depth,
+        push_secs,
+        secs,
+        args.backlog as f64 / secs
+    );
+    Ok(())
+}

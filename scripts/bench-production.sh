@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The production-topology half of `just bench`: PostgreSQL + Redis, the
+# separate thumbforge-api and thumbforge-worker binaries (release builds),
+# and the same-run peers every figure is read against:
+#
+# - pgbench on the same PostgreSQL: one single-row INSERT transaction, and a
+#   primary-key SELECT (-M prepared, same client count as wrk);
+# - BullMQ on the same Redis (scripts/bullmq) against the queue core alone
+#   (thumbforge-queue-bench: no-op throughput, idle pickup, 100k backlog);
+# - submit and poll with wrk; API RSS sampled under 64 connections;
+# - end to end: the submitted backlog of `[flat]` generations (a test model
+#   that answers at once) drained by one worker process, with every status
+#   write, PNG encode and file write, in thumbnails/s.
+#
+# Uses the local servers (scripts/services.sh), a fresh database `tf_bench`
+# and a Redis key prefix of its own. Prints Markdown for docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/thumbforge/target}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-2}"
+PORT="${PORT:-18282}"
+WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-16}"
+PG="postgres://postgres@127.0.0.1:5432"
+REDIS="redis://127.0.0.1:6379"
+
+bash scripts/services.sh >/dev/null
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
+command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; } >/dev/null
+cargo build --release -q --locked -p thumbforge-cli -p thumbforge-api -p thumbforge-worker -p thumbforge-drill
+BIN="$CARGO_TARGET_DIR/release"
+(cd scripts/bullmq && npm install --no-audit --no-fund --silent >/dev/null 2>&1)
+
+DATA="$(mktemp -d)"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$DATA"; }
+trap cleanup EXIT
+wait_for() {
+  for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
+  echo "timed out waiting for $1" >&2; exit 1
+}
+psql_admin() { psql -h 127.0.0.1 -U postgres -d postgres -qAt "$@"; }
+psql_bench() { psql -h 127.0.0.1 -U postgres -d tf_bench -qAt "$@"; }
+
+psql_admin -c "DROP DATABASE IF EXISTS tf_bench WITH (FORCE)" -c "CREATE DATABASE tf_bench"
+PREFIX="bench-$$"
+export RUST_LOG=warn DATABASE_URL="$PG/tf_bench" REDIS_URL="$REDIS" \
+  THUMBFORGE_QUEUE__PREFIX="$PREFIX" THUMBFORGE_DATA_DIR="$DATA" \
+  THUMBFORGE_SECRET=bench-secret THUMBFORGE_MODELS__ENABLE_TEST_MODEL=true \
+  THUMBFORGE_DATABASE__MAX_CONNECTIONS=32
+"$BIN/thumbforge" migrate 2>/dev/null
+KEY="$("$BIN/thumbforge" keys create --org bench --plan pro 2>/dev/null | tail -n1)"
+
+# --- pgbench peers ------------------------------------------------------
+cat >"$DATA/insert.sql" <<'SQL'
+INSERT INTO pgb_insert (payload, created_at) VALUES ('bench', 0);
+SQL
+cat >"$DATA/select.sql" <<'SQL'
+\set id random(1, 100000)
+SELECT id, payload, created_at FROM pgb_select WHERE id = :id;
+SQL
+psql_bench -c "CREATE TABLE pgb_insert (id bigserial PRIMARY KEY, payload text, created_at bigint)" \
+  -c "CREATE TABLE pgb_select (id bigint PRIMARY KEY, payload text, created_at bigint)" \
+  -c "INSERT INTO pgb_select SELECT g, 'bench', 0 FROM generate_series(1, 100000) g" -c "VACUUM ANALYZE pgb_select"
+pgb() { # script → tps
+  pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "${DURATION%s}" -f "$1" tf_bench 2>/dev/null \
+    | awk '/^tps/ {print int($3)}'
+}
+PG_INSERT="$(pgb "$DATA/insert.sql")"
+PG_SELECT="$(pgb "$DATA/select.sql")"
+
+# --- API: submit, then poll ----------------------------------------------
+THUMBFORGE_BIND="127.0.0.1:$PORT" "$BIN/thumbforge-api" >"$DATA/api.log" 2>&1 & PIDS+=($!)
+API_PID=$!
+wait_for "http://127.0.0.1:$PORT/healthz"
+cat >"$DATA/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"prompt":"bench [flat]","model":"test","count":1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+LUA
+run_wrk() { # label, connections, extra args...
+  local label=$1 conns=$2; shift 2
+  local out
+  out="$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency "$@")"
+  echo "$out" | awk '/Requests\/sec/ {print $2}' >"$DATA/$label.rps"
+  echo "$out" | awk '$1=="99%" {print $2}' >"$DATA/$label.p99"
+  echo "$out" | awk '/Non-2xx/ {print $4}' >"$DATA/$label.non2xx"
+}
+run_wrk healthz "$CONNECTIONS" "http://127.0.0.1:$PORT/healthz"
+run_wrk submit "$CONNECTIONS" -s "$DATA/post.lua" "http://127.0.0.1:$PORT/api/v1/generate"
+BACKLOG="$(psql_bench -c "SELECT COUNT(*) FROM thumbnails")"
+
+# --- end to end: one worker drains the submitted backlog -----------------
+THUMBFORGE_WORKER__CONCURRENCY="$WORKER_CONCURRENCY" THUMBFORGE_WORKER__HEALTH_PORT=$((PORT + 1)) \
+  "$BIN/thumbforge-worker" >"$DATA/worker.log" 2>&1 & PIDS+=($!)
+START="$(date +%s.%N)"
+while :; do
+  left="$(psql_bench -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'processing'")"
+  [ "$left" = 0 ] && break
+  sleep 0.2
+done
+E2E_SECS="$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN {print e - s}')"
+FAILED="$(psql_bench -c "SELECT COUNT(*) FROM thumbnails WHERE status <> 'succeeded'")"
+PICKUP="$(curl -sf "http://127.0.0.1:$((PORT + 1))/metrics" | grep -E '^thumbforge_job_enqueue_to_start_seconds_(sum|count)' | awk '{print $2}' | paste -sd' ')"
+
+# A finished generation to poll.
+GEN="$(psql_bench -c "SELECT id FROM generations WHERE status = 'succeeded' LIMIT 1")"
+run_wrk poll "$CONNECTIONS" -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/api/v1/generations/$GEN"
+# RSS of the API under 64 connections (polls), sampled every 100 ms.
+( while kill -0 "$API_PID" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$API_PID/status"; sleep 0.1; done ) >"$DATA/rss" &
+RSS_SAMPLER=$!
+run_wrk poll64 64 -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/api/v1/generations/$GEN"
+kill "$RSS_SAMPLER" 2>/dev/null || true
+RSS_MB="$(sort -n "$DATA/rss" | tail -n1 | awk '{printf "%.1f", $1/1024}')"
+
+# --- queue core vs BullMQ --------------------------------------------------
+QB="$("$BIN/thumbforge-queue-bench" --redis "$REDIS")"
+BQ="$(cd scripts/bullmq && node bench.mjs "$REDIS" 20000 50 1000)"
+
+r() { cat "$DATA/$1.$2"; }
+ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2fx", $1/$2; else print "n/a" }'; }
+E2E_RATE="$(echo "$BACKLOG $E2E_SECS" | awk '{printf "%.0f", $1/$2}')"
+QB_NOOP="$(echo "$QB" | awk '/^noop/ {print $(NF-4)}')"
+BQ_NOOP="$(echo "$BQ" | awk '/^noop/ {print $(NF-1)}')"
+
+echo "### Production topology (PostgreSQL + Redis), $(date -u +%Y-%m-%d)"
+echo
+echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr); PostgreSQL $(psql_admin -c 'SHOW server_version' | cut -d' ' -f1), Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2)."
+echo "Command: \`just bench\` (scripts/bench-production.sh); wrk -t$THREADS -c$CONNECTIONS -d$DURATION, pgbench -M prepared -c$CONNECTIONS -j$THREADS -T${DURATION%s}, all on loopback, release builds."
+echo
+echo "| measure | thumbforge | same-run peer | ratio | target |"
+echo "|---|---|---|---|---|"
+echo "| submit req/s (p99 $(r submit p99), non-2xx $(r submit non2xx | sed 's/^$/0/')) | $(r submit rps) | pgbench INSERT tps $PG_INSERT | $(ratio "$(r submit rps)" "$PG_INSERT") | ≥ 1.0x |"
+echo "| poll req/s (p99 $(r poll p99)) | $(r poll rps) | pgbench SELECT tps $PG_SELECT | $(ratio "$(r poll rps)" "$PG_SELECT") | ≥ 2.0x |"
+echo "| /healthz req/s (p99 $(r healthz p99)) | $(r healthz rps) | | | |"
+echo "| end to end, $BACKLOG \`[flat]\` thumbnails, 1 worker x $WORKER_CONCURRENCY | $E2E_RATE thumbnails/s ($FAILED not succeeded) | BullMQ no-op $BQ_NOOP jobs/s | $(ratio "$E2E_RATE" "$BQ_NOOP") | ≥ 0.5x |"
+echo "| queue core no-op, concurrency 50 | $QB_NOOP jobs/s | BullMQ $BQ_NOOP jobs/s | $(ratio "$QB_NOOP" "$BQ_NOOP") | ≥ 1.0x |"
+echo "| API peak RSS, 64 connections polling | $RSS_MB MB | | | ≤ 64 MB |"
+echo
+echo "Queue core (\`thumbforge-queue-bench\`) and BullMQ (\`scripts/bullmq/bench.mjs\`), same Redis, same run:"
+echo
+echo '```'
+echo "thumbforge: ${QB//$'\n'/$'\n'thumbforge: }"
+echo "bullmq:     ${BQ//$'\n'/$'\n'bullmq:     }"
+echo '```'
+echo
+echo "Worker enqueue-to-start during the drain (sum seconds, count): $PICKUP — dominated by the time each job waited behind the backlog."
