@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `just bench`: measures the embedded default on this machine and prints a
+# `just bench`: measures the embedded default on this machine, then the
+# production topology (scripts/bench-production.sh), and prints a
 # Markdown section for docs/benchmarks.md.
 #
 # - submit: POST /api/v1/generate against `thumbforge-api` alone (no workers
@@ -93,3 +94,5 @@ echo
 echo '```'
 "$BIN/examples/render_bench" 30
 echo '```'
+echo
+bash scripts/bench-production.sh

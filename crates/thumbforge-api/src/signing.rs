@@ -39,10 +39,14 @@ impl UrlSigner {
         mac
     }
 
+    /// The expiry `sign` uses: the same for every call within one step.
+    pub fn expiry(now_secs: i64, ttl_secs: i64) -> i64 {
+        (now_secs + ttl_secs).div_euclid(EXPIRY_STEP_SECS) * EXPIRY_STEP_SECS + EXPIRY_STEP_SECS
+    }
+
     /// `(expires, signature)` for a URL valid at least `ttl_secs` from `now_secs`.
     pub fn sign(&self, thumbnail_id: &str, now_secs: i64, ttl_secs: i64) -> (i64, String) {
-        let expires = (now_secs + ttl_secs).div_euclid(EXPIRY_STEP_SECS) * EXPIRY_STEP_SECS
-            + EXPIRY_STEP_SECS;
+        let expires = Self::expiry(now_secs, ttl_secs);
         let tag = self.mac(thumbnail_id, expires).finalize().into_bytes();
         (expires, hex::encode(&tag[..SIG_BYTES]))
     }

@@ -3,6 +3,7 @@
 
 use std::{net::TcpListener, path::Path, sync::Arc};
 
+use actix_web::dev::Service;
 use actix_web::{App, HttpRequest, dev::Server, dev::ServerHandle, error::QueryPayloadError, web};
 use anyhow::Context;
 use secrecy::SecretString;
@@ -11,7 +12,6 @@ use thumbforge_core::{ModelId, ids::random_token, request::parse_model};
 use thumbforge_db::Db;
 use thumbforge_providers::Providers;
 use thumbforge_queue::JobQueue;
-use actix_web::dev::Service;
 use thumbforge_storage::Storage;
 use thumbforge_telemetry::metrics::Metrics;
 use thumbforge_worker::WorkerDeps;
@@ -66,7 +66,11 @@ pub struct Caches {
     /// (`api.auth_cache_secs`); unknown keys are never cached.
     pub callers: moka::sync::Cache<String, thumbforge_db::keys::Caller>,
     /// (org, generation) → a terminal generation, which never changes.
-    pub terminal: moka::sync::Cache<(String, String), Arc<thumbforge_db::generations::GenerationView>>,
+    pub terminal:
+        moka::sync::Cache<(String, String), Arc<thumbforge_db::generations::GenerationView>>,
+    /// (org, generation, base URL, URL expiry) → the serialized answer for
+    /// a terminal generation.
+    pub bodies: moka::sync::Cache<(String, String, String, i64), actix_web::web::Bytes>,
 }
 
 impl Caches {
@@ -79,6 +83,10 @@ impl Caches {
             terminal: moka::sync::Cache::builder()
                 .max_capacity(20_000)
                 .time_to_live(std::time::Duration::from_secs(600))
+                .build(),
+            bodies: moka::sync::Cache::builder()
+                .max_capacity(20_000)
+                .time_to_live(std::time::Duration::from_secs(300))
                 .build(),
         }
     }
@@ -96,7 +104,9 @@ impl Breaker {
     const OPEN_FOR_MS: i64 = 2_000;
 
     pub fn is_open(&self) -> bool {
-        self.open_until_ms.load(std::sync::atomic::Ordering::Relaxed) > thumbforge_db::now_ms()
+        self.open_until_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > thumbforge_db::now_ms()
     }
 
     pub fn trip(&self) {

@@ -1,9 +1,8 @@
 //! Generations and the thumbnails created with them.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QueryTrait, Set, Statement, TransactionTrait, TryIntoModel,
-    sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QueryTrait, Set, Statement, TransactionTrait, TryIntoModel, sea_query::Expr,
 };
 use thumbforge_core::{
     GenerateRequest, GenerationId, GenerationStatus, ModelId, Plan, ThumbnailId, ThumbnailStatus,
@@ -74,8 +73,12 @@ pub async fn create(
         })
         .collect();
     let insert_generation = generations::Entity::insert(generation.clone().into_active_model());
-    let insert_thumbnails =
-        thumbnails::Entity::insert_many(thumbs.iter().cloned().map(IntoActiveModel::into_active_model));
+    let insert_thumbnails = thumbnails::Entity::insert_many(
+        thumbs
+            .iter()
+            .cloned()
+            .map(IntoActiveModel::into_active_model),
+    );
     if db.conn().get_database_backend() == DbBackend::Postgres {
         // One statement, one round trip, one implicit transaction: the
         // thumbnails' foreign key is checked at the end of the statement.

@@ -125,10 +125,7 @@ impl RedisQueue {
     /// Connects and creates the consumer group when missing. `prefix` names
     /// this deployment's keys; tests use one prefix each.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisQueue, QueueError> {
-        let prefix: String = prefix
-            .chars()
-            .filter(|c| !matches!(c, '{' | '}'))
-            .collect();
+        let prefix: String = prefix.chars().filter(|c| !matches!(c, '{' | '}')).collect();
         let client = Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(OP_TIMEOUT))
@@ -157,7 +154,9 @@ impl RedisQueue {
         let mut invocation = script.key(&self.keys.stream);
         invocation.key(&self.keys.live);
         for (job, _) in jobs {
-            invocation.arg(&job.thumbnail_id).arg(serde_json::to_vec(job)?);
+            invocation
+                .arg(&job.thumbnail_id)
+                .arg(serde_json::to_vec(job)?);
         }
         let mut conn = self.conn.clone();
         let _added: i64 = timed(invocation.invoke_async(&mut conn)).await?;
@@ -336,9 +335,7 @@ impl RedisConsumer {
             .fetcher(|consumer: &mut RedisConsumer, _: &(), _: &WorkerContext| {
                 consumer.deliveries().map(to_task as _)
             })
-            .sink(|_: &mut RedisConsumer, _: &()| {
-                futures::sink::drain().sink_map_err(never as _)
-            })
+            .sink(|_: &mut RedisConsumer, _: &()| futures::sink::drain().sink_map_err(never as _))
             .build()
             .expect("the backend has a database, fetcher and sink")
     }
@@ -602,7 +599,9 @@ impl Fetcher {
                 self.buffer.push_back(Delivery {
                     entry_id: entry.id,
                     job,
-                    delivered: entry.delivered_count.unwrap_or(if reclaimed { 2 } else { 1 }),
+                    delivered: entry
+                        .delivered_count
+                        .unwrap_or(if reclaimed { 2 } else { 1 }),
                 });
             }
             None => {

@@ -214,7 +214,10 @@ impl PgServer {
     /// Immediate shutdown: no checkpoint, every connection cut, as in a
     /// crash or a failover.
     pub fn stop(&self) -> anyhow::Result<()> {
-        self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"])
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+        )
     }
 
     pub fn start_again(&self) -> anyhow::Result<()> {

@@ -19,8 +19,8 @@ use thumbforge_core::ids::random_token;
 use thumbforge_db::Db;
 use thumbforge_providers::Providers;
 use thumbforge_queue::{
-    ConsumerSettings, Delivery, JobQueue, RENDER_QUEUE, RedisConsumer, RedisQueue,
-    RenderThumbnail, SqliteQueue, SqliteQueueConfig, SqliteStorage,
+    ConsumerSettings, Delivery, JobQueue, RENDER_QUEUE, RedisConsumer, RedisQueue, RenderThumbnail,
+    SqliteQueue, SqliteQueueConfig, SqliteStorage,
 };
 use thumbforge_storage::Storage;
 use thumbforge_telemetry::metrics::Metrics;

@@ -73,10 +73,7 @@ pub async fn sweep_once(
             thumbnails::queued_not_started(db, now - config.lost_check.as_millis() as i64, BATCH)
                 .await?;
         let ids: Vec<String> = waiting.iter().map(|t| t.id.clone()).collect();
-        let missing = queue
-            .missing(&ids)
-            .await
-            .context("checking queued jobs")?;
+        let missing = queue.missing(&ids).await.context("checking queued jobs")?;
         let jobs: Vec<_> = waiting
             .iter()
             .filter(|t| missing.contains(&t.id))

@@ -43,6 +43,21 @@ pub async fn get(
     let not_found = || ApiError::NotFound("generation");
     let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
     let cache_key = (caller.org_id.clone(), id.as_str().to_owned());
+    let base = state.base_url(&req);
+    let now_secs = now_ms() / 1000;
+    // A terminal generation's whole answer is the same until its URLs'
+    // expiry step changes: serve the bytes.
+    let body_key = (
+        cache_key.0.clone(),
+        cache_key.1.clone(),
+        base.clone(),
+        crate::signing::UrlSigner::expiry(now_secs, state.url_ttl_secs),
+    );
+    if let Some(body) = state.caches.bodies.get(&body_key) {
+        return Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body));
+    }
     let view = match state.caches.terminal.get(&cache_key) {
         Some(view) => view,
         None => {
@@ -52,28 +67,38 @@ pub async fn get(
             let view = std::sync::Arc::new(view);
             // A terminal generation never changes again: serve it from
             // memory from now on.
-            if GenerationStatus::from_str(&view.generation.status).is_ok_and(|s| s.is_terminal()) {
+            if is_terminal(&view) {
                 state.caches.terminal.insert(cache_key, view.clone());
             }
             view
         }
     };
-    let base = state.base_url(&req);
-    let now_secs = now_ms() / 1000;
     let thumbnails = view
         .thumbnails
         .iter()
         .map(|t| thumbnail_body(&state, &base, now_secs, t))
         .collect();
     let g = &view.generation;
-    Ok(HttpResponse::Ok().json(GenerationBody {
+    let body = serde_json::to_vec(&GenerationBody {
         id: g.id.clone(),
         status: g.status.clone(),
         model: g.model.clone(),
         count: g.count,
         created_at: g.created_at,
         thumbnails,
-    }))
+    })
+    .map_err(ApiError::internal)?;
+    let body = actix_web::web::Bytes::from(body);
+    if is_terminal(&view) {
+        state.caches.bodies.insert(body_key, body.clone());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
+}
+
+fn is_terminal(view: &generations::GenerationView) -> bool {
+    GenerationStatus::from_str(&view.generation.status).is_ok_and(|s| s.is_terminal())
 }
 
 fn thumbnail_body(

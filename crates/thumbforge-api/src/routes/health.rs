@@ -22,7 +22,10 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
             .filter(|(_, up)| !up)
             .map(|(name, _)| name)
             .collect();
-        Err(ApiError::NotReady(format!("{} unreachable", down.join(" and "))))
+        Err(ApiError::NotReady(format!(
+            "{} unreachable",
+            down.join(" and ")
+        )))
     }
 }
 

@@ -28,7 +28,10 @@ async fn migrate_works_on_a_fresh_database() {
     let db = thumbforge_worker::connect_db(&test_settings(&data))
         .await
         .expect("connects");
-    assert_eq!(thumbforge_db::orgs::count(&db).await.expect("orgs table"), 0);
+    assert_eq!(
+        thumbforge_db::orgs::count(&db).await.expect("orgs table"),
+        0
+    );
     // …and again through the flag alone: a no-op, not an error.
     let mut again = Command::new(env!("CARGO_BIN_EXE_thumbforge"));
     again

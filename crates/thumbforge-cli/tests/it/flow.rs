@@ -197,7 +197,9 @@ async fn health_endpoints_answer() {
 #[tokio::test]
 async fn metrics_count_requests_and_jobs() {
     let app = TestApp::spawn().await;
-    let id = app.generate(&app.key, json!({"prompt": "metered", "count": 2})).await;
+    let id = app
+        .generate(&app.key, json!({"prompt": "metered", "count": 2}))
+        .await;
     app.wait_terminal(&app.key, &id).await;
     let text = app
         .client
@@ -214,12 +216,15 @@ async fn metrics_count_requests_and_jobs() {
             .unwrap_or_else(|| panic!("no {series} in\n{text}"))
     };
     assert_eq!(
-        value(r#"thumbforge_http_requests_total{method="POST",route="/api/v1/generate",status="202"}"#),
+        value(
+            r#"thumbforge_http_requests_total{method="POST",route="/api/v1/generate",status="202"}"#
+        ),
         1.0
     );
     assert!(
-        value(r#"thumbforge_http_requests_total{method="GET",route="/api/v1/generations/{id}",status="200"}"#)
-            >= 1.0
+        value(
+            r#"thumbforge_http_requests_total{method="GET",route="/api/v1/generations/{id}",status="200"}"#
+        ) >= 1.0
     );
     assert_eq!(value("thumbforge_jobs_started_total"), 2.0);
     assert_eq!(value("thumbforge_jobs_succeeded_total"), 2.0);

@@ -96,7 +96,12 @@ async fn a_redis_crash_mid_run_gives_503s_and_loses_nothing() {
     assert_eq!(status, 503);
     assert_eq!(body["code"], "not_ready");
     // Polling needs only the database, so it keeps working.
-    let (status, _) = get(&app, &client, &format!("/api/v1/generations/{}", accepted[0])).await;
+    let (status, _) = get(
+        &app,
+        &client,
+        &format!("/api/v1/generations/{}", accepted[0]),
+    )
+    .await;
     assert_eq!(status, 200);
 
     redis.restart().expect("redis restarts");
@@ -138,7 +143,12 @@ async fn a_postgres_restart_mid_run_gives_503s_and_loses_nothing() {
     let (status, body) = submit(&app, &client, "during").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "database_unavailable");
-    let (status, body) = get(&app, &client, &format!("/api/v1/generations/{}", accepted[0])).await;
+    let (status, body) = get(
+        &app,
+        &client,
+        &format!("/api/v1/generations/{}", accepted[0]),
+    )
+    .await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "database_unavailable");
     let (status, _) = get(&app, &client, "/readyz").await;
@@ -253,7 +263,10 @@ async fn a_stopping_worker_hands_back_what_it_holds() {
         .expect("xpending");
     assert_eq!(pending.len(), 2, "{pending:?}");
     for (_, _, idle_ms, _) in &pending {
-        assert!(*idle_ms >= 60_000, "handed back entries look orphaned: {pending:?}");
+        assert!(
+            *idle_ms >= 60_000,
+            "handed back entries look orphaned: {pending:?}"
+        );
     }
 
     let second = thumbforge_worker::connect(&settings).await.expect("deps");

@@ -223,7 +223,12 @@ async fn submitter(
                     let status = r.status().as_u16();
                     let v: serde_json::Value = r.json().await.unwrap_or_default();
                     let code = format!("{status} {}", v["code"].as_str().unwrap_or("-"));
-                    *tally.lock().expect("tally").refused.entry(code).or_default() += 1;
+                    *tally
+                        .lock()
+                        .expect("tally")
+                        .refused
+                        .entry(code)
+                        .or_default() += 1;
                     if status != 503 {
                         break;
                     }
@@ -279,7 +284,10 @@ async fn main() -> anyhow::Result<()> {
     };
     for exe in ["thumbforge", "thumbforge-api", "thumbforge-worker"] {
         if !bin.join(exe).exists() {
-            bail!("{} is missing: build the workspace first", bin.join(exe).display());
+            bail!(
+                "{} is missing: build the workspace first",
+                bin.join(exe).display()
+            );
         }
     }
     let total_thumbnails = (args.generations * args.count) as i64;
@@ -428,13 +436,9 @@ async fn main() -> anyhow::Result<()> {
                         // or already terminal.
                         loop {
                             let now = attempts(&db, &held).await.unwrap_or_default();
-                            let done = held.iter().all(|id| {
-                                match (before.get(id), now.get(id)) {
-                                    (Some((a0, _)), Some((a1, s))) => {
-                                        a1 > a0 || s != "processing"
-                                    }
-                                    _ => true,
-                                }
+                            let done = held.iter().all(|id| match (before.get(id), now.get(id)) {
+                                (Some((a0, _)), Some((a1, s))) => a1 > a0 || s != "processing",
+                                _ => true,
                             });
                             if done || killed_at.elapsed() > Duration::from_secs(120) {
                                 return (held.len(), killed_at.elapsed().as_secs_f64());
@@ -593,4 +597,3 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
-

@@ -6,7 +6,10 @@
 //! 2. pickup: an idle worker, one job at a time; time from the push call to
 //!    the handler starting (both in this process, so one clock);
 //! 3. backlog: `--backlog` jobs pushed, then drained; any worker restart is
-//!    counted (apalis-redis 1.0.0 died at about 8,000 due jobs).
+//!    counted (apalis-redis 1.0.0 died at about 8,000 due jobs);
+//! 4. with `--database`: queue plus the real status writes of a job (claim
+//!    with lease, succeed, refresh the generation) on PostgreSQL, for
+//!    `--jobs` thumbnails; only the model call and the PNG are left out.
 
 use std::{
     collections::HashMap,
@@ -35,10 +38,15 @@ struct Args {
     pickup_samples: usize,
     #[arg(long, default_value_t = 100_000)]
     backlog: usize,
+    /// A PostgreSQL URL for the status-writes measure (its tables are
+    /// created by migration; rows are added).
+    #[arg(long)]
+    database: Option<String>,
 }
 
 struct Ctx {
     consumer: RedisConsumer,
+    db: Option<thumbforge_db::Db>,
     done: AtomicUsize,
     notify: Notify,
     pushed_at: Mutex<HashMap<String, Instant>>,
@@ -54,6 +62,22 @@ async fn noop(delivery: Delivery, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError
         .remove(&delivery.job.thumbnail_id)
     {
         ctx.pickups.lock().expect("pickups").push(started - at);
+    }
+    if let Some(db) = &ctx.db {
+        use thumbforge_db::{generations, thumbnails};
+        let lease = thumbforge_db::now_ms() + 60_000;
+        if let Some(job) = thumbnails::claim(db, &delivery.job.thumbnail_id, lease).await? {
+            let success = thumbnails::Success {
+                storage_key: "bench".to_owned(),
+                watermarked_key: None,
+                file_size_bytes: 1,
+                width: 1280,
+                height: 720,
+                generation_time_ms: 0,
+            };
+            thumbnails::succeed(db, &job.thumbnail.id, &success).await?;
+            generations::refresh_status(db, &job.generation.id).await?;
+        }
     }
     ctx.consumer.ack(&delivery).await?;
     ctx.done.fetch_add(1, Ordering::Relaxed);
@@ -87,7 +111,7 @@ struct Running {
     task: tokio::task::JoinHandle<()>,
 }
 
-fn start_worker(queue: &RedisQueue, concurrency: usize) -> Running {
+fn start_worker(queue: &RedisQueue, concurrency: usize, db: Option<thumbforge_db::Db>) -> Running {
     let consumer = RedisConsumer::new(
         queue.clone(),
         format!("bench-{}", std::process::id()),
@@ -100,6 +124,7 @@ fn start_worker(queue: &RedisQueue, concurrency: usize) -> Running {
     );
     let ctx = Arc::new(Ctx {
         consumer: consumer.clone(),
+        db,
         done: AtomicUsize::new(0),
         notify: Notify::new(),
         pushed_at: Mutex::new(HashMap::new()),
@@ -145,7 +170,8 @@ fn start_worker(queue: &RedisQueue, concurrency: usize) -> Running {
 impl Running {
     async fn wait_done(&self, n: usize) {
         while self.ctx.done.load(Ordering::Relaxed) < n {
-            let _ = tokio::time::timeout(Duration::from_millis(100), self.ctx.notify.notified()).await;
+            let _ =
+                tokio::time::timeout(Duration::from_millis(100), self.ctx.notify.notified()).await;
         }
     }
 
@@ -178,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
     let queue = fresh_queue(&args.redis, "noop").await?;
     push(&queue, 0..args.jobs).await?;
     let start = Instant::now();
-    let worker = start_worker(&queue, args.concurrency);
+    let worker = start_worker(&queue, args.concurrency, None);
     worker.wait_done(args.jobs).await;
     let secs = start.elapsed().as_secs_f64();
     let restarts = worker.stop().await;
@@ -193,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
 
     // 2. Pickup latency of an idle worker.
     let queue = fresh_queue(&args.redis, "pickup").await?;
-    let worker = start_worker(&queue, args.concurrency);
+    let worker = start_worker(&queue, args.concurrency, None);
     tokio::time::sleep(Duration::from_millis(300)).await;
     for i in 0..args.pickup_samples {
         let (job, attempt) = job(i);
@@ -226,18 +252,70 @@ async fn main() -> anyhow::Result<()> {
     let push_secs = push_start.elapsed().as_secs_f64();
     let depth = queue.depth().await?;
     let start = Instant::now();
-    let worker = start_worker(&queue, args.concurrency);
+    let worker = start_worker(&queue, args.concurrency, None);
     worker.wait_done(args.backlog).await;
     let secs = start.elapsed().as_secs_f64();
     let restarts = worker.stop().await;
     let left = queue.depth().await?;
     queue.destroy().await?;
+    if let Some(url) = &args.database {
+        status_writes(&args, url).await?;
+    }
     println!(
         "backlog: {} queued (pushed in {:.1} s), drained in {:.1} s = {:.0} jobs/s, worker restarts {restarts}, left {left}",
         depth,
         push_secs,
         secs,
         args.backlog as f64 / secs
+    );
+    Ok(())
+}
+
+/// Queue plus the real status writes, on `jobs` one-thumbnail generations.
+async fn status_writes(args: &Args, url: &str) -> anyhow::Result<()> {
+    use thumbforge_core::{GenerateRequest, ModelId, Plan, Prompt, ThumbnailCount};
+    let db = thumbforge_db::Db::connect(url, 60, Duration::from_secs(5)).await?;
+    db.migrate().await?;
+    let org = thumbforge_db::orgs::ensure(&db, "queue-bench", Some(Plan::Pro)).await?;
+    let request = GenerateRequest {
+        prompt: Prompt::try_from("status writes".to_owned())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        model: None,
+        count: ThumbnailCount::try_from(1).map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        aspect_ratio: Default::default(),
+        person_ids: Default::default(),
+        inspiration_ids: Default::default(),
+    };
+    let queue = fresh_queue(&args.redis, "writes").await?;
+    let mut jobs = Vec::with_capacity(args.jobs);
+    for _ in 0..args.jobs {
+        let view =
+            thumbforge_db::generations::create(&db, &org.id, Plan::Pro, ModelId::Test, &request)
+                .await?;
+        jobs.push((
+            RenderThumbnail {
+                thumbnail_id: view.thumbnails[0].id.clone(),
+                generation_id: view.generation.id.clone(),
+                enqueued_at_ms: 0,
+            },
+            0,
+        ));
+    }
+    for chunk in jobs.chunks(500) {
+        queue.enqueue(chunk).await?;
+    }
+    let start = Instant::now();
+    let worker = start_worker(&queue, args.concurrency, Some(db));
+    worker.wait_done(args.jobs).await;
+    let secs = start.elapsed().as_secs_f64();
+    let restarts = worker.stop().await;
+    queue.destroy().await?;
+    println!(
+        "writes: {} jobs with claim + succeed + refresh on PostgreSQL at concurrency {} in {:.2} s = {:.0} jobs/s (worker restarts: {restarts})",
+        args.jobs,
+        args.concurrency,
+        secs,
+        args.jobs as f64 / secs
     );
     Ok(())
 }

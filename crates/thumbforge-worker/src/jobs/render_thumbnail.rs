@@ -87,7 +87,12 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
     };
     let outcome = match produced {
         Ok(image) => {
-            let (clean, marked) = encode(&image, ctx.thumbnail.is_watermarked)?;
+            let (width, height) = (image.width() as i32, image.height() as i32);
+            // PNG encoding is CPU work: keep it off the async threads.
+            let watermark = ctx.thumbnail.is_watermarked;
+            let (clean, marked) = tokio::task::spawn_blocking(move || encode(&image, watermark))
+                .await
+                .context("encoding task")??;
             let clean_key = thumbnail_key(&generation.id, &ctx.thumbnail.id);
             env.storage
                 .put(&clean_key, clean.clone())
@@ -104,7 +109,6 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
                 }
                 None => (None, clean.len()),
             };
-            let (width, height) = (image.width() as i32, image.height() as i32);
             let changed = thumbnails::succeed(
                 &env.db,
                 &ctx.thumbnail.id,
