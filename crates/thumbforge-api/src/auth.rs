@@ -46,7 +46,7 @@ impl FromRequest for Authenticated {
             if key.len() > 128 {
                 return Err(ApiError::InvalidApiKey);
             }
-            let hash = keys::hash_key(&key);
+            let hash = keys::key_digest(&key);
             if let Some(caller) = state.caches.callers.get(&hash) {
                 return Ok(Authenticated(caller));
             }

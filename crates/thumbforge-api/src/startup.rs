@@ -64,13 +64,21 @@ pub struct AppState {
 pub struct Caches {
     /// Key hash → caller. Key and plan changes take effect within the TTL
     /// (`api.auth_cache_secs`); unknown keys are never cached.
-    pub callers: moka::sync::Cache<String, thumbforge_db::keys::Caller>,
+    pub callers: moka::sync::Cache<[u8; 32], thumbforge_db::keys::Caller>,
     /// (org, generation) → a terminal generation, which never changes.
     pub terminal:
         moka::sync::Cache<(String, String), Arc<thumbforge_db::generations::GenerationView>>,
-    /// (org, generation, base URL, URL expiry) → the serialized answer for
-    /// a terminal generation.
-    pub bodies: moka::sync::Cache<(String, String, String, i64), actix_web::web::Bytes>,
+    /// (generation, URL expiry) → the serialized answer for a terminal
+    /// generation, with the org and base URL it was made for (checked on
+    /// every hit).
+    pub bodies: moka::sync::Cache<(String, i64), Arc<CachedBody>>,
+}
+
+#[derive(Debug)]
+pub struct CachedBody {
+    pub org_id: String,
+    pub base: String,
+    pub bytes: actix_web::web::Bytes,
 }
 
 impl Caches {

@@ -78,6 +78,11 @@ pub struct WorkerSettings {
     /// A thumbnail accepted this long ago whose job never reached the queue
     /// is enqueued again.
     pub enqueue_grace_secs: u64,
+    /// `thumbforge-worker` on PostgreSQL: status writes commit without
+    /// waiting for the WAL flush (`synchronous_commit = off`). A database
+    /// crash may undo the last moments of them; the sweeper redoes that
+    /// work (lost-job check, lease expiry). The API always commits durably.
+    pub async_commit: bool,
     /// SIGTERM: how long running jobs may finish before they are handed back.
     pub shutdown_grace_secs: u64,
     /// A queued thumbnail whose job has not started this long after it was
@@ -149,6 +154,7 @@ sweep_interval_secs = 5
 enqueue_grace_secs = 10
 shutdown_grace_secs = 30
 lost_check_secs = 30
+async_commit = true
 health_port = 0
 
 [api]

@@ -31,6 +31,21 @@ impl Db {
         max_connections: u32,
         acquire_timeout: Duration,
     ) -> Result<Db, DbError> {
+        Self::connect_with(url, max_connections, acquire_timeout, false).await
+    }
+
+    /// `connect`, and with `async_commit` on PostgreSQL every session runs
+    /// with `synchronous_commit = off`: a commit returns before its WAL is
+    /// flushed, so a database crash can undo the last moments of writes.
+    /// Only for writers whose work is redone anyway (workers: see
+    /// `worker.async_commit`); never for the API, whose 2xx promises a
+    /// durable commit.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+        async_commit: bool,
+    ) -> Result<Db, DbError> {
         let is_sqlite = url.starts_with("sqlite:");
         let url = if is_sqlite && !url.contains("mode=") && !url.contains(":memory:") {
             let sep = if url.contains('?') { '&' } else { '?' };
@@ -45,6 +60,9 @@ impl Db {
             .acquire_timeout(acquire_timeout)
             .connect_timeout(acquire_timeout)
             .sqlx_logging(false);
+        if async_commit && !is_sqlite {
+            options.map_sqlx_postgres_opts(|opts| opts.options([("synchronous_commit", "off")]));
+        }
         if is_sqlite {
             options.map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

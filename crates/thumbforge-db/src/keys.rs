@@ -24,7 +24,12 @@ pub struct Caller {
 }
 
 pub fn hash_key(plain: &str) -> String {
-    hex::encode(Sha256::digest(plain.as_bytes()))
+    hex::encode(key_digest(plain))
+}
+
+/// The raw SHA-256 of a key, for in-memory lookups.
+pub fn key_digest(plain: &str) -> [u8; 32] {
+    Sha256::digest(plain.as_bytes()).into()
 }
 
 /// Creates a key for `org_id` and returns it in plain text; it cannot be

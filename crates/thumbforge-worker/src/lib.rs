@@ -19,9 +19,20 @@ use tokio_util::sync::CancellationToken;
 
 /// Connects to everything `settings` names and migrates the database.
 pub async fn connect(settings: &Settings) -> anyhow::Result<WorkerDeps> {
+    connect_as(settings, false).await
+}
+
+async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Result<WorkerDeps> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
-    let db = connect_db(settings).await?;
+    let db = Db::connect_with(
+        &settings.database_url(),
+        settings.database.max_connections,
+        std::time::Duration::from_millis(settings.database.acquire_timeout_ms),
+        async_commit,
+    )
+    .await
+    .context("connecting to the database")?;
     db.migrate().await.context("migrating the database")?;
     let queue = JobQueue::open(&queue_target(settings), settings.queue.max_attempts)
         .await
@@ -78,9 +89,10 @@ pub fn queue_target(settings: &Settings) -> QueueTarget {
 }
 
 /// The `thumbforge-worker` process: workers, sweeper and health endpoints
-/// until SIGINT/SIGTERM, then a graceful stop.
+/// until SIGINT/SIGTERM, then a graceful stop. Its database pool serves
+/// only redoable worker writes, so `worker.async_commit` may apply.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let deps = connect(&settings).await?;
+    let deps = connect_as(&settings, settings.worker.async_commit).await?;
     let shutdown = CancellationToken::new();
     let health = match settings.worker.health_port {
         0 => None,

@@ -42,22 +42,24 @@ pub async fn get(
     // A malformed id and another org's id answer exactly like a missing one.
     let not_found = || ApiError::NotFound("generation");
     let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
-    let cache_key = (caller.org_id.clone(), id.as_str().to_owned());
     let base = state.base_url(&req);
     let now_secs = now_ms() / 1000;
     // A terminal generation's whole answer is the same until its URLs'
-    // expiry step changes: serve the bytes.
+    // expiry step changes: serve the bytes, if they were made for this org
+    // and base URL.
     let body_key = (
-        cache_key.0.clone(),
-        cache_key.1.clone(),
-        base.clone(),
+        id.as_str().to_owned(),
         crate::signing::UrlSigner::expiry(now_secs, state.url_ttl_secs),
     );
-    if let Some(body) = state.caches.bodies.get(&body_key) {
+    if let Some(body) = state.caches.bodies.get(&body_key)
+        && body.org_id == caller.org_id
+        && body.base == base
+    {
         return Ok(HttpResponse::Ok()
             .content_type("application/json")
-            .body(body));
+            .body(body.bytes.clone()));
     }
+    let cache_key = (caller.org_id.clone(), id.as_str().to_owned());
     let view = match state.caches.terminal.get(&cache_key) {
         Some(view) => view,
         None => {
@@ -90,7 +92,15 @@ pub async fn get(
     .map_err(ApiError::internal)?;
     let body = actix_web::web::Bytes::from(body);
     if is_terminal(&view) {
-        state.caches.bodies.insert(body_key, body.clone());
+        let cached = crate::startup::CachedBody {
+            org_id: caller.org_id.clone(),
+            base,
+            bytes: body.clone(),
+        };
+        state
+            .caches
+            .bodies
+            .insert(body_key, std::sync::Arc::new(cached));
     }
     Ok(HttpResponse::Ok()
         .content_type("application/json")

@@ -91,6 +91,14 @@ async fn another_orgs_generation_is_a_404_like_a_missing_one() {
 
     // The owner still sees it.
     assert_eq!(app.get_generation(&app.key, &id).await.status(), 200);
+
+    // Once terminal, the owner's answer is served from memory; the other
+    // org must still get the 404, not the cached body.
+    app.wait_terminal(&app.key, &id).await;
+    assert_eq!(app.get_generation(&app.key, &id).await.status(), 200);
+    let (status, after) = problem(app.get_generation(&other, &id).await).await;
+    assert_eq!(status, 404);
+    assert_eq!(after, missing);
 }
 
 #[tokio::test]

@@ -274,7 +274,8 @@ async fn main() -> anyhow::Result<()> {
 /// Queue plus the real status writes, on `jobs` one-thumbnail generations.
 async fn status_writes(args: &Args, url: &str) -> anyhow::Result<()> {
     use thumbforge_core::{GenerateRequest, ModelId, Plan, Prompt, ThumbnailCount};
-    let db = thumbforge_db::Db::connect(url, 60, Duration::from_secs(5)).await?;
+    // As `thumbforge-worker` connects with `worker.async_commit` (default).
+    let db = thumbforge_db::Db::connect_with(url, 60, Duration::from_secs(5), true).await?;
     db.migrate().await?;
     let org = thumbforge_db::orgs::ensure(&db, "queue-bench", Some(Plan::Pro)).await?;
     let request = GenerateRequest {
