@@ -200,16 +200,19 @@ pub async fn never_enqueued(
     stranded_where(db, condition, thumbnails::Column::CreatedAt, limit).await
 }
 
-/// Processing thumbnails enqueued before `enqueued_before` that no worker
-/// holds: waiting in the queue, or lost by it.
-pub async fn queued_not_started(
+/// Processing thumbnails enqueued before `enqueued_before`: waiting in the
+/// queue, running, or lost by the queue. The sweeper asks the queue which.
+/// A running job is still in the queue (acknowledged only after its
+/// outcome is written), so even a thumbnail with a lease is lost when the
+/// queue no longer has it: its result was undone by a database crash, or
+/// its entry by a Redis flush.
+pub async fn enqueued_before(
     db: &Db,
     enqueued_before: i64,
     limit: u64,
 ) -> Result<Vec<Stranded>, DbError> {
-    let condition = sea_orm::Condition::all()
-        .add(thumbnails::Column::EnqueuedAt.lt(enqueued_before))
-        .add(thumbnails::Column::LeaseExpiresAt.is_null());
+    let condition =
+        sea_orm::Condition::all().add(thumbnails::Column::EnqueuedAt.lt(enqueued_before));
     stranded_where(db, condition, thumbnails::Column::EnqueuedAt, limit).await
 }
 

@@ -3,9 +3,9 @@
 //!
 //! 1. processing thumbnails whose job never reached the queue (the API died
 //!    between commit and enqueue, or the enqueue failed) are enqueued;
-//! 2. thumbnails queued for a while without starting whose job the queue no
-//!    longer has (a Redis flush or restart without persistence) are
-//!    enqueued again;
+//! 2. thumbnails still processing a while after their enqueue whose job the
+//!    queue no longer has (a Redis flush, or a result undone by a database
+//!    crash after the job was acknowledged) are enqueued again;
 //! 3. thumbnails whose worker's lease lapsed (it died or hung) are enqueued
 //!    again under a new attempt key;
 //! 4. thumbnails older than the deadline end as failed, "timed out";
@@ -70,7 +70,7 @@ pub async fn sweep_once(
     // Bounded per pass, so a flushed backlog refills in steps of BATCH.
     for _ in 0..20 {
         let waiting =
-            thumbnails::queued_not_started(db, now - config.lost_check.as_millis() as i64, BATCH)
+            thumbnails::enqueued_before(db, now - config.lost_check.as_millis() as i64, BATCH)
                 .await?;
         let ids: Vec<String> = waiting.iter().map(|t| t.id.clone()).collect();
         let missing = queue.missing(&ids).await.context("checking queued jobs")?;

@@ -42,6 +42,36 @@ async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, Value
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Submits until one is accepted (within 10 s), each refusal carrying
+/// `code`; returns the accepted id.
+async fn accepted_again(app: &TestApp, client: &reqwest::Client, code: &str) -> String {
+    for _ in 0..100 {
+        let (status, body) = submit(app, client, "after").await;
+        if status == 202 {
+            return body["generationId"].as_str().expect("id").to_owned();
+        }
+        assert_eq!(body["code"], code, "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not accepted again after the restart");
+}
+
+/// Submits `n` generations that must all be accepted; returns their ids.
+async fn accept_all(
+    app: &TestApp,
+    client: &reqwest::Client,
+    n: usize,
+    prompt: &str,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let (status, body) = submit(app, client, &format!("{prompt} {i}")).await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["generationId"].as_str().expect("id").to_owned());
+    }
+    ids
+}
+
 /// Every accepted id reaches `succeeded`.
 async fn all_succeed(app: &TestApp, accepted: &[String]) {
     for id in accepted {
@@ -68,12 +98,7 @@ async fn a_redis_crash_mid_run_gives_503s_and_loses_nothing() {
     })
     .await;
     let client = impatient();
-    let mut accepted = Vec::new();
-    for i in 0..4 {
-        let (status, body) = submit(&app, &client, &format!("before [sleep:300] {i}")).await;
-        assert_eq!(status, 202, "{body}");
-        accepted.push(body["generationId"].as_str().expect("id").to_owned());
-    }
+    let mut accepted = accept_all(&app, &client, 4, "before [sleep:300]").await;
 
     redis.crash();
     // The first submit to find the queue down is still accepted (it is
@@ -106,17 +131,7 @@ async fn a_redis_crash_mid_run_gives_503s_and_loses_nothing() {
 
     redis.restart().expect("redis restarts");
     // Once the breaker closes, submits are accepted again.
-    let mut after = None;
-    for _ in 0..100 {
-        let (status, body) = submit(&app, &client, "after").await;
-        if status == 202 {
-            after = Some(body["generationId"].as_str().expect("id").to_owned());
-            break;
-        }
-        assert_eq!(body["code"], "queue_unavailable", "{body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    accepted.push(after.expect("accepted again after the restart"));
+    accepted.push(accepted_again(&app, &client, "queue_unavailable").await);
     all_succeed(&app, &accepted).await;
     let (status, _) = get(&app, &client, "/readyz").await;
     assert_eq!(status, 200);
@@ -132,12 +147,7 @@ async fn a_postgres_restart_mid_run_gives_503s_and_loses_nothing() {
     })
     .await;
     let client = impatient();
-    let mut accepted = Vec::new();
-    for i in 0..4 {
-        let (status, body) = submit(&app, &client, &format!("before [sleep:500] {i}")).await;
-        assert_eq!(status, 202, "{body}");
-        accepted.push(body["generationId"].as_str().expect("id").to_owned());
-    }
+    let mut accepted = accept_all(&app, &client, 4, "before [sleep:500]").await;
 
     pg.stop().expect("postgres stops");
     let (status, body) = submit(&app, &client, "during").await;
@@ -157,17 +167,7 @@ async fn a_postgres_restart_mid_run_gives_503s_and_loses_nothing() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     pg.start_again().expect("postgres starts again");
-    let mut after = None;
-    for _ in 0..100 {
-        let (status, body) = submit(&app, &client, "after").await;
-        if status == 202 {
-            after = Some(body["generationId"].as_str().expect("id").to_owned());
-            break;
-        }
-        assert_eq!(body["code"], "database_unavailable", "{body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    accepted.push(after.expect("accepted again after the restart"));
+    accepted.push(accepted_again(&app, &client, "database_unavailable").await);
     all_succeed(&app, &accepted).await;
 }
 
