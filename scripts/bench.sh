@@ -95,4 +95,7 @@ echo '```'
 "$BIN/examples/render_bench" 30
 echo '```'
 echo
+# Stop the embedded servers first: the production half wants the CPU.
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+PIDS=()
 bash scripts/bench-production.sh
