@@ -65,9 +65,6 @@ pub struct Caches {
     /// Key hash → caller. Key and plan changes take effect within the TTL
     /// (`api.auth_cache_secs`); unknown keys are never cached.
     pub callers: moka::sync::Cache<[u8; 32], thumbforge_db::keys::Caller>,
-    /// (org, generation) → a terminal generation, which never changes.
-    pub terminal:
-        moka::sync::Cache<(String, String), Arc<thumbforge_db::generations::GenerationView>>,
     /// (generation, URL expiry) → the serialized answer for a terminal
     /// generation, with the org and base URL it was made for (checked on
     /// every hit).
@@ -87,10 +84,6 @@ impl Caches {
             callers: moka::sync::Cache::builder()
                 .max_capacity(if auth_ttl.is_zero() { 0 } else { 10_000 })
                 .time_to_live(auth_ttl.max(std::time::Duration::from_secs(1)))
-                .build(),
-            terminal: moka::sync::Cache::builder()
-                .max_capacity(20_000)
-                .time_to_live(std::time::Duration::from_secs(600))
                 .build(),
             bodies: moka::sync::Cache::builder()
                 .max_capacity(20_000)

@@ -22,12 +22,6 @@ pub struct JobContext {
     pub generation: generations::Model,
 }
 
-impl JobContext {
-    pub fn status(&self) -> Result<ThumbnailStatus, DbError> {
-        self.thumbnail.status.parse().map_err(DbError::Corrupt)
-    }
-}
-
 /// Records that these thumbnails' jobs reached the queue.
 pub async fn mark_enqueued(db: &Db, ids: &[String]) -> Result<(), DbError> {
     if ids.is_empty() {

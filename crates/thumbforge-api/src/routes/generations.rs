@@ -59,22 +59,9 @@ pub async fn get(
             .content_type("application/json")
             .body(body.bytes.clone()));
     }
-    let cache_key = (caller.org_id.clone(), id.as_str().to_owned());
-    let view = match state.caches.terminal.get(&cache_key) {
-        Some(view) => view,
-        None => {
-            let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
-                .await?
-                .ok_or_else(not_found)?;
-            let view = std::sync::Arc::new(view);
-            // A terminal generation never changes again: serve it from
-            // memory from now on.
-            if is_terminal(&view) {
-                state.caches.terminal.insert(cache_key, view.clone());
-            }
-            view
-        }
-    };
+    let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
+        .await?
+        .ok_or_else(not_found)?;
     let thumbnails = view
         .thumbnails
         .iter()
@@ -91,6 +78,7 @@ pub async fn get(
     })
     .map_err(ApiError::internal)?;
     let body = actix_web::web::Bytes::from(body);
+    // A terminal generation never changes again: keep its answer.
     if is_terminal(&view) {
         let cached = crate::startup::CachedBody {
             org_id: caller.org_id.clone(),

@@ -258,9 +258,6 @@ async fn main() -> anyhow::Result<()> {
     let restarts = worker.stop().await;
     let left = queue.depth().await?;
     queue.destroy().await?;
-    if let Some(url) = &args.database {
-        status_writes(&args, url).await?;
-    }
     println!(
         "backlog: {} queued (pushed in {:.1} s), drained in {:.1} s = {:.0} jobs/s, worker restarts {restarts}, left {left}",
         depth,
@@ -268,6 +265,9 @@ async fn main() -> anyhow::Result<()> {
         secs,
         args.backlog as f64 / secs
     );
+    if let Some(url) = &args.database {
+        status_writes(&args, url).await?;
+    }
     Ok(())
 }
 
