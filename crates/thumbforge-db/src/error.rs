@@ -1,7 +1,7 @@
 use sea_orm::DbErr;
 
 /// Errors from the database layer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DbError {
     #[error("database: {0}")]
     Db(#[from] DbErr),

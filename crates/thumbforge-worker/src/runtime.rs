@@ -100,7 +100,7 @@ pub fn start(
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     let env = Arc::new(JobEnv {
-        db: deps.db.clone(),
+        writer: thumbforge_db::batch::StatusWriter::new(deps.db.clone()),
         storage: deps.storage.clone(),
         providers: deps.providers.clone(),
         job_timeout: Duration::from_secs(settings.worker.job_timeout_secs),

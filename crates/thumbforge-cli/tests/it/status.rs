@@ -153,7 +153,7 @@ async fn a_redelivered_job_does_nothing() {
         .await
         .expect("deps");
     let env = JobEnv {
-        db: deps.db.clone(),
+        writer: thumbforge_db::batch::StatusWriter::new(deps.db.clone()),
         storage: deps.storage.clone(),
         providers: deps.providers.clone(),
         job_timeout: std::time::Duration::from_secs(30),
@@ -172,4 +172,118 @@ async fn a_redelivered_job_does_nothing() {
         .expect("db")
         .expect("row");
     assert_eq!(before, after, "the row is untouched");
+}
+
+/// The worker's batched writer under many concurrent jobs: every claim and
+/// outcome lands on its own row, generations derive the right status, and
+/// the single-row guards still hold inside a batch.
+#[tokio::test]
+async fn batched_status_writes_match_the_single_row_rules() {
+    use thumbforge_db::batch::{JobResult, StatusWriter};
+    let app = TestApp::spawn().await;
+    let org = thumbforge_db::orgs::ensure(app.db(), "batch", Some(Plan::Pro))
+        .await
+        .expect("org");
+    let request = direct_request("batched", 3);
+    let mut views = Vec::new();
+    for _ in 0..40 {
+        views.push(
+            generations::create(app.db(), &org.id, Plan::Pro, ModelId::Local, &request)
+                .await
+                .expect("created"),
+        );
+    }
+    let writer = StatusWriter::new(app.db().clone());
+    let success = thumbnails::Success {
+        storage_key: "key".into(),
+        watermarked_key: Some("wm".into()),
+        file_size_bytes: 7,
+        width: 1280,
+        height: 720,
+        generation_time_ms: 3,
+    };
+    // Generation i: all succeed (i % 3 == 0), all fail (1), or one fails (2).
+    let mut jobs = Vec::new();
+    for (i, view) in views.iter().enumerate() {
+        for (j, t) in view.thumbnails.iter().enumerate() {
+            let fails = match i % 3 {
+                0 => false,
+                1 => true,
+                _ => j == 1,
+            };
+            let writer = writer.clone();
+            let (id, generation_id) = (t.id.clone(), view.generation.id.clone());
+            let success = success.clone();
+            jobs.push(tokio::spawn(async move {
+                let ctx = writer
+                    .claim(&id, 123)
+                    .await
+                    .expect("claim")
+                    .expect("claimable");
+                assert_eq!(ctx.thumbnail.id, id);
+                assert_eq!(ctx.generation.id, generation_id);
+                assert_eq!(ctx.thumbnail.attempts, 1);
+                let result = if fails {
+                    JobResult::Failed(format!("reason for {id}"))
+                } else {
+                    JobResult::Succeeded(success)
+                };
+                let recorded = writer.record(&ctx, result.clone()).await.expect("record");
+                assert!(recorded.changed, "the first outcome applies");
+                let again = writer.record(&ctx, result).await.expect("record again");
+                assert!(!again.changed, "a second outcome is a no-op");
+                assert!(
+                    again.generation.is_terminal()
+                        || again.generation == thumbforge_core::GenerationStatus::Processing
+                );
+            }));
+        }
+    }
+    for job in jobs {
+        job.await.expect("job");
+    }
+    for (i, view) in views.iter().enumerate() {
+        let expected = ["succeeded", "failed", "partial"][i % 3];
+        let stored = generations::status_of(app.db(), &view.generation.id)
+            .await
+            .expect("db")
+            .expect("row");
+        assert_eq!(stored, expected, "generation {i}");
+        for (j, t) in view.thumbnails.iter().enumerate() {
+            let row = thumbnails::find(app.db(), &t.id)
+                .await
+                .expect("db")
+                .expect("row");
+            assert_eq!(row.lease_expires_at, None);
+            assert!(row.completed_at.is_some());
+            if row.status == "failed" {
+                assert_eq!(row.error, Some(format!("reason for {}", t.id)));
+                assert_eq!(row.storage_key, None);
+            } else {
+                assert_eq!(row.status, "succeeded", "generation {i} thumbnail {j}");
+                assert_eq!(row.error, None);
+                assert_eq!(
+                    (
+                        row.storage_key.as_deref(),
+                        row.watermarked_key.as_deref(),
+                        row.file_size_bytes,
+                        row.width,
+                        row.height,
+                        row.generation_time_ms,
+                    ),
+                    (
+                        Some("key"),
+                        Some("wm"),
+                        Some(7),
+                        Some(1280),
+                        Some(720),
+                        Some(3)
+                    )
+                );
+            }
+        }
+    }
+    // Terminal rows cannot be claimed through the writer either.
+    let first = &views[0].thumbnails[0].id;
+    assert!(writer.claim(first, 0).await.expect("db").is_none());
 }

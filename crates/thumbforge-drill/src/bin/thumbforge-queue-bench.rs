@@ -8,8 +8,9 @@
 //! 3. backlog: `--backlog` jobs pushed, then drained; any worker restart is
 //!    counted (apalis-redis 1.0.0 died at about 8,000 due jobs);
 //! 4. with `--database`: queue plus the real status writes of a job (claim
-//!    with lease, succeed, refresh the generation) on PostgreSQL, for
-//!    `--jobs` thumbnails; only the model call and the PNG are left out.
+//!    with lease, succeed, refresh the generation) on PostgreSQL, through
+//!    the worker's batched `StatusWriter`, for `--jobs` thumbnails; only the
+//!    model call and the PNG are left out.
 
 use std::{
     collections::HashMap,
@@ -42,15 +43,28 @@ struct Args {
     /// created by migration; rows are added).
     #[arg(long)]
     database: Option<String>,
+    /// Only the status-writes measure (needs `--database`).
+    #[arg(long)]
+    writes_only: bool,
 }
 
 struct Ctx {
     consumer: RedisConsumer,
-    db: Option<thumbforge_db::Db>,
+    writer: Option<thumbforge_db::batch::StatusWriter>,
     done: AtomicUsize,
     notify: Notify,
     pushed_at: Mutex<HashMap<String, Instant>>,
     pickups: Mutex<Vec<Duration>>,
+    /// Microseconds spent waiting on claim, record and ack, over all jobs.
+    spent_us: [std::sync::atomic::AtomicU64; 3],
+}
+
+impl Ctx {
+    fn spent(&self, step: usize, since: Instant) -> Instant {
+        let now = Instant::now();
+        self.spent_us[step].fetch_add((now - since).as_micros() as u64, Ordering::Relaxed);
+        now
+    }
 }
 
 async fn noop(delivery: Delivery, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> {
@@ -63,10 +77,13 @@ async fn noop(delivery: Delivery, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError
     {
         ctx.pickups.lock().expect("pickups").push(started - at);
     }
-    if let Some(db) = &ctx.db {
-        use thumbforge_db::{generations, thumbnails};
+    if let Some(writer) = &ctx.writer {
+        use thumbforge_db::{batch::JobResult, thumbnails};
         let lease = thumbforge_db::now_ms() + 60_000;
-        if let Some(job) = thumbnails::claim(db, &delivery.job.thumbnail_id, lease).await? {
+        let t = Instant::now();
+        let claimed = writer.claim(&delivery.job.thumbnail_id, lease).await?;
+        let t = ctx.spent(0, t);
+        if let Some(job) = claimed {
             let success = thumbnails::Success {
                 storage_key: "bench".to_owned(),
                 watermarked_key: None,
@@ -75,11 +92,13 @@ async fn noop(delivery: Delivery, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError
                 height: 720,
                 generation_time_ms: 0,
             };
-            thumbnails::succeed(db, &job.thumbnail.id, &success).await?;
-            generations::refresh_status(db, &job.generation.id).await?;
+            writer.record(&job, JobResult::Succeeded(success)).await?;
+            ctx.spent(1, t);
         }
     }
+    let t = Instant::now();
     ctx.consumer.ack(&delivery).await?;
+    ctx.spent(2, t);
     ctx.done.fetch_add(1, Ordering::Relaxed);
     ctx.notify.notify_one();
     Ok(())
@@ -124,11 +143,12 @@ fn start_worker(queue: &RedisQueue, concurrency: usize, db: Option<thumbforge_db
     );
     let ctx = Arc::new(Ctx {
         consumer: consumer.clone(),
-        db,
+        writer: db.map(thumbforge_db::batch::StatusWriter::new),
         done: AtomicUsize::new(0),
         notify: Notify::new(),
         pushed_at: Mutex::new(HashMap::new()),
         pickups: Mutex::new(Vec::new()),
+        spent_us: Default::default(),
     });
     let restarts = Arc::new(AtomicUsize::new(0));
     let stop = CancellationToken::new();
@@ -199,6 +219,13 @@ async fn fresh_queue(url: &str, name: &str) -> anyhow::Result<RedisQueue> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.writes_only {
+        let url = args
+            .database
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("--writes-only needs --database"))?;
+        return status_writes(&args, url).await;
+    }
 
     // 1. No-op throughput.
     let queue = fresh_queue(&args.redis, "noop").await?;
@@ -309,10 +336,19 @@ async fn status_writes(args: &Args, url: &str) -> anyhow::Result<()> {
     let worker = start_worker(&queue, args.concurrency, Some(db));
     worker.wait_done(args.jobs).await;
     let secs = start.elapsed().as_secs_f64();
+    let mean_ms = |step: usize| {
+        worker.ctx.spent_us[step].load(Ordering::Relaxed) as f64 / args.jobs as f64 / 1000.0
+    };
+    let waits = format!(
+        "mean wait per job: claim {:.2} ms, record {:.2} ms, ack {:.2} ms",
+        mean_ms(0),
+        mean_ms(1),
+        mean_ms(2)
+    );
     let restarts = worker.stop().await;
     queue.destroy().await?;
     println!(
-        "writes: {} jobs with claim + succeed + refresh on PostgreSQL at concurrency {} in {:.2} s = {:.0} jobs/s (worker restarts: {restarts})",
+        "writes: {} jobs with claim + succeed + refresh on PostgreSQL at concurrency {} in {:.2} s = {:.0} jobs/s (worker restarts: {restarts}; {waits})",
         args.jobs,
         args.concurrency,
         secs,

@@ -15,7 +15,10 @@ use std::{
 
 use anyhow::Context;
 use thumbforge_core::{AspectRatio, ModelId};
-use thumbforge_db::{Db, generations, now_ms, thumbnails};
+use thumbforge_db::{
+    batch::{JobResult, StatusWriter},
+    now_ms, thumbnails,
+};
 use thumbforge_providers::{ImageRequest, Providers};
 use thumbforge_queue::RenderThumbnail;
 use thumbforge_render::{apply_watermark, encode_png, normalize};
@@ -26,7 +29,9 @@ use tracing::{debug, info, warn};
 /// What the job needs, shared by all deliveries.
 #[derive(Debug, Clone)]
 pub struct JobEnv {
-    pub db: Db,
+    /// Claims and outcomes go through here, batched with the other jobs of
+    /// this process (group commit).
+    pub writer: StatusWriter,
     pub storage: Storage,
     pub providers: Providers,
     pub job_timeout: Duration,
@@ -55,7 +60,9 @@ pub enum Outcome {
 
 pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome> {
     let lease_until = now_ms() + env.lease().as_millis() as i64;
-    let Some(ctx) = thumbnails::claim(&env.db, &job.thumbnail_id, lease_until)
+    let Some(ctx) = env
+        .writer
+        .claim(&job.thumbnail_id, lease_until)
         .await
         .context("claiming the thumbnail")?
     else {
@@ -85,7 +92,7 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
     } else {
         produce(env, &ctx).await
     };
-    let outcome = match produced {
+    let (result, outcome) = match produced {
         Ok(image) => {
             let (width, height) = (image.width() as i32, image.height() as i32);
             // PNG encoding is CPU work: keep it off the async threads.
@@ -109,42 +116,43 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
                 }
                 None => (None, clean.len()),
             };
-            let changed = thumbnails::succeed(
-                &env.db,
-                &ctx.thumbnail.id,
-                &thumbnails::Success {
-                    storage_key: clean_key,
-                    watermarked_key: wm_key,
-                    file_size_bytes: served_size as i64,
-                    width,
-                    height,
-                    generation_time_ms: started.elapsed().as_millis() as i64,
-                },
-            )
-            .await
-            .context("recording success")?;
-            info!(
-                duration_ms = started.elapsed().as_millis() as u64,
-                changed, "thumbnail succeeded"
-            );
-            env.metrics.jobs_succeeded.inc();
-            Outcome::Succeeded
+            let success = thumbnails::Success {
+                storage_key: clean_key,
+                watermarked_key: wm_key,
+                file_size_bytes: served_size as i64,
+                width,
+                height,
+                generation_time_ms: started.elapsed().as_millis() as i64,
+            };
+            (JobResult::Succeeded(success), Outcome::Succeeded)
         }
-        Err(public_message) => {
-            let changed = thumbnails::fail(&env.db, &ctx.thumbnail.id, &public_message)
-                .await
-                .context("recording failure")?;
-            info!(changed, error = %public_message, "thumbnail failed");
-            env.metrics.jobs_failed.inc();
-            Outcome::Failed
-        }
+        Err(public_message) => (JobResult::Failed(public_message), Outcome::Failed),
     };
+    let error = match &result {
+        JobResult::Failed(message) => Some(message.clone()),
+        JobResult::Succeeded(_) => None,
+    };
+    // The outcome, then the generation's status, in this process's next
+    // batch of writes.
+    let recorded = env
+        .writer
+        .record(&ctx, result)
+        .await
+        .context("recording the outcome")?;
+    let duration_ms = started.elapsed().as_millis() as u64;
+    match &error {
+        None => {
+            info!(duration_ms, changed = recorded.changed, generation.status = %recorded.generation, "thumbnail succeeded");
+            env.metrics.jobs_succeeded.inc();
+        }
+        Some(error) => {
+            info!(duration_ms, changed = recorded.changed, generation.status = %recorded.generation, %error, "thumbnail failed");
+            env.metrics.jobs_failed.inc();
+        }
+    }
     env.metrics
         .job_duration
         .observe(started.elapsed().as_secs_f64());
-    generations::refresh_status(&env.db, &generation.id)
-        .await
-        .context("refreshing the generation status")?;
     Ok(outcome)
 }
 
