@@ -6,6 +6,7 @@ pub mod error;
 mod routes;
 pub mod signing;
 mod startup;
+pub mod submit;
 
 pub use actix_web::dev::ServerHandle;
 pub use startup::{ApiDeps, AppState, Application, resolve_secret};

@@ -57,6 +57,8 @@ pub struct AppState {
     pub queue_breaker: Breaker,
     pub metrics: Arc<Metrics>,
     pub caches: Caches,
+    /// New generations are committed and pushed through here, in batches.
+    pub submitter: crate::submit::Submitter,
 }
 
 /// In-process caches that keep the hot read paths off the database.
@@ -141,7 +143,9 @@ impl Application {
     pub async fn build(settings: &Settings, deps: ApiDeps) -> anyhow::Result<Application> {
         let default_model: ModelId = parse_model(&settings.models.default)
             .with_context(|| format!("models.default = {:?}", settings.models.default))?;
+        let submitter = crate::submit::Submitter::new(deps.db.clone(), deps.queue.clone());
         let state = web::Data::new(AppState {
+            submitter,
             db: deps.db,
             queue: deps.queue,
             storage: deps.storage,

@@ -89,11 +89,11 @@ impl StatusWriter {
         let (claims, claim_rx) = mpsc::channel(1024);
         let (records, record_rx) = mpsc::channel(1024);
         let claim_db = db.clone();
-        tokio::spawn(dispatch(claim_rx, move |ops| {
+        tokio::spawn(dispatch(claim_rx, RUNNERS, MAX_BATCH, move |ops| {
             let db = claim_db.clone();
             async move { claim_batch(&db, ops).await }
         }));
-        tokio::spawn(dispatch(record_rx, move |ops| {
+        tokio::spawn(dispatch(record_rx, RUNNERS, MAX_BATCH, move |ops| {
             let db = db.clone();
             async move { record_batch(&db, ops).await }
         }));
@@ -139,14 +139,18 @@ fn stopped() -> DbError {
     DbError::Corrupt("the status writer stopped".to_owned())
 }
 
-/// Runs batches as runners free up, each holding what queued meanwhile.
-async fn dispatch<Op, F, Fut>(mut rx: mpsc::Receiver<Op>, run: F)
+/// Runs `run` on batches of what arrives on `rx`: as soon as one of
+/// `runners` is free it takes everything queued meanwhile (up to `max`).
+/// Nothing waits to fill a batch, so one operation alone runs at once and
+/// batches grow only while the runners are busy. Ends when every sender
+/// is dropped.
+pub async fn dispatch<Op, F, Fut>(mut rx: mpsc::Receiver<Op>, runners: usize, max: usize, run: F)
 where
     Op: Send + 'static,
     F: Fn(Vec<Op>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let runners = Arc::new(Semaphore::new(RUNNERS));
+    let runners = Arc::new(Semaphore::new(runners.max(1)));
     loop {
         let Ok(permit) = runners.clone().acquire_owned().await else {
             return;
@@ -155,7 +159,7 @@ where
             return;
         };
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max {
             match rx.try_recv() {
                 Ok(op) => batch.push(op),
                 Err(_) => break,

@@ -2,7 +2,8 @@
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QueryTrait, Set, Statement, TransactionTrait, TryIntoModel, sea_query::Expr,
+    Statement, TransactionTrait, Value,
+    sea_query::{ArrayType, Expr},
 };
 use thumbforge_core::{
     GenerateRequest, GenerationId, GenerationStatus, ModelId, Plan, ThumbnailId, ThumbnailStatus,
@@ -30,23 +31,36 @@ pub async fn create(
     model: ModelId,
     request: &GenerateRequest,
 ) -> Result<GenerationView, DbError> {
+    let view = build(org_id, plan, model, request);
+    insert_many(db, std::slice::from_ref(&view)).await?;
+    Ok(view)
+}
+
+/// A new generation and its processing thumbnails, not yet stored.
+/// `enqueued_at` is set optimistically: the caller pushes the jobs right
+/// after the commit and clears it if the push fails.
+pub fn build(
+    org_id: &str,
+    plan: Plan,
+    model: ModelId,
+    request: &GenerateRequest,
+) -> GenerationView {
     let now = now_ms();
-    let generation = generations::ActiveModel {
-        id: Set(GenerationId::new().into_string()),
-        org_id: Set(org_id.to_owned()),
-        prompt: Set(request.prompt.as_str().to_owned()),
-        model: Set(model.as_str().to_owned()),
-        count: Set(i32::from(request.count.get())),
-        aspect_ratio: Set(request.aspect_ratio.as_str().to_owned()),
-        person_ids: Set(json_list(request.person_ids.as_slice())),
-        inspiration_ids: Set(json_list(request.inspiration_ids.as_slice())),
-        status: Set(GenerationStatus::Processing.as_str().to_owned()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        completed_at: Set(None),
+    let generation = generations::Model {
+        id: GenerationId::new().into_string(),
+        org_id: org_id.to_owned(),
+        prompt: request.prompt.as_str().to_owned(),
+        model: model.as_str().to_owned(),
+        count: i32::from(request.count.get()),
+        aspect_ratio: request.aspect_ratio.as_str().to_owned(),
+        person_ids: json_list(request.person_ids.as_slice()),
+        inspiration_ids: json_list(request.inspiration_ids.as_slice()),
+        status: GenerationStatus::Processing.as_str().to_owned(),
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
     };
-    let generation = generation.try_into_model()?;
-    let thumbs: Vec<thumbnails::Model> = (0..request.count.get())
+    let thumbnails = (0..request.count.get())
         .map(|idx| thumbnails::Model {
             id: ThumbnailId::new().into_string(),
             generation_id: generation.id.clone(),
@@ -66,71 +80,107 @@ pub async fn create(
             created_at: now,
             started_at: None,
             completed_at: None,
-            // Optimistic: the caller pushes right after the commit and
-            // clears this if the push fails.
             enqueued_at: Some(now),
             lease_expires_at: None,
         })
         .collect();
-    let insert_generation = generations::Entity::insert(generation.clone().into_active_model());
-    let insert_thumbnails = thumbnails::Entity::insert_many(
-        thumbs
-            .iter()
-            .cloned()
-            .map(IntoActiveModel::into_active_model),
-    );
+    GenerationView {
+        generation,
+        thumbnails,
+    }
+}
+
+/// Stores new generations (from [`build`]) and their thumbnails, all or
+/// none, with one commit.
+///
+/// On PostgreSQL this is one statement of fixed text whatever the batch
+/// size: each column travels as one array and `UNNEST` turns the arrays
+/// back into rows; a data-modifying CTE inserts the generations, and the
+/// thumbnails' foreign key is checked at the end of the statement. Only
+/// the columns a new row sets are named (the rest start NULL), because the
+/// driver's arrays cannot hold NULLs.
+pub async fn insert_many(db: &Db, views: &[GenerationView]) -> Result<(), DbError> {
+    if views.is_empty() {
+        return Ok(());
+    }
     if db.conn().get_database_backend() == DbBackend::Postgres {
-        // One statement, one round trip, one implicit transaction: the
-        // thumbnails' foreign key is checked at the end of the statement.
-        let backend = DbBackend::Postgres;
-        let g = backend.build(insert_generation.as_query());
-        let t = backend.build(insert_thumbnails.as_query());
-        let mut values = g.values.map(|v| v.0).unwrap_or_default();
-        let t_sql = renumber_placeholders(&t.sql, values.len());
-        values.extend(t.values.map(|v| v.0).unwrap_or_default());
-        let g_sql = g.sql;
+        let gens = || views.iter().map(|v| &v.generation);
+        let thumbs = || views.iter().flat_map(|v| &v.thumbnails);
+        let values = vec![
+            strings(gens().map(|g| &g.id)),
+            strings(gens().map(|g| &g.org_id)),
+            strings(gens().map(|g| &g.prompt)),
+            strings(gens().map(|g| &g.model)),
+            array(ArrayType::Int, gens().map(|g| Value::from(g.count))),
+            strings(gens().map(|g| &g.aspect_ratio)),
+            strings(gens().map(|g| &g.person_ids)),
+            strings(gens().map(|g| &g.inspiration_ids)),
+            strings(gens().map(|g| &g.status)),
+            array(ArrayType::BigInt, gens().map(|g| Value::from(g.created_at))),
+            array(ArrayType::BigInt, gens().map(|g| Value::from(g.updated_at))),
+            strings(thumbs().map(|t| &t.id)),
+            strings(thumbs().map(|t| &t.generation_id)),
+            strings(thumbs().map(|t| &t.org_id)),
+            array(ArrayType::Int, thumbs().map(|t| Value::from(t.idx))),
+            strings(thumbs().map(|t| &t.status)),
+            array(
+                ArrayType::Bool,
+                thumbs().map(|t| Value::from(t.is_watermarked)),
+            ),
+            array(ArrayType::Bool, thumbs().map(|t| Value::from(t.is_hidden))),
+            array(ArrayType::Int, thumbs().map(|t| Value::from(t.attempts))),
+            array(
+                ArrayType::BigInt,
+                thumbs().map(|t| Value::from(t.created_at)),
+            ),
+            array(
+                ArrayType::BigInt,
+                thumbs().map(|t| Value::from(t.enqueued_at.unwrap_or(t.created_at))),
+            ),
+        ];
         db.conn()
             .execute_raw(Statement::from_sql_and_values(
-                backend,
-                format!("WITH g AS ({g_sql}) {t_sql}"),
+                DbBackend::Postgres,
+                INSERT_MANY_PG,
                 values,
             ))
             .await?;
     } else {
+        let insert_generations = generations::Entity::insert_many(
+            views
+                .iter()
+                .map(|v| v.generation.clone().into_active_model()),
+        );
+        let insert_thumbnails = thumbnails::Entity::insert_many(
+            views
+                .iter()
+                .flat_map(|v| v.thumbnails.iter().cloned())
+                .map(IntoActiveModel::into_active_model),
+        );
         let txn = db.conn().begin().await?;
-        insert_generation.exec_without_returning(&txn).await?;
+        insert_generations.exec_without_returning(&txn).await?;
         insert_thumbnails.exec_without_returning(&txn).await?;
         txn.commit().await?;
     }
-    Ok(GenerationView {
-        generation,
-        thumbnails: thumbs,
-    })
+    Ok(())
 }
 
-/// Shifts `$1, $2, …` by `offset`, to append one statement's placeholders
-/// after another's.
-fn renumber_placeholders(sql: &str, offset: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut chars = sql.chars().peekable();
-    let mut in_string = false;
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '\'' {
-            in_string = !in_string;
-        } else if c == '$' && !in_string {
-            let mut digits = String::new();
-            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                digits.push(*d);
-                chars.next();
-            }
-            match digits.parse::<usize>() {
-                Ok(n) => out.push_str(&(n + offset).to_string()),
-                Err(_) => out.push_str(&digits),
-            }
-        }
-    }
-    out
+const INSERT_MANY_PG: &str = "WITH g AS (\
+    INSERT INTO generations (id, org_id, prompt, model, count, aspect_ratio, person_ids, \
+    inspiration_ids, status, created_at, updated_at) \
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], \
+    $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])) \
+    INSERT INTO thumbnails (id, generation_id, org_id, idx, status, is_watermarked, is_hidden, \
+    attempts, created_at, enqueued_at) \
+    SELECT * FROM UNNEST($12::text[], $13::text[], $14::text[], $15::int[], $16::text[], \
+    $17::bool[], $18::bool[], $19::int[], $20::bigint[], $21::bigint[])";
+
+fn array(ty: ArrayType, values: impl Iterator<Item = Value>) -> Value {
+    Value::Array(ty, Some(Box::new(values.collect())))
+}
+
+fn strings<'a>(values: impl Iterator<Item = &'a String>) -> Value {
+    array(ArrayType::String, values.map(|v| Value::from(v.clone())))
 }
 
 fn json_list(ids: &[String]) -> String {
@@ -221,17 +271,4 @@ pub async fn status_of(db: &Db, generation_id: &str) -> Result<Option<String>, D
         .one(db.conn())
         .await?
         .map(|g| g.status))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::renumber_placeholders;
-
-    #[test]
-    fn placeholders_shift_outside_strings() {
-        assert_eq!(
-            renumber_placeholders("INSERT INTO t VALUES ($1, '$2', $10)", 3),
-            "INSERT INTO t VALUES ($4, '$2', $13)"
-        );
-    }
 }

@@ -1,9 +1,10 @@
 //! `POST /api/v1/generate` (FatThumb's "Generate Thumbnail API").
 //!
 //! Answers `202 Accepted` as soon as the generation and its thumbnails are
-//! committed. Jobs are enqueued after the commit; if that fails the answer
-//! is still 202, because the sweeper enqueues any committed thumbnail whose
-//! job never reached the queue.
+//! committed (batched with concurrent submits: `crate::submit`). Jobs are
+//! enqueued after the commit; if that fails the answer is still 202,
+//! because the sweeper enqueues any committed thumbnail whose job never
+//! reached the queue.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -11,11 +12,10 @@ use thumbforge_core::{
     GenerateRequest, Prompt, ThumbnailCount, ValidationError,
     request::{ReferenceIds, parse_model},
 };
-use thumbforge_db::{generations, now_ms, thumbnails};
-use thumbforge_queue::RenderThumbnail;
+use thumbforge_db::generations;
 use tracing::{info, warn};
 
-use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError};
+use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError, submit::Pushed};
 
 /// The documented camelCase body. Unknown fields are ignored, as FatThumb
 /// clients may send more than this server reads.
@@ -96,31 +96,17 @@ pub async fn generate(
     if state.queue_breaker.is_open() {
         return Err(ApiError::QueueUnavailable);
     }
-    let view = generations::create(&state.db, &caller.org_id, caller.plan, model, &request).await?;
+    let view = generations::build(&caller.org_id, caller.plan, model, &request);
     let generation_id = view.generation.id.clone();
     let thumbnail_ids: Vec<String> = view.thumbnails.iter().map(|t| t.id.clone()).collect();
-    let enqueued_at_ms = now_ms();
-    let jobs: Vec<_> = thumbnail_ids
-        .iter()
-        .map(|id| {
-            let job = RenderThumbnail {
-                thumbnail_id: id.clone(),
-                generation_id: generation_id.clone(),
-                enqueued_at_ms,
-            };
-            (job, 0)
-        })
-        .collect();
-    if let Err(e) = state.queue.enqueue(&jobs).await {
+    // Committed (with whatever other submits are in flight) before we
+    // answer; the jobs are pushed right after the commit.
+    if state.submitter.submit(view).await? == Pushed::Failed {
         // Committed, so accepted: the sweeper enqueues it once the queue is
-        // back (within `enqueue_grace_secs` once `enqueued_at` is cleared,
-        // else by the lost-job check). Later requests get 503 until the
-        // breaker closes.
+        // back (within `enqueue_grace_secs`, `enqueued_at` being cleared).
+        // Later requests get 503 until the breaker closes.
         state.queue_breaker.trip();
-        warn!(generation.id = %generation_id, error = %e, "enqueue failed; the sweeper will retry");
-        if let Err(e) = thumbnails::clear_enqueued(&state.db, &thumbnail_ids).await {
-            warn!(generation.id = %generation_id, error = %e, "could not clear enqueued_at");
-        }
+        warn!(generation.id = %generation_id, "enqueue failed; the sweeper will retry");
     }
     info!(generation.id = %generation_id, model = %model, count = thumbnail_ids.len(), "generation accepted");
     Ok(HttpResponse::Accepted()
