@@ -201,15 +201,24 @@ async fn metrics_count_requests_and_jobs() {
         .generate(&app.key, json!({"prompt": "metered", "count": 2}))
         .await;
     app.wait_terminal(&app.key, &id).await;
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    // The queue acknowledges a job just after its outcome is written, so
+    // the generation can be terminal a moment before the queue is empty.
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = app
+            .client
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("text");
+        if text.lines().any(|l| l == "thumbforge_queue_depth 0") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let value = |series: &str| -> f64 {
         text.lines()
             .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
