@@ -25,7 +25,7 @@ use std::{collections::HashMap, future::Future, sync::Arc};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, Value,
-    sea_query::{Expr, ExprTrait},
+    sea_query::Expr,
 };
 use thumbforge_core::{GenerationStatus, ThumbnailStatus};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -207,17 +207,7 @@ type Claimed = (
 );
 
 async fn claim_many(db: &Db, ids: &[String], lease_until: i64) -> Result<Claimed, DbError> {
-    let now = now_ms();
-    let rows = thumbnails::Entity::update_many()
-        .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(lease_until))
-        .col_expr(
-            thumbnails::Column::StartedAt,
-            Expr::col(thumbnails::Column::StartedAt).if_null(now),
-        )
-        .col_expr(
-            thumbnails::Column::Attempts,
-            Expr::col(thumbnails::Column::Attempts).add(1),
-        )
+    let rows = crate::thumbnails::claiming(lease_until)
         .filter(thumbnails::Column::Id.is_in(padded(ids)))
         .filter(still_processing("thumbnails"))
         .exec_with_returning(db.conn())

@@ -40,17 +40,7 @@ pub async fn mark_enqueued(db: &Db, ids: &[String]) -> Result<(), DbError> {
 /// `UPDATE … RETURNING` (attempts + 1, lease, first start time), then the
 /// generation. `None` when the thumbnail is terminal or gone.
 pub async fn claim(db: &Db, id: &str, lease_until: i64) -> Result<Option<JobContext>, DbError> {
-    let now = now_ms();
-    let claimed = thumbnails::Entity::update_many()
-        .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(lease_until))
-        .col_expr(
-            thumbnails::Column::StartedAt,
-            Expr::col(thumbnails::Column::StartedAt).if_null(now),
-        )
-        .col_expr(
-            thumbnails::Column::Attempts,
-            Expr::col(thumbnails::Column::Attempts).add(1),
-        )
+    let claimed = claiming(lease_until)
         .filter(thumbnails::Column::Id.eq(id))
         .filter(thumbnails::Column::Status.eq(PROCESSING))
         .exec_with_returning(db.conn())
@@ -68,6 +58,20 @@ pub async fn claim(db: &Db, id: &str, lease_until: i64) -> Result<Option<JobCont
         thumbnail,
         generation,
     }))
+}
+
+/// The writes of a claim: the lease, the first start time, attempts + 1.
+pub(crate) fn claiming(lease_until: i64) -> UpdateMany<thumbnails::Entity> {
+    thumbnails::Entity::update_many()
+        .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(lease_until))
+        .col_expr(
+            thumbnails::Column::StartedAt,
+            Expr::col(thumbnails::Column::StartedAt).if_null(now_ms()),
+        )
+        .col_expr(
+            thumbnails::Column::Attempts,
+            Expr::col(thumbnails::Column::Attempts).add(1),
+        )
 }
 
 /// Clears `enqueued_at` after a failed push, so the sweeper's
