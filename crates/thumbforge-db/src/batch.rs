@@ -15,8 +15,7 @@
 //! Nothing waits to fill a batch: a batch starts as soon as a runner is
 //! free and takes what has queued up meanwhile, so an idle worker pays one
 //! statement as before and a busy one pays one per batch. Every write
-//! keeps the guards of the single-row functions in [`crate::thumbnails`]
-//! (only `processing` rows change), so redelivered and duplicate jobs stay
+//! keeps the guard of every status write (only `processing` rows change), so redelivered and duplicate jobs stay
 //! harmless. The generation refresh runs after the outcome commit, never
 //! inside it: two batches finishing the last two thumbnails of one
 //! generation each commit first, so the later reader sees both.
@@ -100,7 +99,7 @@ impl StatusWriter {
         StatusWriter { claims, records }
     }
 
-    /// As [`crate::thumbnails::claim`]: takes a processing thumbnail until
+    /// Takes a processing thumbnail until
     /// `lease_until` (attempts + 1) and returns it with its generation;
     /// `None` when it is terminal or gone.
     pub async fn claim(&self, id: &str, lease_until: i64) -> Result<Option<JobContext>, DbError> {

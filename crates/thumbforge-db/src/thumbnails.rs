@@ -36,30 +36,6 @@ pub async fn mark_enqueued(db: &Db, ids: &[String]) -> Result<(), DbError> {
     Ok(())
 }
 
-/// A worker takes a processing thumbnail until `lease_until`: one
-/// `UPDATE … RETURNING` (attempts + 1, lease, first start time), then the
-/// generation. `None` when the thumbnail is terminal or gone.
-pub async fn claim(db: &Db, id: &str, lease_until: i64) -> Result<Option<JobContext>, DbError> {
-    let claimed = claiming(lease_until)
-        .filter(thumbnails::Column::Id.eq(id))
-        .filter(thumbnails::Column::Status.eq(PROCESSING))
-        .exec_with_returning(db.conn())
-        .await?;
-    let Some(thumbnail) = claimed.into_iter().next() else {
-        return Ok(None);
-    };
-    let Some(generation) = generations::Entity::find_by_id(thumbnail.generation_id.clone())
-        .one(db.conn())
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(JobContext {
-        thumbnail,
-        generation,
-    }))
-}
-
 /// The writes of a claim: the lease, the first start time, attempts + 1.
 pub(crate) fn claiming(lease_until: i64) -> UpdateMany<thumbnails::Entity> {
     thumbnails::Entity::update_many()
@@ -113,32 +89,6 @@ fn finishing(id: &str, status: ThumbnailStatus) -> UpdateMany<thumbnails::Entity
         )
         .filter(thumbnails::Column::Id.eq(id))
         .filter(thumbnails::Column::Status.eq(PROCESSING))
-}
-
-/// processing → succeeded. Returns whether this call made the change.
-pub async fn succeed(db: &Db, id: &str, out: &Success) -> Result<bool, DbError> {
-    let res = finishing(id, ThumbnailStatus::Succeeded)
-        .col_expr(
-            thumbnails::Column::StorageKey,
-            Expr::value(out.storage_key.clone()),
-        )
-        .col_expr(
-            thumbnails::Column::WatermarkedKey,
-            Expr::value(out.watermarked_key.clone()),
-        )
-        .col_expr(
-            thumbnails::Column::FileSizeBytes,
-            Expr::value(out.file_size_bytes),
-        )
-        .col_expr(thumbnails::Column::Width, Expr::value(out.width))
-        .col_expr(thumbnails::Column::Height, Expr::value(out.height))
-        .col_expr(
-            thumbnails::Column::GenerationTimeMs,
-            Expr::value(out.generation_time_ms),
-        )
-        .exec(db.conn())
-        .await?;
-    Ok(res.rows_affected == 1)
 }
 
 /// processing → failed with a human-readable reason.

@@ -72,7 +72,15 @@ async fn terminal_thumbnails_never_change_again() {
     let view = generations::create(app.db(), &org.id, Plan::Pro, ModelId::Local, &request)
         .await
         .expect("created");
-    let (a, b) = (&view.thumbnails[0].id, &view.thumbnails[1].id);
+    let a = &view.thumbnails[0].id;
+    // Outcomes are recorded the way workers record them, through the
+    // batched writer; the sweeper's single-row `fail` is used directly.
+    use thumbforge_db::batch::{JobResult, StatusWriter};
+    let writer = StatusWriter::new(app.db().clone());
+    let as_claimed = |t: &thumbforge_db::entities::thumbnails::Model| thumbnails::JobContext {
+        thumbnail: t.clone(),
+        generation: view.generation.clone(),
+    };
     assert!(thumbnails::fail(app.db(), a, "first").await.expect("db"));
     assert!(
         !thumbnails::fail(app.db(), a, "second").await.expect("db"),
@@ -87,16 +95,18 @@ async fn terminal_thumbnails_never_change_again() {
         generation_time_ms: 1,
     };
     assert!(
-        !thumbnails::succeed(app.db(), a, &success)
+        !writer
+            .record(
+                &as_claimed(&view.thumbnails[0]),
+                JobResult::Succeeded(success.clone())
+            )
             .await
-            .expect("db"),
+            .expect("db")
+            .changed,
         "failed never becomes succeeded"
     );
     assert!(
-        thumbnails::claim(app.db(), a, 0)
-            .await
-            .expect("db")
-            .is_none(),
+        writer.claim(a, 0).await.expect("db").is_none(),
         "a terminal row cannot be claimed"
     );
     let row = thumbnails::find(app.db(), a)
@@ -116,15 +126,20 @@ async fn terminal_thumbnails_never_change_again() {
             .as_str(),
         "processing"
     );
+    let claimed_b = as_claimed(&view.thumbnails[1]);
     assert!(
-        thumbnails::succeed(app.db(), b, &success)
+        writer
+            .record(&claimed_b, JobResult::Succeeded(success.clone()))
             .await
             .expect("db")
+            .changed
     );
     assert!(
-        !thumbnails::succeed(app.db(), b, &success)
+        !writer
+            .record(&claimed_b, JobResult::Succeeded(success))
             .await
-            .expect("db"),
+            .expect("db")
+            .changed,
         "a second success is a no-op"
     );
     assert_eq!(
