@@ -12,7 +12,7 @@ use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use serde::Serialize;
 use thumbforge_core::ValidationError;
 use thumbforge_db::DbError;
-use thumbforge_providers::ModelUnavailable;
+use thumbforge_providers::RouteError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -27,7 +27,11 @@ pub enum ApiError {
     #[error(transparent)]
     Validation(#[from] ValidationError),
     #[error("{0}")]
-    ModelUnavailable(#[from] ModelUnavailable),
+    Route(#[from] RouteError),
+    #[error("model `{0}` needs a paid plan")]
+    PlanRequired(thumbforge_core::ModelId),
+    #[error("this organisation has no {0} key configured; add one before using provider `{0}`")]
+    ProviderNotConfigured(thumbforge_core::ProviderKind),
     #[error("no asset `{0}` exists in this organisation")]
     AssetNotFound(String),
     #[error("no API key given: send `Authorization: Bearer KEY` or `x-api-key: KEY`")]
@@ -60,7 +64,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Validation(e) => e.code(),
-            ApiError::ModelUnavailable(_) => "model_not_configured",
+            ApiError::Route(RouteError::NotConfigured { .. }) => "model_not_configured",
+            ApiError::Route(RouteError::NotOnProvider { .. }) => "model_not_on_provider",
+            ApiError::PlanRequired(_) => "plan_required",
+            ApiError::ProviderNotConfigured(_) => "provider_not_configured",
             ApiError::AssetNotFound(_) => "asset_not_found",
             ApiError::MissingApiKey => "missing_api_key",
             ApiError::InvalidApiKey => "invalid_api_key",
@@ -108,8 +115,10 @@ impl ResponseError for ApiError {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. }
             | ApiError::Validation(_)
-            | ApiError::ModelUnavailable(_)
+            | ApiError::Route(_)
+            | ApiError::ProviderNotConfigured(_)
             | ApiError::AssetNotFound(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PlanRequired(_) => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,

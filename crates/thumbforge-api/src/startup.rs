@@ -1,14 +1,14 @@
 //! Building the app: bind first (so tests can ask for port 0 and read the
 //! real port), then run until stopped.
 
-use std::{net::TcpListener, path::Path, sync::Arc};
+use std::{net::TcpListener, sync::Arc};
 
 use actix_web::dev::Service;
 use actix_web::{App, HttpRequest, dev::Server, dev::ServerHandle, error::QueryPayloadError, web};
 use anyhow::Context;
 use secrecy::SecretString;
 use thumbforge_config::Settings;
-use thumbforge_core::{ModelId, ids::random_token, request::parse_model};
+use thumbforge_core::{ModelId, request::parse_model};
 use thumbforge_db::Db;
 use thumbforge_providers::Providers;
 use thumbforge_queue::JobQueue;
@@ -25,6 +25,7 @@ pub struct ApiDeps {
     pub queue: JobQueue,
     pub storage: Storage,
     pub providers: Providers,
+    pub sealer: thumbforge_db::crypto::Sealer,
     pub secret: SecretString,
     pub metrics: Arc<Metrics>,
 }
@@ -36,6 +37,7 @@ impl ApiDeps {
             queue: deps.queue.clone(),
             storage: deps.storage.clone(),
             providers: deps.providers.clone(),
+            sealer: deps.sealer.clone(),
             secret,
             metrics: deps.metrics.clone(),
         }
@@ -49,6 +51,14 @@ pub struct AppState {
     pub queue: JobQueue,
     pub storage: Storage,
     pub providers: Providers,
+    /// Seals organisations' provider keys.
+    pub sealer: thumbforge_db::crypto::Sealer,
+    /// `references.allow_http`: plain-http reference URLs accepted.
+    pub allow_http_references: bool,
+    /// Largest asset upload.
+    pub max_upload_bytes: usize,
+    /// Decode limits for uploaded assets.
+    pub upload_limits: thumbforge_providers::decode::DecodeLimits,
     pub signer: UrlSigner,
     pub default_model: ModelId,
     pub public_url: Option<String>,
@@ -150,6 +160,13 @@ impl Application {
             queue: deps.queue,
             storage: deps.storage,
             providers: deps.providers,
+            sealer: deps.sealer,
+            allow_http_references: settings.references.allow_http,
+            max_upload_bytes: settings.references.max_upload_bytes,
+            upload_limits: thumbforge_providers::decode::DecodeLimits {
+                max_dimension: settings.references.max_dimension,
+                max_alloc: settings.references.max_decode_bytes,
+            },
             signer: UrlSigner::new(deps.secret),
             default_model,
             public_url: settings.public_url.clone(),
@@ -229,34 +246,9 @@ fn access_log() -> actix_web::middleware::Logger {
     actix_web::middleware::Logger::new("%r %s %Dms").log_target("thumbforge::http")
 }
 
-/// The secret that signs image URLs: `secret` from config, else the one
-/// kept in `data_dir/secret`, created on first start.
+/// The server secret (see `Settings::resolve_secret`).
 pub fn resolve_secret(settings: &Settings) -> anyhow::Result<SecretString> {
-    if let Some(secret) = &settings.secret {
-        return Ok(secret.clone());
-    }
-    let path = settings.data_dir.join("secret");
-    read_or_create_secret(&path)
-}
-
-fn read_or_create_secret(path: &Path) -> anyhow::Result<SecretString> {
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        let existing = existing.trim();
-        if !existing.is_empty() {
-            return Ok(SecretString::from(existing.to_owned()));
-        }
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let secret = random_token(48);
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &secret).with_context(|| format!("writing {}", tmp.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(SecretString::from(secret))
+    settings
+        .resolve_secret()
+        .with_context(|| format!("reading or creating the secret in {}", settings.data_dir.display()))
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use thumbforge_config::{Overrides, Settings};
-use thumbforge_core::Plan;
-use thumbforge_db::{Db, keys, orgs};
+use thumbforge_core::{Plan, ProviderKind};
+use thumbforge_db::{Db, crypto::Sealer, keys, orgs, provider_keys};
 
 pub use embedded::{DEV_ORG, Embedded};
 
@@ -44,6 +44,42 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage an organisation's own provider keys (bring your own key).
+    /// Keys are sealed with the server secret and never printed.
+    ProviderKeys {
+        #[command(subcommand)]
+        command: ProviderKeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderKeysCommand {
+    /// Store (or replace) a key, read from standard input.
+    Set {
+        /// Organisation slug.
+        #[arg(long)]
+        org: String,
+        /// openai, google, fal or kie.
+        #[arg(long, value_parser = parse_provider)]
+        provider: ProviderKind,
+    },
+    /// List which providers have keys (never the keys).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Remove a key.
+    Delete {
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_parser = parse_provider)]
+        provider: ProviderKind,
+    },
+}
+
+fn parse_provider(raw: &str) -> Result<ProviderKind, String> {
+    raw.parse()
+        .map_err(|()| format!("unknown provider `{raw}` (expected openai, google, fal or kie)"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,7 +140,57 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{key}");
             Ok(())
         }
+        Command::ProviderKeys { command } => provider_keys_command(&settings, command).await,
     }
+}
+
+async fn provider_keys_command(
+    settings: &Settings,
+    command: ProviderKeysCommand,
+) -> anyhow::Result<()> {
+    let db = open_db(settings).await?;
+    db.migrate().await.context("migrating")?;
+    let org_of = |slug: String| {
+        let db = db.clone();
+        async move {
+            orgs::find_by_slug(&db, &slug)
+                .await
+                .context("reading the organisation")?
+                .with_context(|| format!("no organisation `{slug}`"))
+        }
+    };
+    match command {
+        ProviderKeysCommand::Set { org, provider } => {
+            let org = org_of(org).await?;
+            let mut key = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut key)
+                .context("reading the key from standard input")?;
+            let key = key.trim();
+            anyhow::ensure!(!key.is_empty(), "no key on standard input");
+            let secret = settings.resolve_secret().context("reading the server secret")?;
+            let sealer = Sealer::from_secret(secrecy::ExposeSecret::expose_secret(&secret));
+            provider_keys::set(&db, &sealer, &org.id, provider, key)
+                .await
+                .context("storing the key")?;
+            eprintln!("stored the {provider} key for org `{}`", org.slug);
+        }
+        ProviderKeysCommand::List { org } => {
+            let org = org_of(org).await?;
+            for row in provider_keys::list(&db, &org.id).await? {
+                println!("{}\tset {}", row.provider, row.updated_at);
+            }
+        }
+        ProviderKeysCommand::Delete { org, provider } => {
+            let org = org_of(org).await?;
+            anyhow::ensure!(
+                provider_keys::delete(&db, &org.id, provider).await?,
+                "org `{}` has no {provider} key",
+                org.slug
+            );
+            eprintln!("removed the {provider} key of org `{}`", org.slug);
+        }
+    }
+    Ok(())
 }
 
 async fn open_db(settings: &Settings) -> anyhow::Result<Db> {

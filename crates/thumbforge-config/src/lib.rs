@@ -27,6 +27,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub api: ApiSettings,
     pub models: ModelSettings,
+    pub providers: ProviderSettings,
+    pub references: ReferenceSettings,
     pub log: LogSettings,
 }
 
@@ -113,6 +115,56 @@ pub struct ModelSettings {
     pub enable_test_model: bool,
 }
 
+/// Upstream image APIs. Keys come from `OPENAI_API_KEY`, `GEMINI_API_KEY`,
+/// `FAL_KEY` and `KIE_API_KEY` (or these keys); base URLs are overridable so
+/// tests point them at local mocks.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderSettings {
+    /// Longest one provider call may take (gpt-image-2 at high quality is
+    /// reported at about 2 minutes).
+    pub timeout_secs: u64,
+    /// Calls per thumbnail for retryable failures (429, 5xx, connection).
+    pub max_attempts: u32,
+    /// Exponential backoff with full jitter: base and ceiling.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// How often fal and kie task status is polled.
+    pub poll_interval_ms: u64,
+    /// Largest image a provider may return, in bytes.
+    pub max_image_bytes: usize,
+    pub openai_base_url: String,
+    pub openai_api_key: Option<SecretString>,
+    /// `low`, `medium`, `high` or `auto`.
+    pub openai_quality: String,
+    /// `auto` or `low`.
+    pub openai_moderation: String,
+    pub gemini_base_url: String,
+    pub gemini_api_key: Option<SecretString>,
+    pub fal_queue_url: String,
+    pub fal_key: Option<SecretString>,
+    pub kie_base_url: String,
+    pub kie_api_key: Option<SecretString>,
+}
+
+/// Server-side fetches of user-given reference URLs (SSRF-safe).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReferenceSettings {
+    /// Allow `http://` as well as `https://` (tests).
+    pub allow_http: bool,
+    /// Addresses exempt from the private-address refusal, as CIDRs (an
+    /// internal image host; tests use a loopback address).
+    pub allow_cidrs: Vec<String>,
+    pub max_bytes: usize,
+    pub timeout_secs: u64,
+    pub max_redirects: usize,
+    /// Largest width or height a reference may decode to.
+    pub max_dimension: u32,
+    /// Most memory one decode may allocate (stops decompression bombs).
+    pub max_decode_bytes: u64,
+    /// Largest asset upload, in bytes.
+    pub max_upload_bytes: usize,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     /// `RUST_LOG`-style filter; `RUST_LOG` itself wins when set.
@@ -148,7 +200,7 @@ max_attempts = 10
 
 [worker]
 concurrency = 4
-job_timeout_secs = 330
+job_timeout_secs = 1000
 deadline_secs = 1800
 sweep_interval_secs = 5
 enqueue_grace_secs = 10
@@ -166,6 +218,30 @@ auth_cache_secs = 30
 [models]
 default = "local"
 enable_test_model = false
+
+[providers]
+timeout_secs = 300
+max_attempts = 3
+backoff_base_ms = 1000
+backoff_max_ms = 30000
+poll_interval_ms = 1000
+max_image_bytes = 52428800
+openai_base_url = "https://api.openai.com"
+openai_quality = "high"
+openai_moderation = "auto"
+gemini_base_url = "https://generativelanguage.googleapis.com"
+fal_queue_url = "https://queue.fal.run"
+kie_base_url = "https://api.kie.ai"
+
+[references]
+allow_http = false
+allow_cidrs = []
+max_bytes = 10485760
+timeout_secs = 15
+max_redirects = 3
+max_dimension = 8192
+max_decode_bytes = 268435456
+max_upload_bytes = 10485760
 
 [log]
 filter = "info"
@@ -196,6 +272,18 @@ impl Settings {
         }
         if let Ok(url) = std::env::var("REDIS_URL") {
             builder = builder.set_override("queue.redis_url", url)?;
+        }
+        for (var, key) in [
+            ("OPENAI_API_KEY", "providers.openai_api_key"),
+            ("GEMINI_API_KEY", "providers.gemini_api_key"),
+            ("FAL_KEY", "providers.fal_key"),
+            ("KIE_API_KEY", "providers.kie_api_key"),
+        ] {
+            if let Ok(value) = std::env::var(var)
+                && !value.is_empty()
+            {
+                builder = builder.set_override(key, value)?;
+            }
         }
         if let Some(bind) = &overrides.bind {
             builder = builder.set_override("bind", bind.as_str())?;
@@ -237,6 +325,38 @@ impl Settings {
     pub fn images_dir(&self) -> PathBuf {
         self.data_dir.join("images")
     }
+
+    /// The server secret (signs image URLs, seals provider keys): `secret`
+    /// from config, else the one kept in `data_dir/secret`, created on
+    /// first start. Processes sharing a database must share it.
+    pub fn resolve_secret(&self) -> std::io::Result<SecretString> {
+        if let Some(secret) = &self.secret {
+            return Ok(secret.clone());
+        }
+        read_or_create_secret(&self.data_dir.join("secret"))
+    }
+}
+
+fn read_or_create_secret(path: &Path) -> std::io::Result<SecretString> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim();
+        if !existing.is_empty() {
+            return Ok(SecretString::from(existing.to_owned()));
+        }
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let secret = nanoid::nanoid!(48);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &secret)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(SecretString::from(secret))
 }
 
 #[cfg(test)]

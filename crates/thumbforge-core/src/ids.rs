@@ -67,6 +67,7 @@ prefixed_id!(GenerationId, "gen_");
 prefixed_id!(ThumbnailId, "thm_");
 prefixed_id!(OrgId, "org_");
 prefixed_id!(ApiKeyId, "key_");
+prefixed_id!(AssetId, "ast_");
 
 /// Prefix of every API key. Keys are `tfk_` and 40 random characters
 /// (about 238 bits), shown once and stored only as a hash.

@@ -6,8 +6,10 @@ pub mod plan;
 pub mod request;
 pub mod status;
 
-pub use ids::{ApiKeyId, GenerationId, OrgId, ThumbnailId};
-pub use model::ModelId;
+pub use ids::{ApiKeyId, AssetId, GenerationId, OrgId, ThumbnailId};
+pub use model::{CatalogEntry, ModelId, ProviderChoice, ProviderKind, Route};
 pub use plan::Plan;
-pub use request::{AspectRatio, GenerateRequest, Prompt, ThumbnailCount, ValidationError};
+pub use request::{
+    AspectRatio, GenerateRequest, Prompt, ReferenceUrls, ThumbnailCount, ValidationError,
+};
 pub use status::{GenerationStatus, ThumbnailStatus};

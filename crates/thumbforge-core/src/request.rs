@@ -5,7 +5,7 @@
 
 use std::{fmt, str::FromStr};
 
-use crate::model::ModelId;
+use crate::model::{ModelId, ProviderChoice};
 
 /// Why a request was refused. Each variant has a stable machine-readable
 /// code; the HTTP layer chooses the status.
@@ -19,8 +19,14 @@ pub enum ValidationError {
     CountOutOfRange(i64),
     #[error("unknown aspect ratio `{0}`; supported: 16:9, 4:3, 1:1")]
     UnknownAspectRatio(String),
-    #[error("unknown model `{0}`; known models: local, gemini-3-pro, gpt-image-2")]
+    #[error(
+        "unknown model `{0}`; known models: local, gemini-3-pro, gpt-image-2, pro, standard, creative"
+    )]
     UnknownModel(String),
+    #[error("unknown provider `{0}`; expected platform, openai, google, fal or kie")]
+    UnknownProvider(String),
+    #[error("`{field}` is not an http(s) URL: {url}")]
+    InvalidReferenceUrl { field: &'static str, url: String },
     #[error("at most {max} {field} may be given (got {got})")]
     TooManyReferences {
         field: &'static str,
@@ -38,6 +44,8 @@ impl ValidationError {
             ValidationError::CountOutOfRange(_) => "invalid_count",
             ValidationError::UnknownAspectRatio(_) => "invalid_aspect_ratio",
             ValidationError::UnknownModel(_) => "unknown_model",
+            ValidationError::UnknownProvider(_) => "unknown_provider",
+            ValidationError::InvalidReferenceUrl { .. } => "invalid_reference_url",
             ValidationError::TooManyReferences { .. } => "too_many_references",
         }
     }
@@ -179,6 +187,74 @@ impl ReferenceIds {
     }
 }
 
+/// Reference image URLs the worker fetches (Flokan's `reference_image_url`
+/// and `youtube_references`), the primary one first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReferenceUrls(Vec<String>);
+
+impl ReferenceUrls {
+    /// Flokan's limit on `youtube_references`.
+    pub const MAX_YOUTUBE: usize = 6;
+    const MAX_URL_CHARS: usize = 2048;
+
+    /// `reference_image_url` takes precedence over `youtube_references[0]`
+    /// as the primary reference; the rest follow in order.
+    pub fn parse(
+        reference_image_url: Option<String>,
+        youtube_references: Vec<String>,
+    ) -> Result<Self, ValidationError> {
+        if youtube_references.len() > Self::MAX_YOUTUBE {
+            return Err(ValidationError::TooManyReferences {
+                field: "youtube_references",
+                max: Self::MAX_YOUTUBE,
+                got: youtube_references.len(),
+            });
+        }
+        let mut urls = Vec::with_capacity(youtube_references.len() + 1);
+        if let Some(url) = reference_image_url {
+            urls.push(Self::check("reference_image_url", url)?);
+        }
+        for url in youtube_references {
+            urls.push(Self::check("youtube_references", url)?);
+        }
+        Ok(ReferenceUrls(urls))
+    }
+
+    fn check(field: &'static str, url: String) -> Result<String, ValidationError> {
+        let url = url.trim().to_owned();
+        let lower = url.to_ascii_lowercase();
+        let has_host = lower
+            .split_once("://")
+            .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
+        if !(lower.starts_with("https://") || lower.starts_with("http://"))
+            || !has_host
+            || url.len() > Self::MAX_URL_CHARS
+            || url.chars().any(char::is_whitespace)
+        {
+            return Err(ValidationError::InvalidReferenceUrl { field, url });
+        }
+        Ok(url)
+    }
+
+    pub fn from_stored(urls: Vec<String>) -> Self {
+        ReferenceUrls(urls)
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+pub fn parse_provider(raw: &str) -> Result<ProviderChoice, ValidationError> {
+    raw.trim()
+        .parse()
+        .map_err(|()| ValidationError::UnknownProvider(raw.to_owned()))
+}
+
 /// A fully parsed generate request. `model` is `None` when the client named
 /// none, so the server's configured default applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +265,10 @@ pub struct GenerateRequest {
     pub aspect_ratio: AspectRatio,
     pub person_ids: ReferenceIds,
     pub inspiration_ids: ReferenceIds,
+    /// Image URLs the worker fetches, primary first.
+    pub reference_urls: ReferenceUrls,
+    /// Whose key pays: the platform's or the org's own.
+    pub provider: ProviderChoice,
 }
 
 pub fn parse_model(raw: &str) -> Result<ModelId, ValidationError> {
@@ -247,6 +327,28 @@ mod tests {
         assert_eq!(
             "21:9".parse::<AspectRatio>().map_err(|e| e.code()),
             Err("invalid_aspect_ratio")
+        );
+    }
+
+    #[test]
+    fn reference_urls_put_the_explicit_one_first() {
+        let urls = ReferenceUrls::parse(
+            Some("https://img.example/a.png".into()),
+            vec!["https://i.ytimg.com/vi/x/hqdefault.jpg".into()],
+        )
+        .expect("valid");
+        assert_eq!(urls.as_slice()[0], "https://img.example/a.png");
+        assert_eq!(urls.as_slice().len(), 2);
+        for bad in ["ftp://x/y.png", "https://", "file:///etc/passwd", "not a url"] {
+            assert_eq!(
+                ReferenceUrls::parse(Some(bad.into()), vec![]).map_err(|e| e.code()),
+                Err("invalid_reference_url"),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            ReferenceUrls::parse(None, vec!["https://a/b".into(); 7]).map_err(|e| e.code()),
+            Err("too_many_references")
         );
     }
 

@@ -6,7 +6,8 @@ use sea_orm::{
     sea_query::{ArrayType, Expr},
 };
 use thumbforge_core::{
-    GenerateRequest, GenerationId, GenerationStatus, ModelId, Plan, ThumbnailId, ThumbnailStatus,
+    GenerateRequest, GenerationId, GenerationStatus, ModelId, Plan, ProviderChoice, ThumbnailId,
+    ThumbnailStatus,
 };
 
 use crate::{
@@ -59,6 +60,9 @@ pub fn build(
         created_at: now,
         updated_at: now,
         completed_at: None,
+        reference_urls: json_list(request.reference_urls.as_slice()),
+        provider_used: request.provider.used_label().to_owned(),
+        credits_consumed: credits_for(model, request),
     };
     let thumbnails = (0..request.count.get())
         .map(|idx| thumbnails::Model {
@@ -90,6 +94,17 @@ pub fn build(
     }
 }
 
+/// Credits a request costs: the model's price per thumbnail on the
+/// platform's keys, nothing on the org's own key.
+pub fn credits_for(model: ModelId, request: &GenerateRequest) -> i32 {
+    match request.provider {
+        ProviderChoice::Platform => {
+            (model.catalog().credits * u32::from(request.count.get())) as i32
+        }
+        ProviderChoice::Byok(_) => 0,
+    }
+}
+
 /// Stores new generations (from [`build`]) and their thumbnails, all or
 /// none, with one commit.
 ///
@@ -118,6 +133,12 @@ pub async fn insert_many(db: &Db, views: &[GenerationView]) -> Result<(), DbErro
             strings(gens().map(|g| &g.status)),
             array(ArrayType::BigInt, gens().map(|g| Value::from(g.created_at))),
             array(ArrayType::BigInt, gens().map(|g| Value::from(g.updated_at))),
+            strings(gens().map(|g| &g.reference_urls)),
+            strings(gens().map(|g| &g.provider_used)),
+            array(
+                ArrayType::Int,
+                gens().map(|g| Value::from(g.credits_consumed)),
+            ),
             strings(thumbs().map(|t| &t.id)),
             strings(thumbs().map(|t| &t.generation_id)),
             strings(thumbs().map(|t| &t.org_id)),
@@ -167,13 +188,15 @@ pub async fn insert_many(db: &Db, views: &[GenerationView]) -> Result<(), DbErro
 
 const INSERT_MANY_PG: &str = "WITH g AS (\
     INSERT INTO generations (id, org_id, prompt, model, count, aspect_ratio, person_ids, \
-    inspiration_ids, status, created_at, updated_at) \
+    inspiration_ids, status, created_at, updated_at, reference_urls, provider_used, \
+    credits_consumed) \
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], \
-    $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])) \
+    $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], \
+    $14::int[])) \
     INSERT INTO thumbnails (id, generation_id, org_id, idx, status, is_watermarked, is_hidden, \
     attempts, created_at, enqueued_at) \
-    SELECT * FROM UNNEST($12::text[], $13::text[], $14::text[], $15::int[], $16::text[], \
-    $17::bool[], $18::bool[], $19::int[], $20::bigint[], $21::bigint[])";
+    SELECT * FROM UNNEST($15::text[], $16::text[], $17::text[], $18::int[], $19::text[], \
+    $20::bool[], $21::bool[], $22::int[], $23::bigint[], $24::bigint[])";
 
 fn array(ty: ArrayType, values: impl Iterator<Item = Value>) -> Value {
     Value::Array(ty, Some(Box::new(values.collect())))

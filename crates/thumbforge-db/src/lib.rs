@@ -1,12 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+pub mod assets;
 pub mod batch;
 mod connection;
+pub mod crypto;
 pub mod entities;
 mod error;
 pub mod generations;
 pub mod keys;
 pub mod orgs;
+pub mod provider_keys;
 pub mod thumbnails;
 
 pub use connection::{Db, now_ms};

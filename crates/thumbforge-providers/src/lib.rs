@@ -1,15 +1,45 @@
 #![doc = include_str!("../README.md")]
 
+pub mod decode;
+mod fal;
+pub mod fetch;
+mod gemini;
+pub mod http;
+mod kie;
 mod local;
+mod openai;
 mod scripted;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use image::DynamicImage;
-use thumbforge_core::ModelId;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use thumbforge_config::{ProviderSettings, ReferenceSettings};
+use thumbforge_core::{AspectRatio, ModelId, ProviderChoice, ProviderKind, Route};
 
+pub use fal::Fal;
+pub use fetch::{FetchError, FetchPolicy};
+pub use gemini::Gemini;
+pub use http::HttpPolicy;
+pub use kie::Kie;
 pub use local::LocalRenderer;
+pub use openai::{OpenAiImages, RateGate};
 pub use scripted::ScriptedModel;
+
+/// A reference image as the models receive it.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub image: DynamicImage,
+    /// The image re-encoded as PNG (what adapters upload).
+    pub png: Vec<u8>,
+    /// Where it came from, for a user-given URL (kie takes URLs only).
+    pub url: Option<String>,
+}
 
 /// What a model is asked for.
 #[derive(Debug, Clone)]
@@ -19,8 +49,11 @@ pub struct ImageRequest {
     pub headline: Option<String>,
     pub width: u32,
     pub height: u32,
+    pub aspect: AspectRatio,
     /// Position within the generation; models use it to vary output.
     pub variation: u32,
+    /// Reference images, the primary one first.
+    pub references: Vec<Reference>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +64,9 @@ pub enum ProviderError {
         message: String,
         retry_after: Option<Duration>,
     },
+    /// The provider did not answer within the provider timeout.
+    #[error("the provider did not answer in time")]
+    Timeout,
     /// Trying again gives the same answer (bad request, forbidden).
     #[error("provider refused the request: {0}")]
     Permanent(String),
@@ -41,7 +77,10 @@ pub enum ProviderError {
 
 impl ProviderError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ProviderError::Retryable { .. })
+        matches!(
+            self,
+            ProviderError::Retryable { .. } | ProviderError::Timeout
+        )
     }
 
     /// The error a client may see on the thumbnail.
@@ -50,8 +89,9 @@ impl ProviderError {
             ProviderError::Retryable { .. } => {
                 "The image model was unavailable; please try again later.".to_owned()
             }
+            ProviderError::Timeout => "The image model did not answer in time.".to_owned(),
             ProviderError::Permanent(message) => {
-                format!("The image model could not make this image: {message}")
+                format!("The image model could not make this image: {message}.")
             }
             ProviderError::Safety => {
                 "This image could not be generated because it may violate the content policy."
@@ -67,39 +107,243 @@ pub trait ImageModel: Send + Sync + std::fmt::Debug {
     async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError>;
 }
 
-/// Why a known model cannot run on this server.
+/// Why a model cannot run as asked.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("model `{model}` is not available on this server: {hint}")]
-pub struct ModelUnavailable {
-    pub model: ModelId,
-    pub hint: &'static str,
+pub enum RouteError {
+    #[error("model `{model}` is not available on this server: {hint}")]
+    NotConfigured { model: ModelId, hint: String },
+    #[error("model `{model}` cannot run on provider `{provider}`")]
+    NotOnProvider {
+        model: ModelId,
+        provider: ProviderKind,
+    },
 }
 
-/// The models this server can run.
+/// Whose key a call uses.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Platform,
+    /// The org's own key for this provider (already opened).
+    Byok(ProviderKind, SecretString),
+}
+
+/// The models this server can run, and the adapters that reach them.
 #[derive(Debug, Clone)]
 pub struct Providers {
-    models: HashMap<ModelId, Arc<dyn ImageModel>>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    enable_test_model: bool,
+    settings: ProviderSettings,
+    policy: HttpPolicy,
+    client: reqwest::Client,
+    /// Rate-limit state per OpenAI key (by hash).
+    gates: Mutex<HashMap<[u8; 32], Arc<RateGate>>>,
 }
 
 impl Providers {
-    pub fn new(enable_test_model: bool) -> Providers {
-        let mut models: HashMap<ModelId, Arc<dyn ImageModel>> = HashMap::new();
-        models.insert(ModelId::Local, Arc::new(LocalRenderer));
-        if enable_test_model {
-            models.insert(ModelId::Test, Arc::new(ScriptedModel));
+    pub fn new(settings: &ProviderSettings, enable_test_model: bool) -> Providers {
+        let policy = HttpPolicy {
+            timeout: Duration::from_secs(settings.timeout_secs),
+            max_attempts: settings.max_attempts.max(1),
+            backoff_base: Duration::from_millis(settings.backoff_base_ms),
+            backoff_max: Duration::from_millis(settings.backoff_max_ms),
+            poll_interval: Duration::from_millis(settings.poll_interval_ms),
+            max_image_bytes: settings.max_image_bytes,
+        };
+        Providers {
+            inner: Arc::new(Inner {
+                enable_test_model,
+                client: policy.client(),
+                policy,
+                settings: settings.clone(),
+                gates: Mutex::new(HashMap::new()),
+            }),
         }
-        Providers { models }
     }
 
-    pub fn get(&self, model: ModelId) -> Result<Arc<dyn ImageModel>, ModelUnavailable> {
-        self.models.get(&model).cloned().ok_or(ModelUnavailable {
-            model,
-            hint: match model {
-                ModelId::Gemini3Pro => "it needs a Gemini provider key, and none is configured",
-                ModelId::GptImage2 => "it needs an OpenAI provider key, and none is configured",
-                ModelId::Test => "the test model is enabled only by models.enable_test_model",
-                ModelId::Local => "the local renderer is disabled",
+    fn server_key(&self, provider: ProviderKind) -> Option<&SecretString> {
+        let s = &self.inner.settings;
+        match provider {
+            ProviderKind::OpenAi => s.openai_api_key.as_ref(),
+            ProviderKind::Google => s.gemini_api_key.as_ref(),
+            ProviderKind::Fal => s.fal_key.as_ref(),
+            ProviderKind::Kie => s.kie_api_key.as_ref(),
+        }
+        .filter(|k| !k.expose_secret().is_empty())
+    }
+
+    /// Which upstream route serves `model` for `choice`: `None` for the
+    /// built-in models. Platform requests take the first route whose
+    /// provider has a server key; BYOK takes the route on that provider.
+    pub fn route(&self, model: ModelId, choice: ProviderChoice) -> Result<Option<Route>, RouteError> {
+        match model {
+            ModelId::Local => {
+                if let ProviderChoice::Byok(provider) = choice {
+                    return Err(RouteError::NotOnProvider { model, provider });
+                }
+                Ok(None)
+            }
+            ModelId::Test => {
+                if !self.inner.enable_test_model {
+                    return Err(RouteError::NotConfigured {
+                        model,
+                        hint: "the test model is enabled only by models.enable_test_model"
+                            .to_owned(),
+                    });
+                }
+                // The scripted model stands in for any provider in tests.
+                Ok(None)
+            }
+            _ => match choice {
+                ProviderChoice::Platform => model
+                    .catalog()
+                    .routes
+                    .iter()
+                    .copied()
+                    .find(|r| self.server_key(r.provider).is_some())
+                    .map(Some)
+                    .ok_or_else(|| RouteError::NotConfigured {
+                        model,
+                        hint: format!(
+                            "it needs a provider key; set one of {}",
+                            model
+                                .catalog()
+                                .routes
+                                .iter()
+                                .map(|r| key_variable(r.provider))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    }),
+                ProviderChoice::Byok(provider) => model
+                    .route_on(provider)
+                    .map(Some)
+                    .ok_or(RouteError::NotOnProvider { model, provider }),
             },
-        })
+        }
+    }
+
+    /// The adapter that runs `model` with `credentials`.
+    pub fn model(
+        &self,
+        model: ModelId,
+        credentials: Credentials,
+    ) -> Result<Arc<dyn ImageModel>, RouteError> {
+        let choice = match &credentials {
+            Credentials::Platform => ProviderChoice::Platform,
+            Credentials::Byok(p, _) => ProviderChoice::Byok(*p),
+        };
+        let Some(route) = self.route(model, choice)? else {
+            return Ok(match model {
+                ModelId::Test => Arc::new(ScriptedModel),
+                _ => Arc::new(LocalRenderer),
+            });
+        };
+        let key = match credentials {
+            Credentials::Byok(_, key) => key,
+            Credentials::Platform => self
+                .server_key(route.provider)
+                .cloned()
+                .ok_or_else(|| RouteError::NotConfigured {
+                    model,
+                    hint: format!("set {}", key_variable(route.provider)),
+                })?,
+        };
+        Ok(self.adapter(route, key))
+    }
+
+    fn adapter(&self, route: Route, key: SecretString) -> Arc<dyn ImageModel> {
+        let s = &self.inner.settings;
+        let client = self.inner.client.clone();
+        let policy = self.inner.policy.clone();
+        let model = route.model.to_owned();
+        match route.provider {
+            ProviderKind::OpenAi => {
+                let hash: [u8; 32] = Sha256::digest(key.expose_secret().as_bytes()).into();
+                let gate = self
+                    .inner
+                    .gates
+                    .lock()
+                    .expect("gates lock")
+                    .entry(hash)
+                    .or_default()
+                    .clone();
+                Arc::new(OpenAiImages {
+                    client,
+                    policy,
+                    base_url: trim(&s.openai_base_url),
+                    key,
+                    model,
+                    quality: s.openai_quality.clone(),
+                    moderation: s.openai_moderation.clone(),
+                    gate,
+                })
+            }
+            ProviderKind::Google => Arc::new(Gemini {
+                client,
+                policy,
+                base_url: trim(&s.gemini_base_url),
+                key,
+                model,
+            }),
+            ProviderKind::Fal => Arc::new(Fal {
+                client,
+                policy,
+                queue_url: trim(&s.fal_queue_url),
+                key,
+                model,
+            }),
+            ProviderKind::Kie => Arc::new(Kie {
+                client,
+                policy,
+                base_url: trim(&s.kie_base_url),
+                key,
+                model,
+            }),
+        }
     }
 }
+
+/// The environment variable holding the server key for `provider`.
+pub fn key_variable(provider: ProviderKind) -> &'static str {
+    match provider {
+        ProviderKind::OpenAi => "OPENAI_API_KEY",
+        ProviderKind::Google => "GEMINI_API_KEY",
+        ProviderKind::Fal => "FAL_KEY",
+        ProviderKind::Kie => "KIE_API_KEY",
+    }
+}
+
+fn trim(url: &str) -> String {
+    url.trim_end_matches('/').to_owned()
+}
+
+/// The fetch policy `settings` describes. Bad CIDRs are a startup error.
+pub fn fetch_policy(settings: &ReferenceSettings) -> Result<FetchPolicy, String> {
+    let allow_cidrs = settings
+        .allow_cidrs
+        .iter()
+        .map(|c| {
+            c.parse::<ipnet::IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("references.allow_cidrs: `{c}` is not a CIDR"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(FetchPolicy {
+        allow_http: settings.allow_http,
+        allow_cidrs,
+        max_bytes: settings.max_bytes,
+        timeout: Duration::from_secs(settings.timeout_secs),
+        max_redirects: settings.max_redirects,
+        limits: decode::DecodeLimits {
+            max_dimension: settings.max_dimension,
+            max_alloc: settings.max_decode_bytes,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -20,7 +20,7 @@ impl ImageModel for LocalRenderer {
                 prompt: &request.prompt,
                 headline: request.headline.as_deref(),
                 variation: request.variation,
-                background: None,
+                background: request.references.first().map(|r| &r.image),
             }))
         })
         .await

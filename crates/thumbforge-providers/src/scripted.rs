@@ -66,7 +66,9 @@ mod tests {
             headline: None,
             width: 64,
             height: 36,
+            aspect: thumbforge_core::AspectRatio::Landscape16x9,
             variation,
+            references: Vec::new(),
         }
     }
 

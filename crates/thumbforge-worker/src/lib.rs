@@ -38,11 +38,17 @@ async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Result<W
         .await
         .context("opening the queue")?;
     let storage = Storage::local(&settings.images_dir()).context("opening image storage")?;
+    let secret = settings
+        .resolve_secret()
+        .context("reading or creating the server secret")?;
+    let fetch = thumbforge_providers::fetch_policy(&settings.references).map_err(anyhow::Error::msg)?;
     Ok(WorkerDeps {
         db,
         queue,
         storage,
-        providers: Providers::new(settings.models.enable_test_model),
+        providers: Providers::new(&settings.providers, settings.models.enable_test_model),
+        fetch,
+        sealer: thumbforge_db::crypto::Sealer::from_secret(secrecy::ExposeSecret::expose_secret(&secret)),
         metrics: Metrics::new(),
     })
 }

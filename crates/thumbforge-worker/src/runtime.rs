@@ -40,6 +40,10 @@ pub struct WorkerDeps {
     pub queue: JobQueue,
     pub storage: Storage,
     pub providers: Providers,
+    /// SSRF-safe fetching of user-given reference URLs.
+    pub fetch: thumbforge_providers::FetchPolicy,
+    /// Opens organisations' provider keys (from the server secret).
+    pub sealer: thumbforge_db::crypto::Sealer,
     pub metrics: Arc<Metrics>,
 }
 
@@ -101,8 +105,11 @@ pub fn start(
 ) -> JoinHandle<()> {
     let env = Arc::new(JobEnv {
         writer: thumbforge_db::batch::StatusWriter::new(deps.db.clone()),
+        db: deps.db.clone(),
         storage: deps.storage.clone(),
         providers: deps.providers.clone(),
+        fetch: deps.fetch.clone(),
+        sealer: deps.sealer.clone(),
         job_timeout: Duration::from_secs(settings.worker.job_timeout_secs),
         max_attempts: settings.queue.max_attempts.max(1) as i32,
         metrics: deps.metrics.clone(),

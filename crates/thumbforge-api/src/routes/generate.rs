@@ -9,10 +9,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use thumbforge_core::{
-    GenerateRequest, Prompt, ThumbnailCount, ValidationError,
-    request::{ReferenceIds, parse_model},
+    GenerateRequest, ProviderChoice, Prompt, ReferenceUrls, ThumbnailCount, ValidationError,
+    request::{ReferenceIds, parse_model, parse_provider},
 };
-use thumbforge_db::generations;
+use thumbforge_db::{generations, provider_keys};
 use tracing::{info, warn};
 
 use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError, submit::Pushed};
@@ -33,6 +33,15 @@ pub struct GenerateBody {
     pub inspiration_ids: Option<Vec<String>>,
     #[serde(default)]
     pub aspect_ratio: Option<String>,
+    /// Extension (Flokan's `reference_image_url`): the primary reference.
+    #[serde(default)]
+    pub reference_image_url: Option<String>,
+    /// Extension (Flokan's `youtube_references`): up to 6 image URLs.
+    #[serde(default)]
+    pub youtube_references: Option<Vec<String>>,
+    /// Extension (Flokan's `provider`): `platform` or a BYOK provider.
+    #[serde(default)]
+    pub provider: Option<String>,
 }
 
 impl TryFrom<GenerateBody> for GenerateRequest {
@@ -57,8 +66,63 @@ impl TryFrom<GenerateBody> for GenerateRequest {
                 "inspirationIds",
                 body.inspiration_ids.unwrap_or_default(),
             )?,
+            reference_urls: ReferenceUrls::parse(
+                body.reference_image_url,
+                body.youtube_references.unwrap_or_default(),
+            )?,
+            provider: body
+                .provider
+                .as_deref()
+                .map(parse_provider)
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
+}
+
+/// What the body alone cannot tell: the plan, the route, the org's keys
+/// and assets, and whether plain-http references are allowed.
+pub async fn check_request(
+    state: &AppState,
+    caller: &thumbforge_db::keys::Caller,
+    model: thumbforge_core::ModelId,
+    request: &GenerateRequest,
+) -> Result<(), ApiError> {
+    if !model.allowed_on(caller.plan) {
+        return Err(ApiError::PlanRequired(model));
+    }
+    state.providers.route(model, request.provider)?;
+    if let ProviderChoice::Byok(provider) = request.provider
+        && !provider_keys::exists(&state.db, &caller.org_id, provider).await?
+    {
+        return Err(ApiError::ProviderNotConfigured(provider));
+    }
+    if !state.allow_http_references
+        && let Some(url) = request
+            .reference_urls
+            .as_slice()
+            .iter()
+            .find(|u| !u.to_ascii_lowercase().starts_with("https://"))
+    {
+        return Err(ApiError::InvalidField {
+            code: "invalid_reference_url",
+            detail: format!("reference URLs must be https: {url}"),
+        });
+    }
+    let ids: Vec<String> = request
+        .person_ids
+        .as_slice()
+        .iter()
+        .chain(request.inspiration_ids.as_slice())
+        .cloned()
+        .collect();
+    if !ids.is_empty() {
+        let found = thumbforge_db::assets::find_many_for_org(&state.db, &caller.org_id, &ids).await?;
+        if let Some(missing) = ids.iter().find(|id| !found.iter().any(|a| &a.id == *id)) {
+            return Err(ApiError::AssetNotFound(missing.clone()));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
@@ -78,18 +142,7 @@ pub async fn generate(
     let body: GenerateBody = read_json(&req, payload, state.max_body_bytes).await?;
     let request = GenerateRequest::try_from(body)?;
     let model = request.model.unwrap_or(state.default_model);
-    state.providers.get(model)?;
-    // Person and inspiration assets are stored per organisation; none can be
-    // referenced until asset upload exists, so any id is unknown.
-    if let Some(id) = request
-        .person_ids
-        .as_slice()
-        .iter()
-        .chain(request.inspiration_ids.as_slice())
-        .next()
-    {
-        return Err(ApiError::AssetNotFound(id.clone()));
-    }
+    check_request(&state, &caller, model, &request).await?;
 
     // A queue known to be down: refuse before committing, so the client
     // retries rather than waiting on the sweeper.

@@ -1,9 +1,11 @@
 //! One module per resource; `configure` mounts them all.
 
+mod assets;
 mod files;
 mod generate;
 mod generations;
 mod health;
+mod provider_keys;
 
 use actix_web::{HttpResponse, web};
 
@@ -18,6 +20,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/api/v1/generations/{id}")
             .route(web::get().to(generations::get))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/assets")
+            .route(web::post().to(assets::upload))
+            .route(web::get().to(assets::list))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/assets/{id}")
+            .route(web::get().to(assets::get))
+            .route(web::delete().to(assets::delete))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/provider-keys")
+            .route(web::get().to(provider_keys::list))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/provider-keys/{provider}")
+            .route(web::put().to(provider_keys::set))
+            .route(web::delete().to(provider_keys::delete))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

@@ -295,5 +295,7 @@ pub fn direct_request(text: &str, count: i64) -> thumbforge_core::GenerateReques
         aspect_ratio: Default::default(),
         person_ids: Default::default(),
         inspiration_ids: Default::default(),
+        reference_urls: Default::default(),
+        provider: Default::default(),
     }
 }

@@ -169,8 +169,11 @@ async fn a_redelivered_job_does_nothing() {
         .expect("deps");
     let env = JobEnv {
         writer: thumbforge_db::batch::StatusWriter::new(deps.db.clone()),
+        db: deps.db.clone(),
         storage: deps.storage.clone(),
         providers: deps.providers.clone(),
+        fetch: deps.fetch.clone(),
+        sealer: deps.sealer.clone(),
         job_timeout: std::time::Duration::from_secs(30),
         max_attempts: 10,
         metrics: deps.metrics.clone(),

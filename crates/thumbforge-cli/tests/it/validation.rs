@@ -97,7 +97,7 @@ async fn not_configured_model_says_which_setting_enables_it() {
     assert!(
         problem["detail"]
             .as_str()
-            .is_some_and(|d| d.contains("OpenAI provider key"))
+            .is_some_and(|d| d.contains("OPENAI_API_KEY"))
     );
 }
 

@@ -21,6 +21,12 @@ pub struct Model {
     pub created_at: i64,
     pub updated_at: i64,
     pub completed_at: Option<i64>,
+    /// JSON array of reference image URLs, primary first.
+    #[sea_orm(column_type = "Text")]
+    pub reference_urls: String,
+    /// `system` (the platform's keys) or the provider whose org key is used.
+    pub provider_used: String,
+    pub credits_consumed: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

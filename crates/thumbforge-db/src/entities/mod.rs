@@ -2,6 +2,8 @@
 //! the core status enums.
 
 pub mod api_keys;
+pub mod assets;
 pub mod generations;
 pub mod organizations;
+pub mod provider_keys;
 pub mod thumbnails;

@@ -313,6 +313,8 @@ async fn status_writes(args: &Args, url: &str) -> anyhow::Result<()> {
         aspect_ratio: Default::default(),
         person_ids: Default::default(),
         inspiration_ids: Default::default(),
+        reference_urls: Default::default(),
+        provider: Default::default(),
     };
     let queue = fresh_queue(&args.redis, "writes").await?;
     let mut jobs = Vec::with_capacity(args.jobs);

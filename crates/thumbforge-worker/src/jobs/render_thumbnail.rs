@@ -14,12 +14,16 @@ use std::{
 };
 
 use anyhow::Context;
-use thumbforge_core::{AspectRatio, ModelId};
+use thumbforge_core::{AspectRatio, ModelId, ProviderChoice};
 use thumbforge_db::{
+    Db, assets,
     batch::{JobResult, StatusWriter},
-    now_ms, thumbnails,
+    crypto::Sealer,
+    now_ms, provider_keys, thumbnails,
 };
-use thumbforge_providers::{ImageRequest, Providers};
+use thumbforge_providers::{
+    Credentials, FetchPolicy, ImageRequest, Providers, Reference, decode,
+};
 use thumbforge_queue::RenderThumbnail;
 use thumbforge_render::{apply_watermark, encode_png, normalize};
 use thumbforge_storage::{Storage, thumbnail_key, watermarked_key};
@@ -32,8 +36,12 @@ pub struct JobEnv {
     /// Claims and outcomes go through here, batched with the other jobs of
     /// this process (group commit).
     pub writer: StatusWriter,
+    /// Reads assets and provider keys.
+    pub db: Db,
     pub storage: Storage,
     pub providers: Providers,
+    pub fetch: FetchPolicy,
+    pub sealer: Sealer,
     pub job_timeout: Duration,
     /// Claims per thumbnail before it fails for good (a job that keeps
     /// hitting infrastructure errors, or keeps killing its worker).
@@ -90,7 +98,7 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
             env.max_attempts
         ))
     } else {
-        produce(env, &ctx).await
+        produce(env, &ctx).await?
     };
     let (result, outcome) = match produced {
         Ok(image) => {
@@ -156,40 +164,149 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
     Ok(outcome)
 }
 
-/// Calls the model. `Err` carries the message a client may read.
-async fn produce(env: &JobEnv, ctx: &thumbnails::JobContext) -> Result<image::RgbImage, String> {
+/// Calls the model. The outer `Err` is an infrastructure failure (the
+/// job is delivered again); the inner `Err` carries the message a client
+/// may read, and fails the thumbnail.
+async fn produce(
+    env: &JobEnv,
+    ctx: &thumbnails::JobContext,
+) -> anyhow::Result<Result<image::RgbImage, String>> {
     let generation = &ctx.generation;
-    let model: ModelId = generation
-        .model
-        .parse()
-        .map_err(|()| format!("Unknown model `{}`.", generation.model))?;
-    let aspect: AspectRatio = generation
-        .aspect_ratio
-        .parse()
-        .map_err(|_| format!("Unsupported aspect ratio `{}`.", generation.aspect_ratio))?;
-    let provider = env.providers.get(model).map_err(|e| {
-        warn!(error = %e, "model not available on this worker");
-        format!("The model `{model}` is not available on this server.")
-    })?;
+    let Ok(model) = generation.model.parse::<ModelId>() else {
+        return Ok(Err(format!("Unknown model `{}`.", generation.model)));
+    };
+    let Ok(aspect) = generation.aspect_ratio.parse::<AspectRatio>() else {
+        return Ok(Err(format!(
+            "Unsupported aspect ratio `{}`.",
+            generation.aspect_ratio
+        )));
+    };
+    let credentials = match generation.provider_used.parse::<ProviderChoice>() {
+        Ok(ProviderChoice::Byok(provider)) => {
+            match provider_keys::get(&env.db, &env.sealer, &generation.org_id, provider)
+                .await
+                .context("reading the org's provider key")?
+            {
+                Some(Ok(key)) => Credentials::Byok(provider, key.into()),
+                Some(Err(e)) => {
+                    warn!(error = %e, %provider, "org provider key unreadable");
+                    return Ok(Err(format!(
+                        "The organisation's {provider} key could not be read; set it again."
+                    )));
+                }
+                None => {
+                    return Ok(Err(format!(
+                        "The organisation has no {provider} key configured any more."
+                    )));
+                }
+            }
+        }
+        _ => Credentials::Platform,
+    };
+    let provider = match env.providers.model(model, credentials) {
+        Ok(provider) => provider,
+        Err(e) => {
+            warn!(error = %e, "model not available on this worker");
+            return Ok(Err(format!(
+                "The model `{model}` is not available on this server."
+            )));
+        }
+    };
+    let references = match load_references(env, generation).await? {
+        Ok(references) => references,
+        Err(message) => return Ok(Err(message)),
+    };
     let (width, height) = aspect.dimensions();
     let request = ImageRequest {
         prompt: generation.prompt.clone(),
         headline: None,
         width,
         height,
+        aspect,
         variation: ctx.thumbnail.idx as u32,
+        references,
     };
-    match tokio::time::timeout(env.job_timeout, provider.generate(&request)).await {
-        Err(_) => Err(format!(
-            "The image model did not answer within {} seconds.",
-            env.job_timeout.as_secs()
-        )),
-        Ok(Err(e)) => {
-            warn!(error = %e, retryable = e.is_retryable(), "model call failed");
-            Err(e.public_message())
+    Ok(
+        match tokio::time::timeout(env.job_timeout, provider.generate(&request)).await {
+            Err(_) => Err(format!(
+                "The image model did not answer within {} seconds.",
+                env.job_timeout.as_secs()
+            )),
+            Ok(Err(e)) => {
+                warn!(error = %e, retryable = e.is_retryable(), "model call failed");
+                Err(e.public_message())
+            }
+            Ok(Ok(image)) => Ok(normalize(&image, width, height)),
+        },
+    )
+}
+
+/// The generation's references, primary first: the fetched URLs
+/// (`reference_image_url`, then `youtube_references`), then the person and
+/// inspiration assets. A URL that cannot be used fails the thumbnail with
+/// the reason.
+async fn load_references(
+    env: &JobEnv,
+    generation: &thumbforge_db::entities::generations::Model,
+) -> anyhow::Result<Result<Vec<Reference>, String>> {
+    let urls: Vec<String> = serde_json::from_str(&generation.reference_urls).unwrap_or_default();
+    let fetched = futures::future::join_all(urls.iter().map(|u| env.fetch.fetch(u))).await;
+    let mut references = Vec::new();
+    for (url, result) in urls.iter().zip(fetched) {
+        match result {
+            Ok(f) => {
+                let image = f.image;
+                let png = match decode::to_png(&image) {
+                    Ok(png) => png,
+                    Err(e) => return Ok(Err(format!("Reference image {url} could not be used: {e}."))),
+                };
+                references.push(Reference {
+                    image,
+                    png,
+                    url: Some(url.clone()),
+                });
+            }
+            Err(e) => {
+                warn!(error = %e, "reference refused");
+                return Ok(Err(format!("Reference image {url} could not be used: {e}.")));
+            }
         }
-        Ok(Ok(image)) => Ok(normalize(&image, width, height)),
     }
+    let ids: Vec<String> = [&generation.person_ids, &generation.inspiration_ids]
+        .into_iter()
+        .flat_map(|json| serde_json::from_str::<Vec<String>>(json).unwrap_or_default())
+        .collect();
+    if !ids.is_empty() {
+        let found = assets::find_many_for_org(&env.db, &generation.org_id, &ids)
+            .await
+            .context("reading reference assets")?;
+        for id in &ids {
+            let Some(asset) = found.iter().find(|a| &a.id == id) else {
+                return Ok(Err(format!("Asset {id} was deleted before the thumbnail was made.")));
+            };
+            let png = env
+                .storage
+                .get(&asset.storage_key)
+                .await
+                .with_context(|| format!("reading asset {id}"))?
+                .to_vec();
+            let decoded = {
+                let png = png.clone();
+                tokio::task::spawn_blocking(move || decode::decode_limited(&png, &decode::OUTPUT_LIMITS))
+                    .await
+                    .context("decoding task")?
+            };
+            match decoded {
+                Ok((image, _)) => references.push(Reference {
+                    image,
+                    png,
+                    url: None,
+                }),
+                Err(e) => return Ok(Err(format!("Asset {id} could not be read: {e}."))),
+            }
+        }
+    }
+    Ok(Ok(references))
 }
 
 /// The clean PNG, and the watermarked one when the plan asks for it.

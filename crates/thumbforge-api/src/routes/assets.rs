@@ -1,0 +1,218 @@
+//! Reference assets (FatThumb's person and inspiration images):
+//! `POST /api/v1/assets` (multipart: `file`, `kind`), `GET /api/v1/assets`,
+//! `GET` and `DELETE /api/v1/assets/{id}`. Uploads are decoded with limits
+//! and stored re-encoded as PNG (metadata stripped). Assets are org-scoped:
+//! another org's id is a 404 like a missing one.
+
+use actix_multipart::Multipart;
+use actix_web::{HttpResponse, web};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use thumbforge_core::AssetId;
+use thumbforge_db::{assets, now_ms};
+use thumbforge_providers::decode;
+
+use crate::{AppState, auth::Authenticated, error::ApiError};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetBody {
+    pub id: String,
+    pub kind: String,
+    pub content_type: String,
+    pub width: i32,
+    pub height: i32,
+    pub size_bytes: i64,
+    pub filename: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<assets::Asset> for AssetBody {
+    fn from(a: assets::Asset) -> AssetBody {
+        AssetBody {
+            id: a.id,
+            kind: a.kind,
+            content_type: a.content_type,
+            width: a.width,
+            height: a.height,
+            size_bytes: a.size_bytes,
+            filename: a.filename,
+            created_at: a.created_at,
+        }
+    }
+}
+
+const KINDS: [&str; 2] = ["person", "inspiration"];
+
+fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::InvalidField {
+        code,
+        detail: detail.into(),
+    }
+}
+
+pub async fn upload(
+    Authenticated(caller): Authenticated,
+    req: actix_web::HttpRequest,
+    mut form: Multipart,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = state.max_upload_bytes;
+    if let Some(len) = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit + 64 * 1024
+    {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut kind: Option<String> = None;
+    let mut file: Option<(Vec<u8>, Option<String>)> = None;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| invalid("invalid_multipart", e.to_string()))?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let filename = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(|f| f.chars().take(200).collect::<String>());
+        let cap = if name == "file" { limit } else { 1024 };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| invalid("invalid_multipart", e.to_string()))?;
+            if bytes.len() + chunk.len() > cap {
+                if name == "file" {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                return Err(invalid("invalid_multipart", format!("field `{name}` is too long")));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        match name.as_str() {
+            "kind" => kind = Some(String::from_utf8_lossy(&bytes).trim().to_owned()),
+            "file" => file = Some((bytes, filename)),
+            _ => {}
+        }
+    }
+    let kind = kind.ok_or_else(|| ApiError::InvalidField {
+        code: "missing_field",
+        detail: "the form has no `kind` field (person or inspiration)".to_owned(),
+    })?;
+    if !KINDS.contains(&kind.as_str()) {
+        return Err(invalid(
+            "invalid_asset_kind",
+            format!("kind must be person or inspiration (got `{kind}`)"),
+        ));
+    }
+    let (bytes, filename) = file.ok_or_else(|| ApiError::InvalidField {
+        code: "missing_field",
+        detail: "the form has no `file` part".to_owned(),
+    })?;
+    let limits = state.upload_limits;
+    let decoded = tokio::task::spawn_blocking(move || {
+        decode::decode_limited(&bytes, &limits).and_then(|(image, _)| {
+            decode::to_png(&image).map(|png| (png, image.width(), image.height()))
+        })
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let (png, width, height) = decoded.map_err(|e| invalid("invalid_image", e))?;
+    let id = AssetId::new().into_string();
+    let storage_key = format!("assets/{}/{id}.png", caller.org_id);
+    let asset = assets::Asset {
+        id,
+        org_id: caller.org_id.clone(),
+        kind,
+        content_type: "image/png".to_owned(),
+        storage_key: storage_key.clone(),
+        width: width as i32,
+        height: height as i32,
+        size_bytes: png.len() as i64,
+        filename,
+        created_at: now_ms(),
+    };
+    state
+        .storage
+        .put(&storage_key, png)
+        .await
+        .map_err(ApiError::internal)?;
+    assets::insert(&state.db, &asset).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/assets/{}", asset.id)))
+        .json(AssetBody::from(asset)))
+}
+
+pub async fn get(
+    Authenticated(caller): Authenticated,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let asset = assets::find_for_org(&state.db, &caller.org_id, &path)
+        .await?
+        .ok_or(ApiError::NotFound("asset"))?;
+    Ok(HttpResponse::Ok().json(AssetBody::from(asset)))
+}
+
+pub async fn delete(
+    Authenticated(caller): Authenticated,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let asset = assets::delete_for_org(&state.db, &caller.org_id, &path)
+        .await?
+        .ok_or(ApiError::NotFound("asset"))?;
+    if let Err(e) = state.storage.delete(&asset.storage_key).await {
+        tracing::warn!(error = %e, asset.id = %asset.id, "asset file not removed");
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub kind: Option<String>,
+    pub limit: Option<u64>,
+    /// `createdAt` of the last asset of the previous page.
+    pub before: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetList {
+    pub data: Vec<AssetBody>,
+    /// Pass as `before` for the next page; null on the last page.
+    pub next_before: Option<i64>,
+}
+
+pub async fn list(
+    Authenticated(caller): Authenticated,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(invalid("invalid_limit", "limit must be from 1 to 200"));
+    }
+    if let Some(kind) = &query.kind
+        && !KINDS.contains(&kind.as_str())
+    {
+        return Err(invalid(
+            "invalid_asset_kind",
+            "kind must be person or inspiration",
+        ));
+    }
+    let rows = assets::list_for_org(
+        &state.db,
+        &caller.org_id,
+        query.kind.as_deref(),
+        query.before,
+        limit,
+    )
+    .await?;
+    let next_before = (rows.len() as u64 == limit)
+        .then(|| rows.last().map(|a| a.created_at))
+        .flatten();
+    Ok(HttpResponse::Ok().json(AssetList {
+        data: rows.into_iter().map(AssetBody::from).collect(),
+        next_before,
+    }))
+}

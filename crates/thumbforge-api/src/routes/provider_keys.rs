@@ -1,0 +1,81 @@
+//! An org's own provider keys (bring your own key):
+//! `PUT /api/v1/provider-keys/{provider}` with `{"apiKey": "…"}`,
+//! `GET /api/v1/provider-keys` (which providers are set, never the keys),
+//! `DELETE /api/v1/provider-keys/{provider}`. Keys are sealed with the
+//! server secret before they are stored.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use thumbforge_core::ProviderKind;
+use thumbforge_db::provider_keys;
+
+use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetKey {
+    pub api_key: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInfo {
+    pub provider: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn provider(raw: &str) -> Result<ProviderKind, ApiError> {
+    raw.parse().map_err(|()| ApiError::InvalidField {
+        code: "unknown_provider",
+        detail: format!("unknown provider `{raw}`; expected openai, google, fal or kie"),
+    })
+}
+
+pub async fn set(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&path)?;
+    let body: SetKey = read_json(&req, payload, 8 * 1024).await?;
+    let key = body.api_key.trim();
+    if key.is_empty() || key.len() > 1024 || key.chars().any(char::is_control) {
+        return Err(ApiError::InvalidField {
+            code: "invalid_api_key_value",
+            detail: "apiKey must be 1 to 1024 printable characters".to_owned(),
+        });
+    }
+    provider_keys::set(&state.db, &state.sealer, &caller.org_id, provider, key).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn list(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let rows = provider_keys::list(&state.db, &caller.org_id).await?;
+    let data: Vec<KeyInfo> = rows
+        .into_iter()
+        .map(|r| KeyInfo {
+            provider: r.provider,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+}
+
+pub async fn delete(
+    Authenticated(caller): Authenticated,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&path)?;
+    if !provider_keys::delete(&state.db, &caller.org_id, provider).await? {
+        return Err(ApiError::NotFound("provider key"));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,167 @@
+//! fal's queue API: `POST {queue}/{model}` with `Authorization: Key …`
+//! answers `request_id`, `status_url` and `response_url`; the status goes
+//! `IN_QUEUE` → `IN_PROGRESS` → `COMPLETED`; the result holds
+//! `images[].url`, which is downloaded. References travel as data URIs in
+//! `image_urls` to the model's `/edit` endpoint.
+//!
+//! The status and result URLs are used only when they are on the configured
+//! queue's origin, so the key is never sent elsewhere.
+
+use std::time::Instant;
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use image::DynamicImage;
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::debug;
+
+use crate::{
+    ImageModel, ImageRequest, ProviderError,
+    http::{
+        HttpPolicy, download_image, error_code, json_body, status_error, transport_error,
+        with_retries,
+    },
+};
+
+const NAME: &str = "fal";
+
+#[derive(Debug, Clone)]
+pub struct Fal {
+    pub client: reqwest::Client,
+    pub policy: HttpPolicy,
+    pub queue_url: String,
+    pub key: SecretString,
+    pub model: String,
+}
+
+#[derive(Deserialize)]
+struct Submitted {
+    request_id: String,
+    status_url: String,
+    response_url: String,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct Output {
+    #[serde(default)]
+    images: Vec<OutputImage>,
+    #[serde(default)]
+    has_nsfw_concepts: Vec<bool>,
+}
+
+#[derive(Deserialize)]
+struct OutputImage {
+    url: String,
+}
+
+impl Fal {
+    fn same_origin(&self, url: &str) -> Result<String, ProviderError> {
+        let base = Url::parse(&self.queue_url).ok();
+        let candidate = Url::parse(url).ok();
+        match (base, candidate) {
+            (Some(b), Some(c)) if b.origin() == c.origin() => Ok(url.to_owned()),
+            _ => Err(ProviderError::Permanent(
+                "fal answered with a URL outside its queue".to_owned(),
+            )),
+        }
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ProviderError> {
+        let response = self
+            .client
+            .get(url)
+            .header("Authorization", format!("Key {}", self.key.expose_secret()))
+            .send()
+            .await
+            .map_err(|e| transport_error(NAME, &e))?;
+        if !response.status().is_success() {
+            let (status, headers, code) = error_code(response).await;
+            return Err(status_error(NAME, status, &headers, code.as_deref()));
+        }
+        json_body(NAME, response, 1 << 20).await
+    }
+
+    async fn submit(&self, request: &ImageRequest) -> Result<Submitted, ProviderError> {
+        let mut input = json!({
+            "prompt": request.prompt,
+            "num_images": 1,
+            "aspect_ratio": request.aspect.as_str(),
+            "output_format": "png",
+        });
+        let path = if request.references.is_empty() {
+            self.model.clone()
+        } else {
+            input["image_urls"] = request
+                .references
+                .iter()
+                .map(|r| format!("data:image/png;base64,{}", STANDARD.encode(&r.png)))
+                .collect();
+            format!("{}/edit", self.model)
+        };
+        let response = self
+            .client
+            .post(format!("{}/{}", self.queue_url, path))
+            .header("Authorization", format!("Key {}", self.key.expose_secret()))
+            .json(&input)
+            .send()
+            .await
+            .map_err(|e| transport_error(NAME, &e))?;
+        if !response.status().is_success() {
+            let (status, headers, code) = error_code(response).await;
+            return Err(status_error(NAME, status, &headers, code.as_deref()));
+        }
+        json_body(NAME, response, 1 << 20).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageModel for Fal {
+    async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+        let submitted = with_retries(&self.policy, NAME, || self.submit(request)).await?;
+        debug!(request_id = %submitted.request_id, "fal request queued");
+        // The task itself may take up to the provider timeout.
+        let started = Instant::now();
+        let status_url = self.same_origin(&submitted.status_url)?;
+        let response_url = self.same_origin(&submitted.response_url)?;
+        loop {
+            let status: Status =
+                with_retries(&self.policy, NAME, || self.get_json(&status_url)).await?;
+            match status.status.as_str() {
+                "COMPLETED" => break,
+                "IN_QUEUE" | "IN_PROGRESS" => {
+                    if started.elapsed() >= self.policy.timeout {
+                        return Err(ProviderError::Timeout);
+                    }
+                    tokio::time::sleep(self.policy.poll_interval).await;
+                }
+                other => {
+                    return Err(ProviderError::Permanent(format!(
+                        "fal reported status {other}"
+                    )));
+                }
+            }
+        }
+        let output: Output =
+            with_retries(&self.policy, NAME, || self.get_json(&response_url)).await?;
+        if output.has_nsfw_concepts.first() == Some(&true) {
+            return Err(ProviderError::Safety);
+        }
+        let url = output
+            .images
+            .into_iter()
+            .next()
+            .map(|i| i.url)
+            .ok_or_else(|| ProviderError::Permanent("fal returned no image".to_owned()))?;
+        with_retries(&self.policy, NAME, || {
+            download_image(&self.client, &self.policy, NAME, &url)
+        })
+        .await
+    }
+}

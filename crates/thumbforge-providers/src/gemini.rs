@@ -1,0 +1,158 @@
+//! Google Gemini: `POST /v1beta/models/{model}:generateContent` with the
+//! `x-goog-api-key` header. The prompt and the references (`inlineData`)
+//! go in `contents[].parts`; `generationConfig.responseModalities` is
+//! `["IMAGE"]` with `imageConfig.aspectRatio`. The image comes back in
+//! `candidates[].content.parts[].inlineData`. A safety block is HTTP 200
+//! with no image and a `finishReason` such as `IMAGE_SAFETY`: it becomes a
+//! generic safety failure, never a retry.
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use image::DynamicImage;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::warn;
+
+use crate::{
+    ImageModel, ImageRequest, ProviderError,
+    http::{HttpPolicy, decode_output, error_code, json_body, status_error, transport_error, with_retries},
+};
+
+const NAME: &str = "gemini";
+
+/// Finish reasons that mean the model declined to draw.
+const SAFETY_REASONS: &[&str] = &[
+    "IMAGE_SAFETY",
+    "IMAGE_PROHIBITED_CONTENT",
+    "NO_IMAGE",
+    "SAFETY",
+    "PROHIBITED_CONTENT",
+    "BLOCKLIST",
+    "SPII",
+    "IMAGE_RECITATION",
+    "RECITATION",
+];
+
+#[derive(Debug, Clone)]
+pub struct Gemini {
+    pub client: reqwest::Client,
+    pub policy: HttpPolicy,
+    pub base_url: String,
+    pub key: SecretString,
+    pub model: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerateContentResponse {
+    #[serde(default)]
+    candidates: Vec<Candidate>,
+    #[serde(default)]
+    prompt_feedback: Option<PromptFeedback>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PromptFeedback {
+    block_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Candidate {
+    content: Option<Content>,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Content {
+    #[serde(default)]
+    parts: Vec<Part>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Part {
+    #[serde(alias = "inline_data")]
+    inline_data: Option<InlineData>,
+}
+
+#[derive(Deserialize)]
+struct InlineData {
+    data: String,
+}
+
+impl Gemini {
+    fn body(&self, request: &ImageRequest) -> Value {
+        let mut parts = vec![json!({ "text": request.prompt })];
+        for reference in &request.references {
+            parts.push(json!({
+                "inlineData": { "mimeType": "image/png", "data": STANDARD.encode(&reference.png) }
+            }));
+        }
+        json!({
+            "contents": [{ "role": "user", "parts": parts }],
+            "generationConfig": {
+                "responseModalities": ["IMAGE"],
+                "imageConfig": { "aspectRatio": request.aspect.as_str() }
+            }
+        })
+    }
+
+    async fn call(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+        let response = self
+            .client
+            .post(format!(
+                "{}/v1beta/models/{}:generateContent",
+                self.base_url, self.model
+            ))
+            .header("x-goog-api-key", self.key.expose_secret())
+            .json(&self.body(request))
+            .send()
+            .await
+            .map_err(|e| transport_error(NAME, &e))?;
+        if !response.status().is_success() {
+            let (status, headers, code) = error_code(response).await;
+            return Err(status_error(NAME, status, &headers, code.as_deref()));
+        }
+        let body: GenerateContentResponse =
+            json_body(NAME, response, self.policy.max_image_bytes).await?;
+        if let Some(reason) = body.prompt_feedback.and_then(|f| f.block_reason) {
+            warn!(reason, "gemini blocked the prompt");
+            return Err(ProviderError::Safety);
+        }
+        let mut finish = None;
+        for candidate in body.candidates {
+            if let Some(data) = candidate
+                .content
+                .into_iter()
+                .flat_map(|c| c.parts)
+                .find_map(|p| p.inline_data)
+            {
+                let bytes = STANDARD.decode(data.data.as_bytes()).map_err(|_| {
+                    ProviderError::Permanent("gemini returned invalid base64".to_owned())
+                })?;
+                return decode_output(NAME, bytes).await;
+            }
+            finish = finish.or(candidate.finish_reason);
+        }
+        match finish.as_deref() {
+            Some(reason) if SAFETY_REASONS.contains(&reason) => {
+                warn!(reason, "gemini returned no image");
+                Err(ProviderError::Safety)
+            }
+            Some(reason) => {
+                warn!(reason, "gemini returned no image");
+                Err(ProviderError::Permanent("gemini returned no image".to_owned()))
+            }
+            None => Err(ProviderError::Permanent("gemini returned no image".to_owned())),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageModel for Gemini {
+    async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+        with_retries(&self.policy, NAME, || self.call(request)).await
+    }
+}
