@@ -248,7 +248,10 @@ fn access_log() -> actix_web::middleware::Logger {
 
 /// The server secret (see `Settings::resolve_secret`).
 pub fn resolve_secret(settings: &Settings) -> anyhow::Result<SecretString> {
-    settings
-        .resolve_secret()
-        .with_context(|| format!("reading or creating the secret in {}", settings.data_dir.display()))
+    settings.resolve_secret().with_context(|| {
+        format!(
+            "reading or creating the secret in {}",
+            settings.data_dir.display()
+        )
+    })
 }

@@ -167,7 +167,9 @@ async fn provider_keys_command(
                 .context("reading the key from standard input")?;
             let key = key.trim();
             anyhow::ensure!(!key.is_empty(), "no key on standard input");
-            let secret = settings.resolve_secret().context("reading the server secret")?;
+            let secret = settings
+                .resolve_secret()
+                .context("reading the server secret")?;
             let sealer = Sealer::from_secret(secrecy::ExposeSecret::expose_secret(&secret));
             provider_keys::set(&db, &sealer, &org.id, provider, key)
                 .await

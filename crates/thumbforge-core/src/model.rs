@@ -230,7 +230,9 @@ mod tests {
             "gemini-3-pro-image-preview"
         );
         assert_eq!(
-            ModelId::GptImage2.route_on(ProviderKind::OpenAi).map(|r| r.model),
+            ModelId::GptImage2
+                .route_on(ProviderKind::OpenAi)
+                .map(|r| r.model),
             Some("gpt-image-2")
         );
         assert!(ModelId::GptImage2.route_on(ProviderKind::Google).is_none());

@@ -339,7 +339,12 @@ mod tests {
         .expect("valid");
         assert_eq!(urls.as_slice()[0], "https://img.example/a.png");
         assert_eq!(urls.as_slice().len(), 2);
-        for bad in ["ftp://x/y.png", "https://", "file:///etc/passwd", "not a url"] {
+        for bad in [
+            "ftp://x/y.png",
+            "https://",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
             assert_eq!(
                 ReferenceUrls::parse(Some(bad.into()), vec![]).map_err(|e| e.code()),
                 Err("invalid_reference_url"),

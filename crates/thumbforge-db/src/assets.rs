@@ -24,7 +24,11 @@ pub async fn find_for_org(db: &Db, org_id: &str, id: &str) -> Result<Option<Asse
 }
 
 /// The org's assets among `ids`, in no particular order.
-pub async fn find_many_for_org(db: &Db, org_id: &str, ids: &[String]) -> Result<Vec<Asset>, DbError> {
+pub async fn find_many_for_org(
+    db: &Db,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<Asset>, DbError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

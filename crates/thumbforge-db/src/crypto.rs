@@ -32,8 +32,8 @@ pub struct OpenError;
 impl Sealer {
     pub fn from_secret(secret: &str) -> Sealer {
         // Domain-separated from the URL-signing use of the same secret.
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+            .expect("HMAC takes any key length");
         mac.update(b"thumbforge provider keys v1");
         let key = mac.finalize().into_bytes();
         Sealer {
@@ -87,10 +87,21 @@ mod tests {
         let sealer = Sealer::from_secret("server secret");
         let sealed = sealer.seal("sk-live-123", "org_1/openai");
         assert!(!sealed.contains("sk-live"));
-        assert_ne!(sealed, sealer.seal("sk-live-123", "org_1/openai"), "random nonce");
-        assert_eq!(sealer.open(&sealed, "org_1/openai").ok().as_deref(), Some("sk-live-123"));
+        assert_ne!(
+            sealed,
+            sealer.seal("sk-live-123", "org_1/openai"),
+            "random nonce"
+        );
+        assert_eq!(
+            sealer.open(&sealed, "org_1/openai").ok().as_deref(),
+            Some("sk-live-123")
+        );
         assert!(sealer.open(&sealed, "org_2/openai").is_err());
-        assert!(Sealer::from_secret("other").open(&sealed, "org_1/openai").is_err());
+        assert!(
+            Sealer::from_secret("other")
+                .open(&sealed, "org_1/openai")
+                .is_err()
+        );
         assert!(sealer.open("bm90IHNlYWxlZA==", "org_1/openai").is_err());
     }
 }

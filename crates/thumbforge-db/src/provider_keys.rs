@@ -1,6 +1,8 @@
 //! Organisations' own provider keys (bring your own key), sealed at rest.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict,
+};
 use thumbforge_core::ProviderKind;
 
 use crate::{
@@ -32,9 +34,15 @@ pub async fn set(
     };
     provider_keys::Entity::insert(row)
         .on_conflict(
-            OnConflict::columns([provider_keys::Column::OrgId, provider_keys::Column::Provider])
-                .update_columns([provider_keys::Column::Sealed, provider_keys::Column::UpdatedAt])
-                .to_owned(),
+            OnConflict::columns([
+                provider_keys::Column::OrgId,
+                provider_keys::Column::Provider,
+            ])
+            .update_columns([
+                provider_keys::Column::Sealed,
+                provider_keys::Column::UpdatedAt,
+            ])
+            .to_owned(),
         )
         .exec_without_returning(db.conn())
         .await?;
@@ -43,10 +51,12 @@ pub async fn set(
 
 /// Whether the org has a key for `provider` (no decryption).
 pub async fn exists(db: &Db, org_id: &str, provider: ProviderKind) -> Result<bool, DbError> {
-    Ok(provider_keys::Entity::find_by_id((org_id.to_owned(), provider.as_str().to_owned()))
-        .one(db.conn())
-        .await?
-        .is_some())
+    Ok(
+        provider_keys::Entity::find_by_id((org_id.to_owned(), provider.as_str().to_owned()))
+            .one(db.conn())
+            .await?
+            .is_some(),
+    )
 }
 
 /// The org's key for `provider`, opened. `Ok(None)` when there is none;
@@ -75,8 +85,9 @@ pub async fn list(db: &Db, org_id: &str) -> Result<Vec<provider_keys::Model>, Db
 
 /// Removes the org's key for `provider`; true when one existed.
 pub async fn delete(db: &Db, org_id: &str, provider: ProviderKind) -> Result<bool, DbError> {
-    let result = provider_keys::Entity::delete_by_id((org_id.to_owned(), provider.as_str().to_owned()))
-        .exec(db.conn())
-        .await?;
+    let result =
+        provider_keys::Entity::delete_by_id((org_id.to_owned(), provider.as_str().to_owned()))
+            .exec(db.conn())
+            .await?;
     Ok(result.rows_affected > 0)
 }

@@ -56,7 +56,9 @@ pub fn decode_limited(
     decode_limits.max_image_height = Some(limits.max_dimension);
     decode_limits.max_alloc = Some(limits.max_alloc);
     reader.limits(decode_limits);
-    let image = reader.decode().map_err(|e| format!("image could not be decoded: {e}"))?;
+    let image = reader
+        .decode()
+        .map_err(|e| format!("image could not be decoded: {e}"))?;
     Ok((image, format))
 }
 
@@ -84,10 +86,17 @@ mod tests {
             max_alloc: 16 * 1024 * 1024,
         };
         let (img, format) = decode_limited(&png(64, 36), &limits).expect("decodes");
-        assert_eq!((img.width(), img.height(), format), (64, 36, ImageFormat::Png));
+        assert_eq!(
+            (img.width(), img.height(), format),
+            (64, 36, ImageFormat::Png)
+        );
         // 4000x4000 of zeros compresses to a few kilobytes.
         let bomb = png(4000, 4000);
-        assert!(bomb.len() * 100 < 4000 * 4000 * 3, "bomb is small: {}", bomb.len());
+        assert!(
+            bomb.len() * 100 < 4000 * 4000 * 3,
+            "bomb is small: {}",
+            bomb.len()
+        );
         assert!(decode_limited(&bomb, &limits).is_err());
         assert!(decode_limited(b"<html>not an image</html>", &limits).is_err());
     }

@@ -73,7 +73,10 @@ impl Fal {
         }
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ProviderError> {
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<T, ProviderError> {
         let response = self
             .client
             .get(url)

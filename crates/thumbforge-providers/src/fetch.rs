@@ -284,7 +284,12 @@ mod tests {
             let ip: IpAddr = bad.parse().expect("ip");
             assert!(!is_public(ip), "{bad} must be refused");
         }
-        for good in ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "142.250.74.110"] {
+        for good in [
+            "93.184.215.14",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "142.250.74.110",
+        ] {
             let ip: IpAddr = good.parse().expect("ip");
             assert!(is_public(ip), "{good} is public");
         }

@@ -15,7 +15,10 @@ use tracing::warn;
 
 use crate::{
     ImageModel, ImageRequest, ProviderError,
-    http::{HttpPolicy, decode_output, error_code, json_body, status_error, transport_error, with_retries},
+    http::{
+        HttpPolicy, decode_output, error_code, json_body, status_error, transport_error,
+        with_retries,
+    },
 };
 
 const NAME: &str = "gemini";
@@ -143,9 +146,13 @@ impl Gemini {
             }
             Some(reason) => {
                 warn!(reason, "gemini returned no image");
-                Err(ProviderError::Permanent("gemini returned no image".to_owned()))
+                Err(ProviderError::Permanent(
+                    "gemini returned no image".to_owned(),
+                ))
             }
-            None => Err(ProviderError::Permanent("gemini returned no image".to_owned())),
+            None => Err(ProviderError::Permanent(
+                "gemini returned no image".to_owned(),
+            )),
         }
     }
 }

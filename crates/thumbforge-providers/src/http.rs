@@ -143,7 +143,12 @@ pub fn status_error(
     headers: &HeaderMap,
     code: Option<&str>,
 ) -> ProviderError {
-    warn!(provider, status = status.as_u16(), code, "provider answered with an error");
+    warn!(
+        provider,
+        status = status.as_u16(),
+        code,
+        "provider answered with an error"
+    );
     match status.as_u16() {
         408 | 409 | 425 | 429 | 500..=599 => ProviderError::Retryable {
             message: format!("{provider} answered HTTP {}", status.as_u16()),
@@ -153,7 +158,9 @@ pub fn status_error(
             "the {provider} key was refused (HTTP {})",
             status.as_u16()
         )),
-        other => ProviderError::Permanent(format!("{provider} rejected the request (HTTP {other})")),
+        other => {
+            ProviderError::Permanent(format!("{provider} rejected the request (HTTP {other})"))
+        }
     }
 }
 
@@ -198,19 +205,29 @@ pub async fn download_image(
         .await
         .map_err(|e| transport_error(provider, &e))?;
     if !response.status().is_success() {
-        return Err(status_error(provider, response.status(), response.headers(), None));
+        return Err(status_error(
+            provider,
+            response.status(),
+            response.headers(),
+            None,
+        ));
     }
     let bytes = read_capped(provider, response, policy.max_image_bytes).await?;
     decode_output(provider, bytes).await
 }
 
 /// Decodes image bytes a provider returned, with decode limits.
-pub async fn decode_output(provider: &'static str, bytes: Vec<u8>) -> Result<DynamicImage, ProviderError> {
+pub async fn decode_output(
+    provider: &'static str,
+    bytes: Vec<u8>,
+) -> Result<DynamicImage, ProviderError> {
     tokio::task::spawn_blocking(move || decode_limited(&bytes, &crate::decode::OUTPUT_LIMITS))
         .await
         .map_err(|_| ProviderError::Permanent(format!("{provider}: decoding task failed")))?
         .map(|(image, _)| image)
-        .map_err(|e| ProviderError::Permanent(format!("{provider} returned an unreadable image: {e}")))
+        .map_err(|e| {
+            ProviderError::Permanent(format!("{provider} returned an unreadable image: {e}"))
+        })
 }
 
 /// The JSON body of a success, or a clear error if it is not JSON.
@@ -254,7 +271,10 @@ mod tests {
         assert_eq!(parse_go_duration("1s"), Some(Duration::from_secs(1)));
         assert_eq!(parse_go_duration("6m0s"), Some(Duration::from_secs(360)));
         assert_eq!(parse_go_duration("20ms"), Some(Duration::from_millis(20)));
-        assert_eq!(parse_go_duration("1h2m3.5s"), Some(Duration::from_secs_f64(3723.5)));
+        assert_eq!(
+            parse_go_duration("1h2m3.5s"),
+            Some(Duration::from_secs_f64(3723.5))
+        );
         assert_eq!(parse_go_duration("soon"), None);
         assert_eq!(parse_go_duration("5"), None);
     }

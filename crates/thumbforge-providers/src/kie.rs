@@ -67,7 +67,11 @@ struct ResultJson {
 impl Kie {
     /// kie's body `code`: 200 is success; the rest follow HTTP meanings
     /// (429 rate limited, 455 unavailable, 5xx server errors).
-    fn check<T>(&self, envelope: Envelope<T>, headers: &reqwest::header::HeaderMap) -> Result<T, ProviderError> {
+    fn check<T>(
+        &self,
+        envelope: Envelope<T>,
+        headers: &reqwest::header::HeaderMap,
+    ) -> Result<T, ProviderError> {
         if envelope.code == 200 {
             return envelope
                 .data
@@ -152,7 +156,9 @@ impl ImageModel for Kie {
                 "success" => break record,
                 "fail" => {
                     warn!(fail_code = ?record.fail_code, "kie task failed");
-                    return Err(ProviderError::Permanent("kie could not make the image".to_owned()));
+                    return Err(ProviderError::Permanent(
+                        "kie could not make the image".to_owned(),
+                    ));
                 }
                 _ => {
                     if started.elapsed() >= self.policy.timeout {

@@ -178,7 +178,11 @@ impl Providers {
     /// Which upstream route serves `model` for `choice`: `None` for the
     /// built-in models. Platform requests take the first route whose
     /// provider has a server key; BYOK takes the route on that provider.
-    pub fn route(&self, model: ModelId, choice: ProviderChoice) -> Result<Option<Route>, RouteError> {
+    pub fn route(
+        &self,
+        model: ModelId,
+        choice: ProviderChoice,
+    ) -> Result<Option<Route>, RouteError> {
         match model {
             ModelId::Local => {
                 if let ProviderChoice::Byok(provider) = choice {
@@ -244,13 +248,12 @@ impl Providers {
         };
         let key = match credentials {
             Credentials::Byok(_, key) => key,
-            Credentials::Platform => self
-                .server_key(route.provider)
-                .cloned()
-                .ok_or_else(|| RouteError::NotConfigured {
+            Credentials::Platform => self.server_key(route.provider).cloned().ok_or_else(|| {
+                RouteError::NotConfigured {
                     model,
                     hint: format!("set {}", key_variable(route.provider)),
-                })?,
+                }
+            })?,
         };
         Ok(self.adapter(route, key))
     }

@@ -20,11 +20,9 @@ use wiremock::{
 use crate::{Credentials, ImageRequest, ProviderError, Providers, Reference};
 
 fn png(w: u32, h: u32) -> Vec<u8> {
-    crate::decode::to_png(&image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
-        w,
-        h,
-        image::Rgb([200, 30, 30]),
-    )))
+    crate::decode::to_png(&image::DynamicImage::ImageRgb8(
+        image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 30])),
+    ))
     .expect("png")
 }
 
@@ -150,7 +148,11 @@ fn gemini_blocked(reason: &str) -> ResponseTemplate {
 /// Mounts the provider's documented endpoint answering `answers` in turn,
 /// plus whatever follow-up endpoints the provider's flow needs (fal status
 /// and result, kie record, and image downloads) answering success.
-async fn mount(server: &MockServer, provider: ProviderKind, answers: Vec<ResponseTemplate>) -> Sequence {
+async fn mount(
+    server: &MockServer,
+    provider: ProviderKind,
+    answers: Vec<ResponseTemplate>,
+) -> Sequence {
     let seq = Sequence::new(answers);
     let uri = server.uri();
     match provider {
@@ -181,16 +183,21 @@ async fn mount(server: &MockServer, provider: ProviderKind, answers: Vec<Respons
             Mock::given(method("POST"))
                 .and(path("/fal-ai/nano-banana"))
                 .and(header("authorization", "Key server-fal-key"))
-                .and(body_partial_json(json!({ "num_images": 1, "aspect_ratio": "16:9" })))
+                .and(body_partial_json(
+                    json!({ "num_images": 1, "aspect_ratio": "16:9" }),
+                ))
                 .respond_with(seq.clone())
                 .mount(server)
                 .await;
             Mock::given(method("GET"))
                 .and(path("/fal-ai/nano-banana/requests/req-1/status"))
                 .respond_with(Sequence::new(vec![
-                    ResponseTemplate::new(202).set_body_json(json!({ "status": "IN_QUEUE", "queue_position": 0 })),
-                    ResponseTemplate::new(202).set_body_json(json!({ "status": "IN_PROGRESS", "logs": [] })),
-                    ResponseTemplate::new(200).set_body_json(json!({ "status": "COMPLETED", "logs": [] })),
+                    ResponseTemplate::new(202)
+                        .set_body_json(json!({ "status": "IN_QUEUE", "queue_position": 0 })),
+                    ResponseTemplate::new(202)
+                        .set_body_json(json!({ "status": "IN_PROGRESS", "logs": [] })),
+                    ResponseTemplate::new(200)
+                        .set_body_json(json!({ "status": "COMPLETED", "logs": [] })),
                 ]))
                 .mount(server)
                 .await;
@@ -279,7 +286,12 @@ fn fix_fal(server: &MockServer, t: ResponseTemplate, provider: ProviderKind) -> 
 async fn each_adapter_succeeds_with_the_documented_shapes() {
     for provider in ProviderKind::ALL {
         let server = MockServer::start().await;
-        let seq = mount(&server, provider, vec![fix_fal(&server, ok(provider), provider)]).await;
+        let seq = mount(
+            &server,
+            provider,
+            vec![fix_fal(&server, ok(provider), provider)],
+        )
+        .await;
         let image = generate(&server, provider, &request("a red square"))
             .await
             .unwrap_or_else(|e| panic!("{provider}: {e}"));
@@ -294,7 +306,9 @@ async fn a_429_is_retried_after_the_retry_after_it_names() {
         let server = MockServer::start().await;
         let too_many = ResponseTemplate::new(429)
             .insert_header("retry-after", "1")
-            .set_body_json(json!({ "error": { "code": "rate_limit_exceeded", "message": "slow down" } }));
+            .set_body_json(
+                json!({ "error": { "code": "rate_limit_exceeded", "message": "slow down" } }),
+            );
         let seq = mount(
             &server,
             provider,
@@ -321,7 +335,9 @@ async fn server_errors_exhaust_the_attempts_and_400_is_not_retried() {
     for provider in ProviderKind::ALL {
         let server = MockServer::start().await;
         let seq = mount(&server, provider, vec![ResponseTemplate::new(503)]).await;
-        let err = generate(&server, provider, &request("x")).await.expect_err("fails");
+        let err = generate(&server, provider, &request("x"))
+            .await
+            .expect_err("fails");
         assert!(err.is_retryable(), "{provider}: {err}");
         assert_eq!(seq.times().len(), 3, "{provider}: max_attempts calls");
 
@@ -330,9 +346,17 @@ async fn server_errors_exhaust_the_attempts_and_400_is_not_retried() {
             "error": { "code": "invalid_value", "message": "Invalid size, key sk-secret-1234 leaked?" }
         }));
         let seq = mount(&server, provider, vec![bad]).await;
-        let err = generate(&server, provider, &request("x")).await.expect_err("fails");
-        assert!(matches!(err, ProviderError::Permanent(_)), "{provider}: {err}");
-        assert!(!err.public_message().contains("sk-secret"), "no provider detail leaks");
+        let err = generate(&server, provider, &request("x"))
+            .await
+            .expect_err("fails");
+        assert!(
+            matches!(err, ProviderError::Permanent(_)),
+            "{provider}: {err}"
+        );
+        assert!(
+            !err.public_message().contains("sk-secret"),
+            "no provider detail leaks"
+        );
         assert_eq!(seq.times().len(), 1, "{provider}: not retried");
     }
 }
@@ -343,7 +367,9 @@ async fn a_provider_that_does_not_answer_times_out() {
         let server = MockServer::start().await;
         let slow = fix_fal(&server, ok(provider), provider).set_delay(Duration::from_secs(3));
         let seq = mount(&server, provider, vec![slow]).await;
-        let err = generate(&server, provider, &request("x")).await.expect_err("times out");
+        let err = generate(&server, provider, &request("x"))
+            .await
+            .expect_err("times out");
         assert!(matches!(err, ProviderError::Timeout), "{provider}: {err}");
         assert_eq!(seq.times().len(), 3, "{provider}: each attempt timed out");
         assert!(err.public_message().contains("did not answer in time"));
@@ -372,7 +398,9 @@ async fn openai_moderation_and_fal_nsfw_are_safety_errors() {
                    "param": null, "code": "moderation_blocked" }
     }));
     mount(&server, ProviderKind::OpenAi, vec![blocked]).await;
-    let err = generate(&server, ProviderKind::OpenAi, &request("x")).await.expect_err("blocked");
+    let err = generate(&server, ProviderKind::OpenAi, &request("x"))
+        .await
+        .expect_err("blocked");
     assert!(matches!(err, ProviderError::Safety), "{err}");
 
     let server = MockServer::start().await;
@@ -384,8 +412,15 @@ async fn openai_moderation_and_fal_nsfw_are_safety_errors() {
         .with_priority(1)
         .mount(&server)
         .await;
-    mount(&server, ProviderKind::Fal, vec![fix_fal(&server, ok(ProviderKind::Fal), ProviderKind::Fal)]).await;
-    let err = generate(&server, ProviderKind::Fal, &request("x")).await.expect_err("nsfw");
+    mount(
+        &server,
+        ProviderKind::Fal,
+        vec![fix_fal(&server, ok(ProviderKind::Fal), ProviderKind::Fal)],
+    )
+    .await;
+    let err = generate(&server, ProviderKind::Fal, &request("x"))
+        .await
+        .expect_err("nsfw");
     assert!(matches!(err, ProviderError::Safety), "{err}");
 }
 
@@ -393,22 +428,34 @@ async fn openai_moderation_and_fal_nsfw_are_safety_errors() {
 async fn kie_body_codes_and_failed_tasks_map_like_http() {
     // kie reports a rate limit as HTTP 200 with code 429 in the body.
     let server = MockServer::start().await;
-    let limited = ResponseTemplate::new(200).set_body_json(json!({ "code": 429, "msg": "rate limited" }));
-    let seq = mount(&server, ProviderKind::Kie, vec![limited, ok(ProviderKind::Kie)]).await;
-    generate(&server, ProviderKind::Kie, &request("x")).await.expect("retried");
+    let limited =
+        ResponseTemplate::new(200).set_body_json(json!({ "code": 429, "msg": "rate limited" }));
+    let seq = mount(
+        &server,
+        ProviderKind::Kie,
+        vec![limited, ok(ProviderKind::Kie)],
+    )
+    .await;
+    generate(&server, ProviderKind::Kie, &request("x"))
+        .await
+        .expect("retried");
     assert_eq!(seq.times().len(), 2);
 
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/jobs/recordInfo"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "code": 200, "msg": "success",
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({ "code": 200, "msg": "success",
             "data": { "taskId": "task_nano-banana-pro_1", "state": "fail", "resultJson": "",
-                      "failCode": "500", "failMsg": "internal" } })))
+                      "failCode": "500", "failMsg": "internal" } }),
+        ))
         .with_priority(1)
         .mount(&server)
         .await;
     mount(&server, ProviderKind::Kie, vec![ok(ProviderKind::Kie)]).await;
-    let err = generate(&server, ProviderKind::Kie, &request("x")).await.expect_err("failed task");
+    let err = generate(&server, ProviderKind::Kie, &request("x"))
+        .await
+        .expect_err("failed task");
     assert!(matches!(err, ProviderError::Permanent(_)), "{err}");
 }
 
@@ -429,7 +476,9 @@ async fn references_travel_in_each_documented_form() {
         .respond_with(openai_ok())
         .mount(&server)
         .await;
-    generate(&server, ProviderKind::OpenAi, &req).await.expect("edit");
+    generate(&server, ProviderKind::OpenAi, &req)
+        .await
+        .expect("edit");
     let received = server.received_requests().await.expect("recorded");
     let body = String::from_utf8_lossy(&received[0].body);
     assert!(body.contains("name=\"image[]\""), "multipart image part");
@@ -438,27 +487,40 @@ async fn references_travel_in_each_documented_form() {
     // Gemini: inlineData parts after the text.
     let server = MockServer::start().await;
     let seq = mount(&server, ProviderKind::Google, vec![gemini_ok()]).await;
-    generate(&server, ProviderKind::Google, &req).await.expect("gemini");
+    generate(&server, ProviderKind::Google, &req)
+        .await
+        .expect("gemini");
     assert_eq!(seq.times().len(), 1);
     let received = server.received_requests().await.expect("recorded");
     let sent: Value = serde_json::from_slice(&received[0].body).expect("json");
     assert_eq!(sent["contents"][0]["parts"][0]["text"], "with a reference");
-    assert_eq!(sent["contents"][0]["parts"][1]["inlineData"]["mimeType"], "image/png");
+    assert_eq!(
+        sent["contents"][0]["parts"][1]["inlineData"]["mimeType"],
+        "image/png"
+    );
 
     // kie: the URL in image_input.
     let server = MockServer::start().await;
     mount(&server, ProviderKind::Kie, vec![ok(ProviderKind::Kie)]).await;
-    generate(&server, ProviderKind::Kie, &req).await.expect("kie");
+    generate(&server, ProviderKind::Kie, &req)
+        .await
+        .expect("kie");
     let received = server.received_requests().await.expect("recorded");
     let sent: Value = serde_json::from_slice(&received[0].body).expect("json");
-    assert_eq!(sent["input"]["image_input"][0], "https://img.example/ref.png");
+    assert_eq!(
+        sent["input"]["image_input"][0],
+        "https://img.example/ref.png"
+    );
 }
 
 #[test]
 fn routing_follows_the_catalogue_and_the_configured_keys() {
     let server_settings = Settings::defaults_in(std::path::Path::new("/x")).providers;
     let none = Providers::new(&server_settings, false);
-    assert!(none.route(ModelId::Gemini3Pro, ProviderChoice::Platform).is_err());
+    assert!(
+        none.route(ModelId::Gemini3Pro, ProviderChoice::Platform)
+            .is_err()
+    );
     assert!(none.route(ModelId::Local, ProviderChoice::Platform).is_ok());
     let mut with_fal = server_settings.clone();
     with_fal.fal_key = Some("k".to_owned().into());
@@ -467,12 +529,23 @@ fn routing_follows_the_catalogue_and_the_configured_keys() {
         .route(ModelId::Gemini3Pro, ProviderChoice::Platform)
         .expect("fal serves it")
         .expect("a route");
-    assert_eq!((route.provider, route.model), (ProviderKind::Fal, "fal-ai/nano-banana-pro"));
+    assert_eq!(
+        (route.provider, route.model),
+        (ProviderKind::Fal, "fal-ai/nano-banana-pro")
+    );
     // BYOK needs no server key, only a route on that provider.
-    assert!(none
-        .route(ModelId::GptImage2, ProviderChoice::Byok(ProviderKind::OpenAi))
-        .is_ok());
-    assert!(none
-        .route(ModelId::GptImage2, ProviderChoice::Byok(ProviderKind::Google))
-        .is_err());
+    assert!(
+        none.route(
+            ModelId::GptImage2,
+            ProviderChoice::Byok(ProviderKind::OpenAi)
+        )
+        .is_ok()
+    );
+    assert!(
+        none.route(
+            ModelId::GptImage2,
+            ProviderChoice::Byok(ProviderKind::Google)
+        )
+        .is_err()
+    );
 }

@@ -41,14 +41,17 @@ async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Result<W
     let secret = settings
         .resolve_secret()
         .context("reading or creating the server secret")?;
-    let fetch = thumbforge_providers::fetch_policy(&settings.references).map_err(anyhow::Error::msg)?;
+    let fetch =
+        thumbforge_providers::fetch_policy(&settings.references).map_err(anyhow::Error::msg)?;
     Ok(WorkerDeps {
         db,
         queue,
         storage,
         providers: Providers::new(&settings.providers, settings.models.enable_test_model),
         fetch,
-        sealer: thumbforge_db::crypto::Sealer::from_secret(secrecy::ExposeSecret::expose_secret(&secret)),
+        sealer: thumbforge_db::crypto::Sealer::from_secret(secrecy::ExposeSecret::expose_secret(
+            &secret,
+        )),
         metrics: Metrics::new(),
     })
 }

@@ -84,7 +84,10 @@ pub async fn upload(
                 if name == "file" {
                     return Err(ApiError::PayloadTooLarge { limit });
                 }
-                return Err(invalid("invalid_multipart", format!("field `{name}` is too long")));
+                return Err(invalid(
+                    "invalid_multipart",
+                    format!("field `{name}` is too long"),
+                ));
             }
             bytes.extend_from_slice(&chunk);
         }

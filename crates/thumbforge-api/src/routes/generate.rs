@@ -9,7 +9,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use thumbforge_core::{
-    GenerateRequest, ProviderChoice, Prompt, ReferenceUrls, ThumbnailCount, ValidationError,
+    GenerateRequest, Prompt, ProviderChoice, ReferenceUrls, ThumbnailCount, ValidationError,
     request::{ReferenceIds, parse_model, parse_provider},
 };
 use thumbforge_db::{generations, provider_keys};
@@ -117,7 +117,8 @@ pub async fn check_request(
         .cloned()
         .collect();
     if !ids.is_empty() {
-        let found = thumbforge_db::assets::find_many_for_org(&state.db, &caller.org_id, &ids).await?;
+        let found =
+            thumbforge_db::assets::find_many_for_org(&state.db, &caller.org_id, &ids).await?;
         if let Some(missing) = ids.iter().find(|id| !found.iter().any(|a| &a.id == *id)) {
             return Err(ApiError::AssetNotFound(missing.clone()));
         }

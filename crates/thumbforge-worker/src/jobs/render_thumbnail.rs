@@ -21,9 +21,7 @@ use thumbforge_db::{
     crypto::Sealer,
     now_ms, provider_keys, thumbnails,
 };
-use thumbforge_providers::{
-    Credentials, FetchPolicy, ImageRequest, Providers, Reference, decode,
-};
+use thumbforge_providers::{Credentials, FetchPolicy, ImageRequest, Providers, Reference, decode};
 use thumbforge_queue::RenderThumbnail;
 use thumbforge_render::{apply_watermark, encode_png, normalize};
 use thumbforge_storage::{Storage, thumbnail_key, watermarked_key};
@@ -258,7 +256,11 @@ async fn load_references(
                 let image = f.image;
                 let png = match decode::to_png(&image) {
                     Ok(png) => png,
-                    Err(e) => return Ok(Err(format!("Reference image {url} could not be used: {e}."))),
+                    Err(e) => {
+                        return Ok(Err(format!(
+                            "Reference image {url} could not be used: {e}."
+                        )));
+                    }
                 };
                 references.push(Reference {
                     image,
@@ -268,7 +270,9 @@ async fn load_references(
             }
             Err(e) => {
                 warn!(error = %e, "reference refused");
-                return Ok(Err(format!("Reference image {url} could not be used: {e}.")));
+                return Ok(Err(format!(
+                    "Reference image {url} could not be used: {e}."
+                )));
             }
         }
     }
@@ -282,7 +286,9 @@ async fn load_references(
             .context("reading reference assets")?;
         for id in &ids {
             let Some(asset) = found.iter().find(|a| &a.id == id) else {
-                return Ok(Err(format!("Asset {id} was deleted before the thumbnail was made.")));
+                return Ok(Err(format!(
+                    "Asset {id} was deleted before the thumbnail was made."
+                )));
             };
             let png = env
                 .storage
@@ -292,9 +298,11 @@ async fn load_references(
                 .to_vec();
             let decoded = {
                 let png = png.clone();
-                tokio::task::spawn_blocking(move || decode::decode_limited(&png, &decode::OUTPUT_LIMITS))
-                    .await
-                    .context("decoding task")?
+                tokio::task::spawn_blocking(move || {
+                    decode::decode_limited(&png, &decode::OUTPUT_LIMITS)
+                })
+                .await
+                .context("decoding task")?
             };
             match decoded {
                 Ok((image, _)) => references.push(Reference {
