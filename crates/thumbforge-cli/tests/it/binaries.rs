@@ -65,6 +65,50 @@ fn keys_create_prints_the_key_alone_on_the_last_line() {
     assert!(!bad.status.success(), "an unknown plan is refused");
 }
 
+#[test]
+fn provider_keys_are_set_from_stdin_listed_without_the_key_and_deleted() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let created = thumbforge(dir.path())
+        .args(["keys", "create", "--org", "byok"])
+        .output()
+        .expect("runs");
+    assert!(created.status.success());
+    let mut set = thumbforge(dir.path())
+        .args(["provider-keys", "set", "--org", "byok", "--provider", "fal"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    set.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"fal-secret-key\n")
+        .expect("write");
+    let out = set.wait_with_output().expect("waits");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list = thumbforge(dir.path())
+        .args(["provider-keys", "list", "--org", "byok"])
+        .output()
+        .expect("runs");
+    let listed = String::from_utf8(list.stdout).expect("utf-8");
+    assert!(listed.starts_with("fal\t"), "{listed:?}");
+    assert!(!listed.contains("fal-secret-key"));
+    let unknown = thumbforge(dir.path())
+        .args(["provider-keys", "list", "--org", "nobody"])
+        .output()
+        .expect("runs");
+    assert!(!unknown.status.success(), "an unknown org is an error");
+    for expected in [true, false] {
+        let delete = thumbforge(dir.path())
+            .args(["provider-keys", "delete", "--org", "byok", "--provider", "fal"])
+            .output()
+            .expect("runs");
+        assert_eq!(delete.status.success(), expected, "delete, then nothing to delete");
+    }
+}
+
 /// `thumbforge-api` and `thumbforge-worker` as separate components on one
 /// data dir: each opens its own database pool and queue handle, so the
 /// worker never sees the API's pushes through SQLite's in-process update
