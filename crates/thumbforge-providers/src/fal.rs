@@ -12,28 +12,21 @@ use std::time::Instant;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use image::DynamicImage;
 use reqwest::Url;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 use tracing::debug;
 
 use crate::{
     ImageModel, ImageRequest, ProviderError,
-    http::{
-        HttpPolicy, download_image, error_code, json_body, status_error, transport_error,
-        with_retries,
-    },
+    http::{Upstream, download_image, send_json, with_retries},
 };
 
 const NAME: &str = "fal";
 
 #[derive(Debug, Clone)]
 pub struct Fal {
-    pub client: reqwest::Client,
-    pub policy: HttpPolicy,
-    pub queue_url: String,
-    pub key: SecretString,
-    pub model: String,
+    pub up: Upstream,
 }
 
 #[derive(Deserialize)]
@@ -63,7 +56,7 @@ struct OutputImage {
 
 impl Fal {
     fn same_origin(&self, url: &str) -> Result<String, ProviderError> {
-        let base = Url::parse(&self.queue_url).ok();
+        let base = Url::parse(&self.up.base_url).ok();
         let candidate = Url::parse(url).ok();
         match (base, candidate) {
             (Some(b), Some(c)) if b.origin() == c.origin() => Ok(url.to_owned()),
@@ -73,22 +66,20 @@ impl Fal {
         }
     }
 
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.header(
+            "Authorization",
+            format!("Key {}", self.up.key.expose_secret()),
+        )
+    }
+
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
     ) -> Result<T, ProviderError> {
-        let response = self
-            .client
-            .get(url)
-            .header("Authorization", format!("Key {}", self.key.expose_secret()))
-            .send()
-            .await
-            .map_err(|e| transport_error(NAME, &e))?;
-        if !response.status().is_success() {
-            let (status, headers, code) = error_code(response).await;
-            return Err(status_error(NAME, status, &headers, code.as_deref()));
-        }
-        json_body(NAME, response, 1 << 20).await
+        Ok(send_json(NAME, self.authorized(self.up.client.get(url)))
+            .await?
+            .0)
     }
 
     async fn submit(&self, request: &ImageRequest) -> Result<Submitted, ProviderError> {
@@ -99,35 +90,28 @@ impl Fal {
             "output_format": "png",
         });
         let path = if request.references.is_empty() {
-            self.model.clone()
+            self.up.model.clone()
         } else {
             input["image_urls"] = request
                 .references
                 .iter()
                 .map(|r| format!("data:image/png;base64,{}", STANDARD.encode(&r.png)))
                 .collect();
-            format!("{}/edit", self.model)
+            format!("{}/edit", self.up.model)
         };
-        let response = self
+        let request = self
+            .up
             .client
-            .post(format!("{}/{}", self.queue_url, path))
-            .header("Authorization", format!("Key {}", self.key.expose_secret()))
-            .json(&input)
-            .send()
-            .await
-            .map_err(|e| transport_error(NAME, &e))?;
-        if !response.status().is_success() {
-            let (status, headers, code) = error_code(response).await;
-            return Err(status_error(NAME, status, &headers, code.as_deref()));
-        }
-        json_body(NAME, response, 1 << 20).await
+            .post(format!("{}/{}", self.up.base_url, path))
+            .json(&input);
+        Ok(send_json(NAME, self.authorized(request)).await?.0)
     }
 }
 
 #[async_trait::async_trait]
 impl ImageModel for Fal {
     async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
-        let submitted = with_retries(&self.policy, NAME, || self.submit(request)).await?;
+        let submitted = with_retries(&self.up.policy, NAME, || self.submit(request)).await?;
         debug!(request_id = %submitted.request_id, "fal request queued");
         // The task itself may take up to the provider timeout.
         let started = Instant::now();
@@ -135,14 +119,14 @@ impl ImageModel for Fal {
         let response_url = self.same_origin(&submitted.response_url)?;
         loop {
             let status: Status =
-                with_retries(&self.policy, NAME, || self.get_json(&status_url)).await?;
+                with_retries(&self.up.policy, NAME, || self.get_json(&status_url)).await?;
             match status.status.as_str() {
                 "COMPLETED" => break,
                 "IN_QUEUE" | "IN_PROGRESS" => {
-                    if started.elapsed() >= self.policy.timeout {
+                    if started.elapsed() >= self.up.policy.timeout {
                         return Err(ProviderError::Timeout);
                     }
-                    tokio::time::sleep(self.policy.poll_interval).await;
+                    tokio::time::sleep(self.up.policy.poll_interval).await;
                 }
                 other => {
                     return Err(ProviderError::Permanent(format!(
@@ -152,7 +136,7 @@ impl ImageModel for Fal {
             }
         }
         let output: Output =
-            with_retries(&self.policy, NAME, || self.get_json(&response_url)).await?;
+            with_retries(&self.up.policy, NAME, || self.get_json(&response_url)).await?;
         if output.has_nsfw_concepts.first() == Some(&true) {
             return Err(ProviderError::Safety);
         }
@@ -162,8 +146,8 @@ impl ImageModel for Fal {
             .next()
             .map(|i| i.url)
             .ok_or_else(|| ProviderError::Permanent("fal returned no image".to_owned()))?;
-        with_retries(&self.policy, NAME, || {
-            download_image(&self.client, &self.policy, NAME, &url)
+        with_retries(&self.up.policy, NAME, || {
+            download_image(&self.up.client, &self.up.policy, NAME, &url)
         })
         .await
     }

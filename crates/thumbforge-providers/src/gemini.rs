@@ -8,17 +8,14 @@
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use image::DynamicImage;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::warn;
 
 use crate::{
     ImageModel, ImageRequest, ProviderError,
-    http::{
-        HttpPolicy, decode_output, error_code, json_body, status_error, transport_error,
-        with_retries,
-    },
+    http::{Upstream, decode_output, send_json, with_retries},
 };
 
 const NAME: &str = "gemini";
@@ -38,11 +35,7 @@ const SAFETY_REASONS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 pub struct Gemini {
-    pub client: reqwest::Client,
-    pub policy: HttpPolicy,
-    pub base_url: String,
-    pub key: SecretString,
-    pub model: String,
+    pub up: Upstream,
 }
 
 #[derive(Deserialize)]
@@ -103,23 +96,16 @@ impl Gemini {
     }
 
     async fn call(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
-        let response = self
+        let http = self
+            .up
             .client
             .post(format!(
                 "{}/v1beta/models/{}:generateContent",
-                self.base_url, self.model
+                self.up.base_url, self.up.model
             ))
-            .header("x-goog-api-key", self.key.expose_secret())
-            .json(&self.body(request))
-            .send()
-            .await
-            .map_err(|e| transport_error(NAME, &e))?;
-        if !response.status().is_success() {
-            let (status, headers, code) = error_code(response).await;
-            return Err(status_error(NAME, status, &headers, code.as_deref()));
-        }
-        let body: GenerateContentResponse =
-            json_body(NAME, response, self.policy.max_image_bytes).await?;
+            .header("x-goog-api-key", self.up.key.expose_secret())
+            .json(&self.body(request));
+        let (body, _): (GenerateContentResponse, _) = send_json(NAME, http).await?;
         if let Some(reason) = body.prompt_feedback.and_then(|f| f.block_reason) {
             warn!(reason, "gemini blocked the prompt");
             return Err(ProviderError::Safety);
@@ -160,6 +146,6 @@ impl Gemini {
 #[async_trait::async_trait]
 impl ImageModel for Gemini {
     async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
-        with_retries(&self.policy, NAME, || self.call(request)).await
+        with_retries(&self.up.policy, NAME, || self.call(request)).await
     }
 }

@@ -10,9 +10,45 @@ use std::{future::Future, time::Duration};
 
 use image::DynamicImage;
 use reqwest::{Response, StatusCode, header::HeaderMap};
+use secrecy::SecretString;
 use tracing::{debug, warn};
 
 use crate::{ProviderError, decode::decode_limited};
+
+/// One provider endpoint and the key to call it with: what every HTTP
+/// adapter holds.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub client: reqwest::Client,
+    pub policy: HttpPolicy,
+    /// Base URL without a trailing slash (fal: the queue URL).
+    pub base_url: String,
+    pub key: SecretString,
+    /// The provider's model name.
+    pub model: String,
+}
+
+/// Sends `request`: a success's JSON body (and its headers), or the answer
+/// mapped to an error.
+pub async fn send_json<T: serde::de::DeserializeOwned>(
+    provider: &'static str,
+    request: reqwest::RequestBuilder,
+) -> Result<(T, HeaderMap), ProviderError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(provider, &e))?;
+    if !response.status().is_success() {
+        let (status, headers, code) = error_code(response).await;
+        return Err(status_error(provider, status, &headers, code.as_deref()));
+    }
+    let headers = response.headers().clone();
+    Ok((json_body(provider, response, JSON_LIMIT).await?, headers))
+}
+
+/// Largest JSON body read from a provider (Gemini and OpenAI inline the
+/// image as base64, so this is the image cap's order).
+const JSON_LIMIT: usize = 80 * 1024 * 1024;
 
 /// Retry and size settings shared by the adapters.
 #[derive(Debug, Clone)]

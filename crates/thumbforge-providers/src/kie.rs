@@ -11,28 +11,21 @@ use std::time::Instant;
 
 use image::DynamicImage;
 use reqwest::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 use tracing::{debug, warn};
 
 use crate::{
     ImageModel, ImageRequest, ProviderError,
-    http::{
-        HttpPolicy, download_image, error_code, json_body, status_error, transport_error,
-        with_retries,
-    },
+    http::{Upstream, download_image, send_json, status_error, with_retries},
 };
 
 const NAME: &str = "kie";
 
 #[derive(Debug, Clone)]
 pub struct Kie {
-    pub client: reqwest::Client,
-    pub policy: HttpPolicy,
-    pub base_url: String,
-    pub key: SecretString,
-    pub model: String,
+    pub up: Upstream,
 }
 
 #[derive(Deserialize)]
@@ -95,50 +88,36 @@ impl Kie {
             .iter()
             .filter_map(|r| r.url.as_deref())
             .collect();
-        let response = self
+        let request = self
+            .up
             .client
-            .post(format!("{}/api/v1/jobs/createTask", self.base_url))
-            .bearer_auth(self.key.expose_secret())
+            .post(format!("{}/api/v1/jobs/createTask", self.up.base_url))
+            .bearer_auth(self.up.key.expose_secret())
             .json(&json!({
-                "model": self.model,
+                "model": self.up.model,
                 "input": {
                     "prompt": request.prompt,
                     "aspect_ratio": request.aspect.as_str(),
                     "output_format": "png",
                     "image_input": urls,
                 }
-            }))
-            .send()
-            .await
-            .map_err(|e| transport_error(NAME, &e))?;
-        if !response.status().is_success() {
-            let (status, headers, code) = error_code(response).await;
-            return Err(status_error(NAME, status, &headers, code.as_deref()));
-        }
-        let headers = response.headers().clone();
-        let envelope: Envelope<Created> = json_body(NAME, response, 1 << 20).await?;
+            }));
+        let (envelope, headers): (Envelope<Created>, _) = send_json(NAME, request).await?;
         Ok(self.check(envelope, &headers)?.task_id)
     }
 
     async fn record(&self, task_id: &str) -> Result<Record, ProviderError> {
         let url = reqwest::Url::parse_with_params(
-            &format!("{}/api/v1/jobs/recordInfo", self.base_url),
+            &format!("{}/api/v1/jobs/recordInfo", self.up.base_url),
             &[("taskId", task_id)],
         )
         .map_err(|_| ProviderError::Permanent("kie base URL is not valid".to_owned()))?;
-        let response = self
+        let request = self
+            .up
             .client
             .get(url)
-            .bearer_auth(self.key.expose_secret())
-            .send()
-            .await
-            .map_err(|e| transport_error(NAME, &e))?;
-        if !response.status().is_success() {
-            let (status, headers, code) = error_code(response).await;
-            return Err(status_error(NAME, status, &headers, code.as_deref()));
-        }
-        let headers = response.headers().clone();
-        let envelope: Envelope<Record> = json_body(NAME, response, 1 << 20).await?;
+            .bearer_auth(self.up.key.expose_secret());
+        let (envelope, headers): (Envelope<Record>, _) = send_json(NAME, request).await?;
         self.check(envelope, &headers)
     }
 }
@@ -146,12 +125,12 @@ impl Kie {
 #[async_trait::async_trait]
 impl ImageModel for Kie {
     async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
-        let task_id = with_retries(&self.policy, NAME, || self.create(request)).await?;
+        let task_id = with_retries(&self.up.policy, NAME, || self.create(request)).await?;
         debug!(task_id, "kie task created");
         // The task itself may take up to the provider timeout.
         let started = Instant::now();
         let record = loop {
-            let record = with_retries(&self.policy, NAME, || self.record(&task_id)).await?;
+            let record = with_retries(&self.up.policy, NAME, || self.record(&task_id)).await?;
             match record.state.as_str() {
                 "success" => break record,
                 "fail" => {
@@ -161,10 +140,10 @@ impl ImageModel for Kie {
                     ));
                 }
                 _ => {
-                    if started.elapsed() >= self.policy.timeout {
+                    if started.elapsed() >= self.up.policy.timeout {
                         return Err(ProviderError::Timeout);
                     }
-                    tokio::time::sleep(self.policy.poll_interval).await;
+                    tokio::time::sleep(self.up.policy.poll_interval).await;
                 }
             }
         };
@@ -178,8 +157,8 @@ impl ImageModel for Kie {
             .into_iter()
             .next()
             .ok_or_else(|| ProviderError::Permanent("kie returned no image".to_owned()))?;
-        with_retries(&self.policy, NAME, || {
-            download_image(&self.client, &self.policy, NAME, &url)
+        with_retries(&self.up.policy, NAME, || {
+            download_image(&self.up.client, &self.up.policy, NAME, &url)
         })
         .await
     }

@@ -260,12 +260,22 @@ impl Providers {
 
     fn adapter(&self, route: Route, key: SecretString) -> Arc<dyn ImageModel> {
         let s = &self.inner.settings;
-        let client = self.inner.client.clone();
-        let policy = self.inner.policy.clone();
-        let model = route.model.to_owned();
+        let base_url = match route.provider {
+            ProviderKind::OpenAi => &s.openai_base_url,
+            ProviderKind::Google => &s.gemini_base_url,
+            ProviderKind::Fal => &s.fal_queue_url,
+            ProviderKind::Kie => &s.kie_base_url,
+        };
+        let up = http::Upstream {
+            client: self.inner.client.clone(),
+            policy: self.inner.policy.clone(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            key,
+            model: route.model.to_owned(),
+        };
         match route.provider {
             ProviderKind::OpenAi => {
-                let hash: [u8; 32] = Sha256::digest(key.expose_secret().as_bytes()).into();
+                let hash: [u8; 32] = Sha256::digest(up.key.expose_secret().as_bytes()).into();
                 let gate = self
                     .inner
                     .gates
@@ -275,37 +285,15 @@ impl Providers {
                     .or_default()
                     .clone();
                 Arc::new(OpenAiImages {
-                    client,
-                    policy,
-                    base_url: trim(&s.openai_base_url),
-                    key,
-                    model,
+                    up,
                     quality: s.openai_quality.clone(),
                     moderation: s.openai_moderation.clone(),
                     gate,
                 })
             }
-            ProviderKind::Google => Arc::new(Gemini {
-                client,
-                policy,
-                base_url: trim(&s.gemini_base_url),
-                key,
-                model,
-            }),
-            ProviderKind::Fal => Arc::new(Fal {
-                client,
-                policy,
-                queue_url: trim(&s.fal_queue_url),
-                key,
-                model,
-            }),
-            ProviderKind::Kie => Arc::new(Kie {
-                client,
-                policy,
-                base_url: trim(&s.kie_base_url),
-                key,
-                model,
-            }),
+            ProviderKind::Google => Arc::new(Gemini { up }),
+            ProviderKind::Fal => Arc::new(Fal { up }),
+            ProviderKind::Kie => Arc::new(Kie { up }),
         }
     }
 }
@@ -318,10 +306,6 @@ pub fn key_variable(provider: ProviderKind) -> &'static str {
         ProviderKind::Fal => "FAL_KEY",
         ProviderKind::Kie => "KIE_API_KEY",
     }
-}
-
-fn trim(url: &str) -> String {
-    url.trim_end_matches('/').to_owned()
 }
 
 /// The fetch policy `settings` describes. Bad CIDRs are a startup error.

@@ -13,7 +13,7 @@ use std::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use image::DynamicImage;
 use reqwest::header::HeaderMap;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 use thumbforge_core::AspectRatio;
@@ -22,7 +22,7 @@ use tracing::debug;
 use crate::{
     ImageModel, ImageRequest, ProviderError,
     http::{
-        HttpPolicy, decode_output, error_code, json_body, parse_go_duration, status_error,
+        Upstream, decode_output, error_code, json_body, parse_go_duration, status_error,
         transport_error, with_retries,
     },
 };
@@ -58,11 +58,7 @@ impl RateGate {
 
 #[derive(Debug, Clone)]
 pub struct OpenAiImages {
-    pub client: reqwest::Client,
-    pub policy: HttpPolicy,
-    pub base_url: String,
-    pub key: SecretString,
-    pub model: String,
+    pub up: Upstream,
     pub quality: String,
     pub moderation: String,
     pub gate: Arc<RateGate>,
@@ -95,10 +91,11 @@ impl OpenAiImages {
         self.gate.wait().await;
         let size = size_for(request.aspect);
         let builder = if request.references.is_empty() {
-            self.client
-                .post(format!("{}/v1/images/generations", self.base_url))
+            self.up
+                .client
+                .post(format!("{}/v1/images/generations", self.up.base_url))
                 .json(&json!({
-                    "model": self.model,
+                    "model": self.up.model,
                     "prompt": request.prompt,
                     "n": 1,
                     "size": size,
@@ -108,7 +105,7 @@ impl OpenAiImages {
                 }))
         } else {
             let mut form = reqwest::multipart::Form::new()
-                .text("model", self.model.clone())
+                .text("model", self.up.model.clone())
                 .text("prompt", request.prompt.clone())
                 .text("n", "1")
                 .text("size", size)
@@ -122,12 +119,13 @@ impl OpenAiImages {
                     .map_err(|_| ProviderError::Permanent("bad reference part".to_owned()))?;
                 form = form.part("image[]", part);
             }
-            self.client
-                .post(format!("{}/v1/images/edits", self.base_url))
+            self.up
+                .client
+                .post(format!("{}/v1/images/edits", self.up.base_url))
                 .multipart(form)
         };
         let response = builder
-            .bearer_auth(self.key.expose_secret())
+            .bearer_auth(self.up.key.expose_secret())
             .send()
             .await
             .map_err(|e| transport_error(NAME, &e))?;
@@ -152,7 +150,8 @@ impl OpenAiImages {
             }
             return Err(error);
         }
-        let body: ImagesResponse = json_body(NAME, response, self.policy.max_image_bytes).await?;
+        let body: ImagesResponse =
+            json_body(NAME, response, self.up.policy.max_image_bytes).await?;
         if let Some(usage) = &body.usage {
             debug!(%usage, "openai usage");
         }
@@ -171,6 +170,6 @@ impl OpenAiImages {
 #[async_trait::async_trait]
 impl ImageModel for OpenAiImages {
     async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
-        with_retries(&self.policy, NAME, || self.call(request)).await
+        with_retries(&self.up.policy, NAME, || self.call(request)).await
     }
 }

@@ -87,7 +87,11 @@ fn provider_keys_are_set_from_stdin_listed_without_the_key_and_deleted() {
         .write_all(b"fal-secret-key\n")
         .expect("write");
     let out = set.wait_with_output().expect("waits");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list = thumbforge(dir.path())
         .args(["provider-keys", "list", "--org", "byok"])
         .output()
@@ -102,10 +106,21 @@ fn provider_keys_are_set_from_stdin_listed_without_the_key_and_deleted() {
     assert!(!unknown.status.success(), "an unknown org is an error");
     for expected in [true, false] {
         let delete = thumbforge(dir.path())
-            .args(["provider-keys", "delete", "--org", "byok", "--provider", "fal"])
+            .args([
+                "provider-keys",
+                "delete",
+                "--org",
+                "byok",
+                "--provider",
+                "fal",
+            ])
             .output()
             .expect("runs");
-        assert_eq!(delete.status.success(), expected, "delete, then nothing to delete");
+        assert_eq!(
+            delete.status.success(),
+            expected,
+            "delete, then nothing to delete"
+        );
     }
 }
 
