@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261130_000002_references_and_keys;
+mod m20261130_000003_credits_and_idempotency;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261130_000002_references_and_keys::Migration),
+            Box::new(m20261130_000003_credits_and_idempotency::Migration),
         ]
     }
 }

@@ -7,8 +7,20 @@ use thumbforge_db::keys::{self, Caller};
 
 use crate::{AppState, error::ApiError};
 
-/// The authenticated caller, as a handler argument.
+/// The authenticated caller, as a handler argument. Every endpoint that
+/// takes one needs the key to carry [`SCOPE`].
 pub struct Authenticated(pub Caller);
+
+/// The scope thumbnail endpoints require (Flokan's name for it).
+pub const SCOPE: &str = "thumbnail_generator";
+
+fn scoped(caller: Caller) -> Result<Authenticated, ApiError> {
+    if caller.scopes.iter().any(|s| s == SCOPE) {
+        Ok(Authenticated(caller))
+    } else {
+        Err(ApiError::InsufficientScope(SCOPE))
+    }
+}
 
 fn presented_key(req: &HttpRequest) -> Option<String> {
     if let Some(value) = req
@@ -48,12 +60,12 @@ impl FromRequest for Authenticated {
             }
             let hash = keys::key_digest(&key);
             if let Some(caller) = state.caches.callers.get(&hash) {
-                return Ok(Authenticated(caller));
+                return scoped(caller);
             }
             match keys::authenticate(&state.db, &key).await? {
                 Some(caller) => {
                     state.caches.callers.insert(hash, caller.clone());
-                    Ok(Authenticated(caller))
+                    scoped(caller)
                 }
                 None => Err(ApiError::InvalidApiKey),
             }

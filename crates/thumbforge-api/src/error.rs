@@ -34,6 +34,16 @@ pub enum ApiError {
     ProviderNotConfigured(thumbforge_core::ProviderKind),
     #[error("no asset `{0}` exists in this organisation")]
     AssetNotFound(String),
+    #[error("the organisation's credit balance is too low for this request (it costs {needed} credits)")]
+    InsufficientCredits { needed: i32 },
+    #[error("this API key lacks the `{0}` scope")]
+    InsufficientScope(&'static str),
+    #[error("Idempotency-Key must be 1 to 255 printable ASCII characters")]
+    InvalidIdempotencyKey,
+    #[error("this Idempotency-Key was already used with different parameters")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
+    IdempotencyInProgress,
     #[error("no API key given: send `Authorization: Bearer KEY` or `x-api-key: KEY`")]
     MissingApiKey,
     #[error("the API key is not valid")]
@@ -69,6 +79,11 @@ impl ApiError {
             ApiError::PlanRequired(_) => "plan_required",
             ApiError::ProviderNotConfigured(_) => "provider_not_configured",
             ApiError::AssetNotFound(_) => "asset_not_found",
+            ApiError::InsufficientCredits { .. } => "insufficient_credits",
+            ApiError::InsufficientScope(_) => "insufficient_scope",
+            ApiError::InvalidIdempotencyKey => "invalid_idempotency_key",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::IdempotencyInProgress => "idempotency_key_in_progress",
             ApiError::MissingApiKey => "missing_api_key",
             ApiError::InvalidApiKey => "invalid_api_key",
             ApiError::InvalidSignature => "invalid_signature",
@@ -118,7 +133,11 @@ impl ResponseError for ApiError {
             | ApiError::Route(_)
             | ApiError::ProviderNotConfigured(_)
             | ApiError::AssetNotFound(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PlanRequired(_) => StatusCode::FORBIDDEN,
+            ApiError::PlanRequired(_) | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
+            ApiError::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,

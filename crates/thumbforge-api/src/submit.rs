@@ -19,18 +19,23 @@ const RUNNERS: usize = 2;
 /// Most generations in one insert.
 const MAX_BATCH: usize = 64;
 
-/// Whether the jobs reached the queue after the commit.
+/// What became of a submit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pushed {
-    Yes,
+pub enum Submitted {
+    /// Committed and its jobs pushed.
+    Pushed,
     /// Committed, but the push failed: `enqueued_at` was cleared, so the
     /// sweeper pushes these jobs once the queue is back.
-    Failed,
+    PushFailed,
+    /// Not stored: the org's credit balance could not pay for it.
+    InsufficientCredits,
 }
 
 struct SubmitOp {
     view: generations::GenerationView,
-    reply: oneshot::Sender<Result<Pushed, DbError>>,
+    /// The org has a credit balance to debit.
+    metered: bool,
+    reply: oneshot::Sender<Result<Submitted, DbError>>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,12 +54,20 @@ impl Submitter {
         Submitter { tx }
     }
 
-    /// Commits `view` (built by [`generations::build`]) with its thumbnails,
-    /// then pushes its jobs.
-    pub async fn submit(&self, view: generations::GenerationView) -> Result<Pushed, DbError> {
+    /// Debits a metered org, commits `view` (built by
+    /// [`generations::build`]) with its thumbnails, then pushes its jobs.
+    pub async fn submit(
+        &self,
+        view: generations::GenerationView,
+        metered: bool,
+    ) -> Result<Submitted, DbError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(SubmitOp { view, reply })
+            .send(SubmitOp {
+                view,
+                metered,
+                reply,
+            })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -66,10 +79,22 @@ fn stopped() -> DbError {
 }
 
 async fn run_batch(db: &Db, queue: &JobQueue, ops: Vec<SubmitOp>) {
+    let metered: Vec<bool> = ops.iter().map(|op| op.metered).collect();
     let (views, replies): (Vec<_>, Vec<_>) = ops.into_iter().map(|op| (op.view, op.reply)).unzip();
     let mut committed = Vec::with_capacity(views.len());
-    match generations::insert_many(db, &views).await {
-        Ok(()) => committed.extend(views.into_iter().zip(replies)),
+    let mut settle = |view, reply: oneshot::Sender<_>, accepted: bool| {
+        if accepted {
+            committed.push((view, reply));
+        } else {
+            let _ = reply.send(Ok(Submitted::InsufficientCredits));
+        }
+    };
+    match generations::create_batch(db, &views, &metered).await {
+        Ok(accepted) => {
+            for ((view, reply), ok) in views.into_iter().zip(replies).zip(accepted) {
+                settle(view, reply, ok);
+            }
+        }
         // Down is down for everyone in the batch.
         Err(e) if e.is_unavailable() || views.len() == 1 => {
             for reply in replies {
@@ -78,9 +103,9 @@ async fn run_batch(db: &Db, queue: &JobQueue, ops: Vec<SubmitOp>) {
         }
         // Anything else may be one bad row: each alone, so only it fails.
         Err(_) => {
-            for (view, reply) in views.into_iter().zip(replies) {
-                match generations::insert_many(db, std::slice::from_ref(&view)).await {
-                    Ok(()) => committed.push((view, reply)),
+            for ((view, reply), metered) in views.into_iter().zip(replies).zip(metered) {
+                match generations::create_batch(db, std::slice::from_ref(&view), &[metered]).await {
+                    Ok(accepted) => settle(view, reply, accepted[0]),
                     Err(e) => {
                         let _ = reply.send(Err(e));
                     }
@@ -106,14 +131,14 @@ async fn run_batch(db: &Db, queue: &JobQueue, ops: Vec<SubmitOp>) {
         })
         .collect();
     let pushed = match queue.enqueue(&jobs).await {
-        Ok(()) => Pushed::Yes,
+        Ok(()) => Submitted::Pushed,
         Err(e) => {
             warn!(error = %e, generations = committed.len(), "enqueue failed; the sweeper will retry");
             let ids: Vec<String> = jobs.into_iter().map(|(job, _)| job.thumbnail_id).collect();
             if let Err(e) = thumbnails::clear_enqueued(db, &ids).await {
                 warn!(error = %e, "could not clear enqueued_at");
             }
-            Pushed::Failed
+            Submitted::PushFailed
         }
     };
     for (_, reply) in committed {

@@ -1,9 +1,10 @@
 //! Status rules, in one place.
 //!
-//! A thumbnail moves `processing → succeeded | failed` and never back. A
-//! generation's status is derived from its thumbnails: all succeeded →
-//! succeeded, all failed → failed, a terminal mix → partial, and processing
-//! while any thumbnail is processing. Storage writes these with conditional
+//! A thumbnail moves `processing → succeeded | failed | canceled` and never
+//! back. A generation's status is derived from its thumbnails: processing
+//! while any thumbnail is processing; otherwise all succeeded → succeeded,
+//! some succeeded → partial, none succeeded and some canceled → canceled,
+//! all failed → failed. Storage writes these with conditional
 //! updates that name the expected current state, because a job may run twice.
 
 use std::{fmt, str::FromStr};
@@ -13,6 +14,8 @@ pub enum ThumbnailStatus {
     Processing,
     Succeeded,
     Failed,
+    /// The client canceled its generation before this thumbnail finished.
+    Canceled,
 }
 
 impl ThumbnailStatus {
@@ -21,6 +24,7 @@ impl ThumbnailStatus {
             ThumbnailStatus::Processing => "processing",
             ThumbnailStatus::Succeeded => "succeeded",
             ThumbnailStatus::Failed => "failed",
+            ThumbnailStatus::Canceled => "canceled",
         }
     }
 
@@ -40,15 +44,25 @@ pub enum GenerationStatus {
     Succeeded,
     Failed,
     Partial,
+    /// Canceled by the client with nothing succeeded.
+    Canceled,
 }
 
 impl GenerationStatus {
+    pub const TERMINAL: [GenerationStatus; 4] = [
+        GenerationStatus::Succeeded,
+        GenerationStatus::Failed,
+        GenerationStatus::Partial,
+        GenerationStatus::Canceled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             GenerationStatus::Processing => "processing",
             GenerationStatus::Succeeded => "succeeded",
             GenerationStatus::Failed => "failed",
             GenerationStatus::Partial => "partial",
+            GenerationStatus::Canceled => "canceled",
         }
     }
 
@@ -58,20 +72,22 @@ impl GenerationStatus {
 
     /// Derives a generation's status from its thumbnails' statuses.
     pub fn derive(thumbnails: impl IntoIterator<Item = ThumbnailStatus>) -> GenerationStatus {
-        let (mut any, mut ok, mut failed) = (false, false, false);
+        let (mut any, mut ok, mut failed, mut canceled) = (false, false, false, false);
         for status in thumbnails {
             any = true;
             match status {
                 ThumbnailStatus::Processing => return GenerationStatus::Processing,
                 ThumbnailStatus::Succeeded => ok = true,
                 ThumbnailStatus::Failed => failed = true,
+                ThumbnailStatus::Canceled => canceled = true,
             }
         }
-        match (any, ok, failed) {
-            (false, _, _) => GenerationStatus::Processing,
-            (true, true, false) => GenerationStatus::Succeeded,
-            (true, false, true) => GenerationStatus::Failed,
-            _ => GenerationStatus::Partial,
+        match (any, ok, failed || canceled, canceled) {
+            (false, ..) => GenerationStatus::Processing,
+            (true, true, false, _) => GenerationStatus::Succeeded,
+            (true, true, true, _) => GenerationStatus::Partial,
+            (true, false, _, true) => GenerationStatus::Canceled,
+            (true, false, _, false) => GenerationStatus::Failed,
         }
     }
 }
@@ -92,8 +108,8 @@ macro_rules! status_str {
         }
     };
 }
-status_str!(ThumbnailStatus, Processing, Succeeded, Failed);
-status_str!(GenerationStatus, Processing, Succeeded, Failed, Partial);
+status_str!(ThumbnailStatus, Processing, Succeeded, Failed, Canceled);
+status_str!(GenerationStatus, Processing, Succeeded, Failed, Partial, Canceled);
 
 #[cfg(test)]
 mod tests {
@@ -110,6 +126,10 @@ mod tests {
             G::Processing
         );
         assert_eq!(G::derive([]), G::Processing);
+        assert_eq!(G::derive([T::Canceled, T::Canceled]), G::Canceled);
+        assert_eq!(G::derive([T::Failed, T::Canceled]), G::Canceled);
+        assert_eq!(G::derive([T::Succeeded, T::Canceled]), G::Partial);
+        assert_eq!(G::derive([T::Canceled, T::Processing]), G::Processing);
     }
 
     #[test]

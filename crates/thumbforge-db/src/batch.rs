@@ -23,8 +23,8 @@
 use std::{collections::HashMap, future::Future, sync::Arc};
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, Value,
-    sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
+    TransactionTrait, Value, sea_query::Expr,
 };
 use thumbforge_core::{GenerationStatus, ThumbnailStatus};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -357,34 +357,58 @@ async fn refresh_many(
         let status = status.parse().map_err(DbError::Corrupt)?;
         by_generation.entry(generation_id).or_default().push(status);
     }
+    let succeeded: HashMap<String, i32> = by_generation
+        .iter()
+        .map(|(id, statuses)| {
+            let n = statuses
+                .iter()
+                .filter(|s| **s == ThumbnailStatus::Succeeded)
+                .count();
+            (id.clone(), n as i32)
+        })
+        .collect();
     let derived: HashMap<String, GenerationStatus> = by_generation
         .into_iter()
         .map(|(id, statuses)| (id, GenerationStatus::derive(statuses)))
         .collect();
-    let now = now_ms();
-    for status in [
-        GenerationStatus::Succeeded,
-        GenerationStatus::Failed,
-        GenerationStatus::Partial,
-    ] {
+    for status in GenerationStatus::TERMINAL {
         let ids: Vec<String> = derived
             .iter()
             .filter(|(_, s)| **s == status)
             .map(|(id, _)| id.clone())
             .collect();
-        if ids.is_empty() {
-            continue;
+        if !ids.is_empty() {
+            end_generations(db, &ids, status, &succeeded).await?;
         }
-        generations::Entity::update_many()
-            .col_expr(generations::Column::Status, Expr::value(status.as_str()))
-            .col_expr(generations::Column::UpdatedAt, Expr::value(now))
-            .col_expr(generations::Column::CompletedAt, Expr::value(now))
-            .filter(generations::Column::Id.is_in(padded(&ids)))
-            .filter(still_processing("generations"))
-            .exec(db.conn())
-            .await?;
     }
     Ok(derived)
+}
+
+/// Moves `ids` from `processing` to the terminal `status`; when that ends
+/// them short of full success, refunds what they did not use, in the same
+/// transaction (the move applies once, so the refund does too).
+pub(crate) async fn end_generations(
+    db: &Db,
+    ids: &[String],
+    status: GenerationStatus,
+    succeeded: &HashMap<String, i32>,
+) -> Result<(), DbError> {
+    let now = now_ms();
+    let update = generations::Entity::update_many()
+        .col_expr(generations::Column::Status, Expr::value(status.as_str()))
+        .col_expr(generations::Column::UpdatedAt, Expr::value(now))
+        .col_expr(generations::Column::CompletedAt, Expr::value(now))
+        .filter(generations::Column::Id.is_in(padded(ids)))
+        .filter(still_processing("generations"));
+    if status == GenerationStatus::Succeeded {
+        update.exec(db.conn()).await?;
+        return Ok(());
+    }
+    let txn = db.conn().begin().await?;
+    let ended = update.exec_with_returning(&txn).await?;
+    crate::credits::refund_ended(&txn, &ended, succeeded).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// The guard every write keeps (only `processing` rows change), written so

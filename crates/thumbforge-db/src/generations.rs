@@ -119,6 +119,69 @@ pub async fn insert_many(db: &Db, views: &[GenerationView]) -> Result<(), DbErro
         return Ok(());
     }
     if db.conn().get_database_backend() == DbBackend::Postgres {
+        insert_rows(db.conn(), views).await
+    } else {
+        let txn = db.conn().begin().await?;
+        insert_rows(&txn, views).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// Debits each metered generation's `credits_consumed` from its org and
+/// stores the ones whose org could pay, all in one transaction. Returns,
+/// per view, whether it was accepted. Each org is debited once for all its
+/// views when its balance covers them, else view by view in order.
+pub async fn create_batch(
+    db: &Db,
+    views: &[GenerationView],
+    metered: &[bool],
+) -> Result<Vec<bool>, DbError> {
+    let charged: Vec<usize> = (0..views.len())
+        .filter(|&i| metered[i] && views[i].generation.credits_consumed > 0)
+        .collect();
+    if charged.is_empty() {
+        insert_many(db, views).await?;
+        return Ok(vec![true; views.len()]);
+    }
+    let mut accepted = vec![true; views.len()];
+    let mut by_org: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for &i in &charged {
+        by_org
+            .entry(views[i].generation.org_id.as_str())
+            .or_default()
+            .push(i);
+    }
+    let txn = db.conn().begin().await?;
+    for (org_id, indexes) in by_org {
+        let amount = |i: &usize| i64::from(views[*i].generation.credits_consumed);
+        let total: i64 = indexes.iter().map(amount).sum();
+        if crate::credits::debit(&txn, org_id, total).await? {
+            continue;
+        }
+        for i in indexes {
+            accepted[i] = crate::credits::debit(&txn, org_id, amount(&i)).await?;
+        }
+    }
+    let stored: Vec<GenerationView> = views
+        .iter()
+        .zip(&accepted)
+        .filter(|(_, ok)| **ok)
+        .map(|(v, _)| v.clone())
+        .collect();
+    if !stored.is_empty() {
+        insert_rows(&txn, &stored).await?;
+    }
+    txn.commit().await?;
+    Ok(accepted)
+}
+
+/// The inserts themselves, on `conn` (a transaction on SQLite).
+async fn insert_rows<C: ConnectionTrait>(conn: &C, views: &[GenerationView]) -> Result<(), DbError> {
+    if views.is_empty() {
+        return Ok(());
+    }
+    if conn.get_database_backend() == DbBackend::Postgres {
         let gens = || views.iter().map(|v| &v.generation);
         let thumbs = || views.iter().flat_map(|v| &v.thumbnails);
         let values = vec![
@@ -159,8 +222,7 @@ pub async fn insert_many(db: &Db, views: &[GenerationView]) -> Result<(), DbErro
                 thumbs().map(|t| Value::from(t.enqueued_at.unwrap_or(t.created_at))),
             ),
         ];
-        db.conn()
-            .execute_raw(Statement::from_sql_and_values(
+        conn.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 INSERT_MANY_PG,
                 values,
@@ -178,10 +240,8 @@ pub async fn insert_many(db: &Db, views: &[GenerationView]) -> Result<(), DbErro
                 .flat_map(|v| v.thumbnails.iter().cloned())
                 .map(IntoActiveModel::into_active_model),
         );
-        let txn = db.conn().begin().await?;
-        insert_generations.exec_without_returning(&txn).await?;
-        insert_thumbnails.exec_without_returning(&txn).await?;
-        txn.commit().await?;
+        insert_generations.exec_without_returning(conn).await?;
+        insert_thumbnails.exec_without_returning(conn).await?;
     }
     Ok(())
 }
@@ -251,17 +311,19 @@ pub async fn refresh_status(db: &Db, generation_id: &str) -> Result<GenerationSt
                 .map_err(DbError::Corrupt)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let succeeded = statuses
+        .iter()
+        .filter(|s| **s == ThumbnailStatus::Succeeded)
+        .count() as i32;
     let derived = GenerationStatus::derive(statuses);
     if derived.is_terminal() {
-        let now = now_ms();
-        generations::Entity::update_many()
-            .col_expr(generations::Column::Status, Expr::value(derived.as_str()))
-            .col_expr(generations::Column::UpdatedAt, Expr::value(now))
-            .col_expr(generations::Column::CompletedAt, Expr::value(now))
-            .filter(generations::Column::Id.eq(generation_id))
-            .filter(generations::Column::Status.eq(GenerationStatus::Processing.as_str()))
-            .exec(db.conn())
-            .await?;
+        crate::batch::end_generations(
+            db,
+            &[generation_id.to_owned()],
+            derived,
+            &std::iter::once((generation_id.to_owned(), succeeded)).collect(),
+        )
+        .await?;
     }
     Ok(derived)
 }
@@ -294,4 +356,155 @@ pub async fn status_of(db: &Db, generation_id: &str) -> Result<Option<String>, D
         .one(db.conn())
         .await?
         .map(|g| g.status))
+}
+
+/// Cancels the org's generation: every thumbnail still processing becomes
+/// `canceled` (a queued job then finds nothing to do, and a running one's
+/// result is discarded by the status guard), then the generation is
+/// re-derived, which refunds the canceled thumbnails. `None` when the org
+/// has no such generation.
+pub async fn cancel(db: &Db, org_id: &str, id: &str) -> Result<Option<GenerationStatus>, DbError> {
+    let Some(generation) = generations::Entity::find_by_id(id.to_owned())
+        .filter(generations::Column::OrgId.eq(org_id))
+        .one(db.conn())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    thumbnails::Entity::update_many()
+        .col_expr(
+            thumbnails::Column::Status,
+            Expr::value(ThumbnailStatus::Canceled.as_str()),
+        )
+        .col_expr(
+            thumbnails::Column::Error,
+            Expr::value("Canceled by the client."),
+        )
+        .col_expr(thumbnails::Column::CompletedAt, Expr::value(now))
+        .col_expr(
+            thumbnails::Column::LeaseExpiresAt,
+            Expr::value(Option::<i64>::None),
+        )
+        .filter(thumbnails::Column::GenerationId.eq(id))
+        .filter(thumbnails::Column::Status.eq(ThumbnailStatus::Processing.as_str()))
+        .exec(db.conn())
+        .await?;
+    if generation.status != GenerationStatus::Processing.as_str() {
+        return Ok(Some(
+            generation.status.parse().map_err(DbError::Corrupt)?,
+        ));
+    }
+    Ok(Some(refresh_status(db, id).await?))
+}
+
+/// Filters for [`list_for_org`].
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub model: Option<String>,
+    /// Only generations created before this (ms).
+    pub created_before: Option<i64>,
+    pub created_after: Option<i64>,
+    /// Keyset cursor: strictly after this (created_at, id), newest first.
+    pub after: Option<(i64, String)>,
+}
+
+/// The org's generations, newest first, with their thumbnails.
+pub async fn list_for_org(
+    db: &Db,
+    org_id: &str,
+    filter: &ListFilter,
+    limit: u64,
+) -> Result<Vec<GenerationView>, DbError> {
+    use sea_orm::{Condition, QuerySelect};
+    let mut query = generations::Entity::find().filter(generations::Column::OrgId.eq(org_id));
+    if let Some(status) = &filter.status {
+        query = query.filter(generations::Column::Status.eq(status.as_str()));
+    }
+    if let Some(model) = &filter.model {
+        query = query.filter(generations::Column::Model.eq(model.as_str()));
+    }
+    if let Some(before) = filter.created_before {
+        query = query.filter(generations::Column::CreatedAt.lt(before));
+    }
+    if let Some(after) = filter.created_after {
+        query = query.filter(generations::Column::CreatedAt.gt(after));
+    }
+    if let Some((created_at, id)) = &filter.after {
+        query = query.filter(
+            Condition::any()
+                .add(generations::Column::CreatedAt.lt(*created_at))
+                .add(
+                    Condition::all()
+                        .add(generations::Column::CreatedAt.eq(*created_at))
+                        .add(generations::Column::Id.lt(id.as_str())),
+                ),
+        );
+    }
+    let rows = query
+        .order_by_desc(generations::Column::CreatedAt)
+        .order_by_desc(generations::Column::Id)
+        .limit(limit)
+        .all(db.conn())
+        .await?;
+    with_thumbnails(db, rows).await
+}
+
+async fn with_thumbnails(
+    db: &Db,
+    rows: Vec<generations::Model>,
+) -> Result<Vec<GenerationView>, DbError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = rows.iter().map(|g| g.id.clone()).collect();
+    let mut by_generation: std::collections::HashMap<String, Vec<thumbnails::Model>> =
+        Default::default();
+    for t in thumbnails::Entity::find()
+        .filter(thumbnails::Column::GenerationId.is_in(ids))
+        .order_by_asc(thumbnails::Column::Idx)
+        .all(db.conn())
+        .await?
+    {
+        by_generation
+            .entry(t.generation_id.clone())
+            .or_default()
+            .push(t);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|generation| GenerationView {
+            thumbnails: by_generation.remove(&generation.id).unwrap_or_default(),
+            generation,
+        })
+        .collect())
+}
+
+/// Deletes the org's generation and its thumbnail rows, after canceling
+/// what still runs (which refunds it). Returns the deleted view, so the
+/// caller can remove the files; `None` when the org has no such generation.
+pub async fn delete_for_org(
+    db: &Db,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<GenerationView>, DbError> {
+    if cancel(db, org_id, id).await?.is_none() {
+        return Ok(None);
+    }
+    let Some(view) = find_for_org(db, org_id, id).await? else {
+        return Ok(None);
+    };
+    let txn = db.conn().begin().await?;
+    thumbnails::Entity::delete_many()
+        .filter(thumbnails::Column::GenerationId.eq(id))
+        .exec(&txn)
+        .await?;
+    generations::Entity::delete_many()
+        .filter(generations::Column::Id.eq(id))
+        .filter(generations::Column::OrgId.eq(org_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Some(view))
 }

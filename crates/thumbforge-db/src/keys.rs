@@ -21,6 +21,8 @@ pub struct Caller {
     pub plan: Plan,
     pub key_id: String,
     pub scopes: Vec<String>,
+    /// The org has a credit balance (generate calls are debited).
+    pub metered: bool,
 }
 
 pub fn hash_key(plain: &str) -> String {
@@ -70,5 +72,6 @@ pub async fn authenticate(db: &Db, plain: &str) -> Result<Option<Caller>, DbErro
         org_id: org.id,
         key_id: key.id,
         scopes: key.scopes.split_whitespace().map(str::to_owned).collect(),
+        metered: org.credits_balance.is_some(),
     }))
 }

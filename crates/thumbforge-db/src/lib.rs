@@ -3,10 +3,12 @@
 pub mod assets;
 pub mod batch;
 mod connection;
+pub mod credits;
 pub mod crypto;
 pub mod entities;
 mod error;
 pub mod generations;
+pub mod idempotency;
 pub mod keys;
 pub mod orgs;
 pub mod provider_keys;

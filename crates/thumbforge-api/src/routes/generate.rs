@@ -12,10 +12,15 @@ use thumbforge_core::{
     GenerateRequest, Prompt, ProviderChoice, ReferenceUrls, ThumbnailCount, ValidationError,
     request::{ReferenceIds, parse_model, parse_provider},
 };
-use thumbforge_db::{generations, provider_keys};
+use thumbforge_core::GenerationStatus;
+use thumbforge_db::{generations, idempotency, now_ms, provider_keys};
 use tracing::{info, warn};
 
-use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError, submit::Pushed};
+use std::time::{Duration, Instant};
+
+use crate::{
+    AppState, auth::Authenticated, body::read_json, error::ApiError, submit::Submitted,
+};
 
 /// The documented camelCase body. Unknown fields are ignored, as FatThumb
 /// clients may send more than this server reads.
@@ -143,6 +148,8 @@ pub async fn generate(
     let body: GenerateBody = read_json(&req, payload, state.max_body_bytes).await?;
     let request = GenerateRequest::try_from(body)?;
     let model = request.model.unwrap_or(state.default_model);
+    let wait = prefer_wait(&req);
+    let idempotency_key = idempotency_key(&req)?;
     check_request(&state, &caller, model, &request).await?;
 
     // A queue known to be down: refuse before committing, so the client
@@ -153,21 +160,179 @@ pub async fn generate(
     let view = generations::build(&caller.org_id, caller.plan, model, &request);
     let generation_id = view.generation.id.clone();
     let thumbnail_ids: Vec<String> = view.thumbnails.iter().map(|t| t.id.clone()).collect();
+    let needed = view.generation.credits_consumed;
+    if let Some(key) = &idempotency_key {
+        let hash = request_hash(model, &request);
+        if let Some(original) = claim_key(&state, &caller.org_id, key, &hash, &generation_id).await? {
+            return respond(&req, &state, &caller.org_id, original, wait, true).await;
+        }
+    }
     // Committed (with whatever other submits are in flight) before we
     // answer; the jobs are pushed right after the commit.
-    if state.submitter.submit(view).await? == Pushed::Failed {
-        // Committed, so accepted: the sweeper enqueues it once the queue is
-        // back (within `enqueue_grace_secs`, `enqueued_at` being cleared).
-        // Later requests get 503 until the breaker closes.
-        state.queue_breaker.trip();
-        warn!(generation.id = %generation_id, "enqueue failed; the sweeper will retry");
+    let submitted = state.submitter.submit(view, caller.metered).await;
+    let release = || async {
+        if let Some(key) = &idempotency_key
+            && let Err(e) =
+                idempotency::release(&state.db, &caller.org_id, key, &generation_id).await
+        {
+            warn!(error = %e, "could not release an idempotency key");
+        }
+    };
+    match submitted {
+        Err(e) => {
+            release().await;
+            return Err(e.into());
+        }
+        Ok(Submitted::InsufficientCredits) => {
+            release().await;
+            return Err(ApiError::InsufficientCredits { needed });
+        }
+        Ok(Submitted::PushFailed) => {
+            // Committed, so accepted: the sweeper enqueues it once the
+            // queue is back (within `enqueue_grace_secs`, `enqueued_at`
+            // being cleared). Later requests get 503 until the breaker
+            // closes.
+            state.queue_breaker.trip();
+            warn!(generation.id = %generation_id, "enqueue failed; the sweeper will retry");
+        }
+        Ok(Submitted::Pushed) => {}
     }
     info!(generation.id = %generation_id, model = %model, count = thumbnail_ids.len(), "generation accepted");
-    Ok(HttpResponse::Accepted()
-        .insert_header(("Location", format!("/api/v1/generations/{generation_id}")))
-        .json(GenerateResponse {
-            generation_id,
-            thumbnail_ids,
-            status: "processing",
-        }))
+    let accepted = GenerateResponse {
+        generation_id,
+        thumbnail_ids,
+        status: "processing",
+    };
+    respond(&req, &state, &caller.org_id, accepted, wait, false).await
+}
+
+/// 202 with the ids; or, with `Prefer: wait=N`, 200 with the whole
+/// generation when it ends within N seconds.
+async fn respond(
+    req: &HttpRequest,
+    state: &AppState,
+    org_id: &str,
+    accepted: GenerateResponse,
+    wait: Option<Duration>,
+    replayed: bool,
+) -> Result<HttpResponse, ApiError> {
+    let id = accepted.generation_id.clone();
+    let mut answer = if let Some(wait) = wait
+        && let Some(view) = wait_terminal(state, org_id, &id, wait).await?
+    {
+        let mut ok = HttpResponse::Ok();
+        ok.insert_header(("Preference-Applied", format!("wait={}", wait.as_secs())));
+        ok.insert_header(("Location", format!("/api/v1/generations/{id}")));
+        if replayed {
+            ok.insert_header(("Idempotent-Replayed", "true"));
+        }
+        return Ok(ok.json(super::generations::render(state, &state.base_url(req), &view)));
+    } else {
+        HttpResponse::Accepted()
+    };
+    answer.insert_header(("Location", format!("/api/v1/generations/{id}")));
+    if replayed {
+        answer.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(answer.json(accepted))
+}
+
+/// Polls until the generation is terminal or `wait` passes.
+async fn wait_terminal(
+    state: &AppState,
+    org_id: &str,
+    id: &str,
+    wait: Duration,
+) -> Result<Option<generations::GenerationView>, ApiError> {
+    let deadline = Instant::now() + wait;
+    let mut step = Duration::from_millis(50);
+    loop {
+        let status = generations::status_of(&state.db, id).await?;
+        let terminal = status
+            .as_deref()
+            .and_then(|s| s.parse::<GenerationStatus>().ok())
+            .is_some_and(GenerationStatus::is_terminal);
+        if terminal {
+            return Ok(generations::find_for_org(&state.db, org_id, id).await?);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(step.min(deadline - now)).await;
+        step = (step * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// `Prefer: wait=N` (RFC 7240), N capped at 60 seconds.
+fn prefer_wait(req: &HttpRequest) -> Option<Duration> {
+    req.headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .filter_map(|p| p.trim().strip_prefix("wait="))
+        .find_map(|n| n.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .map(|n| Duration::from_secs(n.min(MAX_WAIT_SECS)))
+}
+
+/// Longest `Prefer: wait` honoured.
+pub const MAX_WAIT_SECS: u64 = 60;
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| ApiError::InvalidIdempotencyKey)?
+        .trim();
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::InvalidIdempotencyKey);
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// What "the same request" means for a replay: the parsed parameters, with
+/// the model the server resolved.
+fn request_hash(model: thumbforge_core::ModelId, request: &GenerateRequest) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(format!("{model}|{request:?}").as_bytes()))
+}
+
+/// Claims the key for this new generation. `Some`: the key already stands
+/// for a stored generation, whose original answer is replayed.
+async fn claim_key(
+    state: &AppState,
+    org_id: &str,
+    key: &str,
+    hash: &str,
+    generation_id: &str,
+) -> Result<Option<GenerateResponse>, ApiError> {
+    for _ in 0..2 {
+        let Some(remembered) =
+            idempotency::claim(&state.db, org_id, key, hash, generation_id).await?
+        else {
+            return Ok(None);
+        };
+        if remembered.request_hash != hash {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        if let Some(view) =
+            generations::find_for_org(&state.db, org_id, &remembered.generation_id).await?
+        {
+            return Ok(Some(GenerateResponse {
+                generation_id: view.generation.id,
+                thumbnail_ids: view.thumbnails.into_iter().map(|t| t.id).collect(),
+                status: "processing",
+            }));
+        }
+        // Claimed but not stored: a request still in flight, or one whose
+        // process died before storing. After a minute it is the latter.
+        if now_ms() - remembered.created_at < 60_000 {
+            return Err(ApiError::IdempotencyInProgress);
+        }
+        idempotency::release(&state.db, org_id, key, &remembered.generation_id).await?;
+    }
+    Err(ApiError::IdempotencyInProgress)
 }

@@ -3,7 +3,7 @@
 //! same answer as a missing one.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 use thumbforge_core::{GenerationId, GenerationStatus};
@@ -62,21 +62,7 @@ pub async fn get(
     let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
         .await?
         .ok_or_else(not_found)?;
-    let thumbnails = view
-        .thumbnails
-        .iter()
-        .map(|t| thumbnail_body(&state, &base, now_secs, t))
-        .collect();
-    let g = &view.generation;
-    let body = serde_json::to_vec(&GenerationBody {
-        id: g.id.clone(),
-        status: g.status.clone(),
-        model: g.model.clone(),
-        count: g.count,
-        created_at: g.created_at,
-        thumbnails,
-    })
-    .map_err(ApiError::internal)?;
+    let body = serde_json::to_vec(&render(&state, &base, &view)).map_err(ApiError::internal)?;
     let body = actix_web::web::Bytes::from(body);
     // A terminal generation never changes again: keep its answer.
     if is_terminal(&view) {
@@ -93,6 +79,164 @@ pub async fn get(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
+}
+
+/// A generation as every native endpoint shows it: FatThumb's fields.
+pub fn render(state: &AppState, base: &str, view: &generations::GenerationView) -> GenerationBody {
+    let now_secs = now_ms() / 1000;
+    let g = &view.generation;
+    GenerationBody {
+        id: g.id.clone(),
+        status: g.status.clone(),
+        model: g.model.clone(),
+        count: g.count,
+        created_at: g.created_at,
+        thumbnails: view
+            .thumbnails
+            .iter()
+            .map(|t| thumbnail_body(state, base, now_secs, t))
+            .collect(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub model: Option<String>,
+    pub limit: Option<u64>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Unix ms bounds on `createdAt`.
+    pub created_after: Option<i64>,
+    pub created_before: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationList {
+    pub data: Vec<GenerationBody>,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::InvalidField {
+        code,
+        detail: detail.into(),
+    }
+}
+
+/// A keyset cursor: `createdAt.id` of the last item, base64url.
+fn encode_cursor(created_at: i64, id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_at}.{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let (at, id) = raw.split_once('.')?;
+    Some((at.parse().ok()?, GenerationId::parse(id)?.into_string()))
+}
+
+/// `GET /api/v1/generations`: the caller's generations, newest first,
+/// keyset-paginated.
+pub async fn list(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(invalid("invalid_limit", "limit must be from 1 to 100"));
+    }
+    if let Some(status) = &query.status
+        && GenerationStatus::from_str(status).is_err()
+    {
+        return Err(invalid(
+            "invalid_status",
+            "status must be processing, succeeded, failed, partial or canceled",
+        ));
+    }
+    let after = match &query.cursor {
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| invalid("invalid_cursor", "cursor is not one this API returned"))?),
+        None => None,
+    };
+    let filter = generations::ListFilter {
+        status: query.status.clone(),
+        model: query.model.clone(),
+        created_before: query.created_before,
+        created_after: query.created_after,
+        after,
+    };
+    // One more than asked tells whether another page exists.
+    let mut views = generations::list_for_org(&state.db, &caller.org_id, &filter, limit + 1).await?;
+    let has_more = views.len() as u64 > limit;
+    views.truncate(limit as usize);
+    let next_cursor = has_more
+        .then(|| views.last().map(|v| encode_cursor(v.generation.created_at, &v.generation.id)))
+        .flatten();
+    let base = state.base_url(&req);
+    Ok(HttpResponse::Ok().json(GenerationList {
+        data: views.iter().map(|v| render(&state, &base, v)).collect(),
+        next_cursor,
+        has_more,
+    }))
+}
+
+/// `POST /api/v1/generations/{id}/cancel`: what has not finished never
+/// will, and costs nothing. Answers the generation as it now stands; a
+/// generation that already ended is answered unchanged.
+pub async fn cancel(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound("generation");
+    let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
+    generations::cancel(&state.db, &caller.org_id, id.as_str())
+        .await?
+        .ok_or_else(not_found)?;
+    let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(render(&state, &state.base_url(&req), &view)))
+}
+
+/// `DELETE /api/v1/generations/{id}`: cancels what still runs, deletes the
+/// rows and the stored images.
+pub async fn delete(
+    Authenticated(caller): Authenticated,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound("generation");
+    let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
+    let view = generations::delete_for_org(&state.db, &caller.org_id, id.as_str())
+        .await?
+        .ok_or_else(not_found)?;
+    // This replica's cached answer goes now; see docs/api.md for others.
+    let now_secs = now_ms() / 1000;
+    let step = crate::signing::UrlSigner::expiry(now_secs, state.url_ttl_secs);
+    state.caches.bodies.invalidate(&(id.as_str().to_owned(), step));
+    for t in &view.thumbnails {
+        for key in [
+            thumbforge_storage::thumbnail_key(id.as_str(), &t.id),
+            thumbforge_storage::watermarked_key(id.as_str(), &t.id),
+        ] {
+            if let Err(e) = state.storage.delete(&key).await {
+                tracing::debug!(error = %e, key, "no file to delete");
+            }
+        }
+    }
+    Ok(HttpResponse::NoContent().finish())
 }
 
 fn is_terminal(view: &generations::GenerationView) -> bool {

@@ -3,7 +3,7 @@
 mod assets;
 mod files;
 mod generate;
-mod generations;
+pub(crate) mod generations;
 mod health;
 mod provider_keys;
 
@@ -18,8 +18,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(
+        web::resource("/api/v1/generations")
+            .route(web::get().to(generations::list))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/api/v1/generations/{id}")
             .route(web::get().to(generations::get))
+            .route(web::delete().to(generations::delete))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/generations/{id}/cancel")
+            .route(web::post().to(generations::cancel))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

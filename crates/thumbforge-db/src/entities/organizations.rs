@@ -10,6 +10,8 @@ pub struct Model {
     pub name: String,
     pub plan: String,
     pub created_at: i64,
+    /// NULL: not metered.
+    pub credits_balance: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
