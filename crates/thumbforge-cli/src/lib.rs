@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use thumbforge_config::{Overrides, Settings};
 use thumbforge_core::{Plan, ProviderKind};
-use thumbforge_db::{Db, crypto::Sealer, keys, orgs, provider_keys};
+use thumbforge_db::{Db, credits, crypto::Sealer, keys, orgs, provider_keys};
 
 pub use embedded::{DEV_ORG, Embedded};
 
@@ -43,6 +43,22 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Show or change an organisation's credit balance. A new organisation
+    /// is unmetered (no balance, nothing debited) until a balance is set.
+    Credits {
+        /// Organisation slug.
+        #[arg(long)]
+        org: String,
+        /// Set the balance to this many credits (metered from now on).
+        #[arg(long, conflicts_with_all = ["add", "unmetered"])]
+        set: Option<i64>,
+        /// Add (or, negative, remove) credits; the org must be metered.
+        #[arg(long, allow_hyphen_values = true, conflicts_with = "unmetered")]
+        add: Option<i64>,
+        /// Stop metering: no balance, nothing debited.
+        #[arg(long)]
+        unmetered: bool,
     },
     /// Manage an organisation's own provider keys (bring your own key).
     /// Keys are sealed with the server secret and never printed.
@@ -141,6 +157,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ProviderKeys { command } => provider_keys_command(&settings, command).await,
+        Command::Credits {
+            org,
+            set,
+            add,
+            unmetered,
+        } => {
+            let db = open_db(&settings).await?;
+            db.migrate().await.context("migrating")?;
+            let org = orgs::find_by_slug(&db, &org)
+                .await?
+                .with_context(|| format!("no organisation `{org}`"))?;
+            let current = credits::balance(&db, &org.id).await?.flatten();
+            let next = match (set, add, unmetered) {
+                (Some(n), _, _) => Some(Some(n)),
+                (_, Some(n), _) => {
+                    let current = current.with_context(|| {
+                        format!("org `{}` is unmetered; use --set first", org.slug)
+                    })?;
+                    Some(Some(current + n))
+                }
+                (_, _, true) => Some(None),
+                _ => None,
+            };
+            if let Some(next) = next {
+                credits::set_balance(&db, &org.id, next).await?;
+            }
+            match credits::balance(&db, &org.id).await?.flatten() {
+                Some(n) => println!("{n}"),
+                None => println!("unmetered"),
+            }
+            Ok(())
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod auth;
 mod binaries;
 mod flow;
 mod helpers;
+mod lifecycle;
 mod outage;
 mod providers;
 mod recovery;
