@@ -127,7 +127,7 @@ r() { cat "$DATA/$1.$2"; }
 ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2fx", $1/$2; else print "n/a" }'; }
 E2E_RATE="$(echo "$BACKLOG $E2E_SECS" | awk '{printf "%.0f", $1/$2}')"
 QB_NOOP="$(echo "$QB" | awk '/^noop/ {print $(NF-4)}')"
-QB_WRITES="$(echo "$QB" | awk '/^writes/ {print $(NF-4)}')"
+QB_WRITES="$(echo "$QB" | sed -n 's/^writes:.* = \([0-9]*\) jobs\/s.*/\1/p')"
 BQ_NOOP="$(echo "$BQ" | awk '/^noop/ {print $(NF-1)}')"
 
 echo "### Production topology (PostgreSQL + Redis), $(date -u +%Y-%m-%d)"
