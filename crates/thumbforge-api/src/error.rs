@@ -34,7 +34,9 @@ pub enum ApiError {
     ProviderNotConfigured(thumbforge_core::ProviderKind),
     #[error("no asset `{0}` exists in this organisation")]
     AssetNotFound(String),
-    #[error("the organisation's credit balance is too low for this request (it costs {needed} credits)")]
+    #[error(
+        "the organisation's credit balance is too low for this request (it costs {needed} credits)"
+    )]
     InsufficientCredits { needed: i32 },
     #[error("this API key lacks the `{0}` scope")]
     InsufficientScope(&'static str),

@@ -109,7 +109,14 @@ macro_rules! status_str {
     };
 }
 status_str!(ThumbnailStatus, Processing, Succeeded, Failed, Canceled);
-status_str!(GenerationStatus, Processing, Succeeded, Failed, Partial, Canceled);
+status_str!(
+    GenerationStatus,
+    Processing,
+    Succeeded,
+    Failed,
+    Partial,
+    Canceled
+);
 
 #[cfg(test)]
 mod tests {

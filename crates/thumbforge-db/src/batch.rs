@@ -23,8 +23,8 @@
 use std::{collections::HashMap, future::Future, sync::Arc};
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement,
-    TransactionTrait, Value, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, TransactionTrait,
+    Value, sea_query::Expr,
 };
 use thumbforge_core::{GenerationStatus, ThumbnailStatus};
 use tokio::sync::{Semaphore, mpsc, oneshot};

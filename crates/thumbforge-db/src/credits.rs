@@ -42,7 +42,11 @@ fn stmt(backend: DbBackend, pg: &str, values: Vec<Value>) -> Statement {
 
 /// Takes `amount` from the org's balance if it has that much (an unmetered
 /// org always has). False when the balance is short.
-pub async fn debit<C: ConnectionTrait>(conn: &C, org_id: &str, amount: i64) -> Result<bool, DbError> {
+pub async fn debit<C: ConnectionTrait>(
+    conn: &C,
+    org_id: &str,
+    amount: i64,
+) -> Result<bool, DbError> {
     if amount <= 0 {
         return Ok(true);
     }
@@ -58,7 +62,11 @@ pub async fn debit<C: ConnectionTrait>(conn: &C, org_id: &str, amount: i64) -> R
 }
 
 /// Gives `amount` back (no-op for an unmetered org).
-pub async fn credit<C: ConnectionTrait>(conn: &C, org_id: &str, amount: i64) -> Result<(), DbError> {
+pub async fn credit<C: ConnectionTrait>(
+    conn: &C,
+    org_id: &str,
+    amount: i64,
+) -> Result<(), DbError> {
     if amount <= 0 {
         return Ok(());
     }

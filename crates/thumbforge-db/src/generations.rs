@@ -177,7 +177,10 @@ pub async fn create_batch(
 }
 
 /// The inserts themselves, on `conn` (a transaction on SQLite).
-async fn insert_rows<C: ConnectionTrait>(conn: &C, views: &[GenerationView]) -> Result<(), DbError> {
+async fn insert_rows<C: ConnectionTrait>(
+    conn: &C,
+    views: &[GenerationView],
+) -> Result<(), DbError> {
     if views.is_empty() {
         return Ok(());
     }
@@ -223,11 +226,11 @@ async fn insert_rows<C: ConnectionTrait>(conn: &C, views: &[GenerationView]) -> 
             ),
         ];
         conn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                INSERT_MANY_PG,
-                values,
-            ))
-            .await?;
+            DbBackend::Postgres,
+            INSERT_MANY_PG,
+            values,
+        ))
+        .await?;
     } else {
         let insert_generations = generations::Entity::insert_many(
             views
@@ -391,9 +394,7 @@ pub async fn cancel(db: &Db, org_id: &str, id: &str) -> Result<Option<Generation
         .exec(db.conn())
         .await?;
     if generation.status != GenerationStatus::Processing.as_str() {
-        return Ok(Some(
-            generation.status.parse().map_err(DbError::Corrupt)?,
-        ));
+        return Ok(Some(generation.status.parse().map_err(DbError::Corrupt)?));
     }
     Ok(Some(refresh_status(db, id).await?))
 }

@@ -8,19 +8,17 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use thumbforge_core::GenerationStatus;
 use thumbforge_core::{
     GenerateRequest, Prompt, ProviderChoice, ReferenceUrls, ThumbnailCount, ValidationError,
     request::{ReferenceIds, parse_model, parse_provider},
 };
-use thumbforge_core::GenerationStatus;
 use thumbforge_db::{generations, idempotency, now_ms, provider_keys};
 use tracing::{info, warn};
 
 use std::time::{Duration, Instant};
 
-use crate::{
-    AppState, auth::Authenticated, body::read_json, error::ApiError, submit::Submitted,
-};
+use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError, submit::Submitted};
 
 /// The documented camelCase body. Unknown fields are ignored, as FatThumb
 /// clients may send more than this server reads.
@@ -163,7 +161,9 @@ pub async fn generate(
     let needed = view.generation.credits_consumed;
     if let Some(key) = &idempotency_key {
         let hash = request_hash(model, &request);
-        if let Some(original) = claim_key(&state, &caller.org_id, key, &hash, &generation_id).await? {
+        if let Some(original) =
+            claim_key(&state, &caller.org_id, key, &hash, &generation_id).await?
+        {
             return respond(&req, &state, &caller.org_id, original, wait, true).await;
         }
     }
@@ -226,7 +226,11 @@ async fn respond(
         if replayed {
             ok.insert_header(("Idempotent-Replayed", "true"));
         }
-        return Ok(ok.json(super::generations::render(state, &state.base_url(req), &view)));
+        return Ok(ok.json(super::generations::render(
+            state,
+            &state.base_url(req),
+            &view,
+        )));
     } else {
         HttpResponse::Accepted()
     };

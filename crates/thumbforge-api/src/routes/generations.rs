@@ -165,7 +165,10 @@ pub async fn list(
         ));
     }
     let after = match &query.cursor {
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| invalid("invalid_cursor", "cursor is not one this API returned"))?),
+        Some(c) => Some(
+            decode_cursor(c)
+                .ok_or_else(|| invalid("invalid_cursor", "cursor is not one this API returned"))?,
+        ),
         None => None,
     };
     let filter = generations::ListFilter {
@@ -176,11 +179,16 @@ pub async fn list(
         after,
     };
     // One more than asked tells whether another page exists.
-    let mut views = generations::list_for_org(&state.db, &caller.org_id, &filter, limit + 1).await?;
+    let mut views =
+        generations::list_for_org(&state.db, &caller.org_id, &filter, limit + 1).await?;
     let has_more = views.len() as u64 > limit;
     views.truncate(limit as usize);
     let next_cursor = has_more
-        .then(|| views.last().map(|v| encode_cursor(v.generation.created_at, &v.generation.id)))
+        .then(|| {
+            views
+                .last()
+                .map(|v| encode_cursor(v.generation.created_at, &v.generation.id))
+        })
         .flatten();
     let base = state.base_url(&req);
     Ok(HttpResponse::Ok().json(GenerationList {
@@ -225,7 +233,10 @@ pub async fn delete(
     // This replica's cached answer goes now; see docs/api.md for others.
     let now_secs = now_ms() / 1000;
     let step = crate::signing::UrlSigner::expiry(now_secs, state.url_ttl_secs);
-    state.caches.bodies.invalidate(&(id.as_str().to_owned(), step));
+    state
+        .caches
+        .bodies
+        .invalidate(&(id.as_str().to_owned(), step));
     for t in &view.thumbnails {
         for key in [
             thumbforge_storage::thumbnail_key(id.as_str(), &t.id),

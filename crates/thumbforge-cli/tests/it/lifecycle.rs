@@ -54,7 +54,9 @@ async fn listing_pages_through_the_orgs_generations_newest_first() {
     let other = app.create_key("other-org", Plan::Pro).await;
     let mut made = Vec::new();
     for i in 0..5 {
-        let id = app.generate(&app.key, json!({"prompt": format!("list {i}")})).await;
+        let id = app
+            .generate(&app.key, json!({"prompt": format!("list {i}")}))
+            .await;
         app.wait_terminal(&app.key, &id).await;
         made.push(id);
     }
@@ -70,7 +72,10 @@ async fn listing_pages_through_the_orgs_generations_newest_first() {
         assert_eq!(status, 200, "{page}");
         let data = page["data"].as_array().expect("data");
         assert!(data.len() <= 2);
-        seen.extend(data.iter().map(|g| g["id"].as_str().expect("id").to_owned()));
+        seen.extend(
+            data.iter()
+                .map(|g| g["id"].as_str().expect("id").to_owned()),
+        );
         match page["nextCursor"].as_str() {
             Some(cursor) => {
                 assert_eq!(page["hasMore"], true);
@@ -88,7 +93,11 @@ async fn listing_pages_through_the_orgs_generations_newest_first() {
     assert_eq!(only_failed["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(only_failed["data"][0]["id"], failed.as_str());
     let (_, theirs) = get_json(&app, &other, "/api/v1/generations").await;
-    assert_eq!(theirs["data"].as_array().map(Vec::len), Some(0), "org-scoped");
+    assert_eq!(
+        theirs["data"].as_array().map(Vec::len),
+        Some(0),
+        "org-scoped"
+    );
     for (query, code) in [
         ("limit=0", "invalid_limit"),
         ("limit=101", "invalid_limit"),
@@ -97,7 +106,11 @@ async fn listing_pages_through_the_orgs_generations_newest_first() {
     ] {
         let (status, problem) =
             get_json(&app, &app.key, &format!("/api/v1/generations?{query}")).await;
-        assert_eq!((status, problem["code"].as_str()), (422, Some(code)), "{query}");
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (422, Some(code)),
+            "{query}"
+        );
     }
 }
 
@@ -105,14 +118,25 @@ async fn listing_pages_through_the_orgs_generations_newest_first() {
 async fn cancel_stops_unfinished_thumbnails_and_refunds_them() {
     let app = TestApp::spawn().await;
     let org = org_id(&app, "acme").await;
-    credits::set_balance(app.db(), &org, Some(100)).await.expect("balance");
+    credits::set_balance(app.db(), &org, Some(100))
+        .await
+        .expect("balance");
     // The auth cache remembers "unmetered" for a while; a fresh key is read anew.
-    let key = keys::create(app.db(), &org, keys::DEFAULT_SCOPES).await.expect("key");
+    let key = keys::create(app.db(), &org, keys::DEFAULT_SCOPES)
+        .await
+        .expect("key");
 
     let id = app
-        .generate(&key, json!({"prompt": "slow [sleep:3000]", "model": "test", "count": 2}))
+        .generate(
+            &key,
+            json!({"prompt": "slow [sleep:3000]", "model": "test", "count": 2}),
+        )
         .await;
-    assert_eq!(balance(&app, "acme").await, Some(98), "2 thumbnails x 1 credit");
+    assert_eq!(
+        balance(&app, "acme").await,
+        Some(98),
+        "2 thumbnails x 1 credit"
+    );
     let (status, canceled) = post(&app, &key, &format!("/api/v1/generations/{id}/cancel")).await;
     assert_eq!(status, 200, "{canceled}");
     assert_eq!(canceled["status"], "canceled");
@@ -142,16 +166,28 @@ async fn cancel_stops_unfinished_thumbnails_and_refunds_them() {
 async fn credits_are_debited_refused_when_short_and_refunded_for_failures() {
     let app = TestApp::spawn().await;
     let org = org_id(&app, "acme").await;
-    credits::set_balance(app.db(), &org, Some(3)).await.expect("balance");
-    let key = keys::create(app.db(), &org, keys::DEFAULT_SCOPES).await.expect("key");
+    credits::set_balance(app.db(), &org, Some(3))
+        .await
+        .expect("balance");
+    let key = keys::create(app.db(), &org, keys::DEFAULT_SCOPES)
+        .await
+        .expect("key");
 
-    let ok = app.generate(&key, json!({"prompt": "two", "count": 2})).await;
+    let ok = app
+        .generate(&key, json!({"prompt": "two", "count": 2}))
+        .await;
     assert_eq!(balance(&app, "acme").await, Some(1));
-    let short = app.post_generate(&key, &json!({"prompt": "two more", "count": 2})).await;
+    let short = app
+        .post_generate(&key, &json!({"prompt": "two more", "count": 2}))
+        .await;
     assert_eq!(short.status(), 402);
     let problem: Value = short.json().await.expect("json");
     assert_eq!(problem["code"], "insufficient_credits");
-    assert_eq!(balance(&app, "acme").await, Some(1), "a refusal costs nothing");
+    assert_eq!(
+        balance(&app, "acme").await,
+        Some(1),
+        "a refusal costs nothing"
+    );
 
     let failing = app
         .generate(&key, json!({"prompt": "x [fail]", "model": "test"}))
@@ -159,14 +195,23 @@ async fn credits_are_debited_refused_when_short_and_refunded_for_failures() {
     assert_eq!(balance(&app, "acme").await, Some(0));
     let done = app.wait_terminal(&key, &failing).await;
     assert_eq!(done["status"], "failed");
-    assert_eq!(balance(&app, "acme").await, Some(1), "the failed thumbnail is refunded");
+    assert_eq!(
+        balance(&app, "acme").await,
+        Some(1),
+        "the failed thumbnail is refunded"
+    );
     app.wait_terminal(&key, &ok).await;
-    assert_eq!(balance(&app, "acme").await, Some(1), "successes are not refunded");
+    assert_eq!(
+        balance(&app, "acme").await,
+        Some(1),
+        "successes are not refunded"
+    );
 
     // An unmetered org is never refused.
     let free_for_all = app.create_key("unmetered", Plan::Pro).await;
     for _ in 0..3 {
-        app.generate(&free_for_all, json!({"prompt": "x", "count": 4})).await;
+        app.generate(&free_for_all, json!({"prompt": "x", "count": 4}))
+            .await;
     }
     assert_eq!(balance(&app, "unmetered").await, None);
 }
@@ -191,7 +236,10 @@ async fn an_idempotency_key_replays_the_original_and_refuses_other_parameters() 
     let again = send(&app.key, body.clone(), "order-42").await;
     assert_eq!(again.status(), 202);
     assert_eq!(
-        again.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()),
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
         Some("true")
     );
     let again: Value = again.json().await.expect("json");
@@ -205,13 +253,21 @@ async fn an_idempotency_key_replays_the_original_and_refuses_other_parameters() 
 
     // Keys belong to an organisation.
     let other = app.create_key("other-org", Plan::Pro).await;
-    let theirs: Value = send(&other, body.clone(), "order-42").await.json().await.expect("json");
+    let theirs: Value = send(&other, body.clone(), "order-42")
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_ne!(theirs["generationId"], first["generationId"]);
 
     let bad = send(&app.key, body, &"k".repeat(300)).await;
     assert_eq!(bad.status(), 400);
     let (_, page) = get_json(&app, &app.key, "/api/v1/generations").await;
-    assert_eq!(page["data"].as_array().map(Vec::len), Some(1), "one generation made");
+    assert_eq!(
+        page["data"].as_array().map(Vec::len),
+        Some(1),
+        "one generation made"
+    );
 }
 
 #[tokio::test]
@@ -228,7 +284,10 @@ async fn prefer_wait_answers_the_finished_generation() {
         .expect("sent");
     assert_eq!(waited.status(), 200);
     assert_eq!(
-        waited.headers().get("preference-applied").and_then(|v| v.to_str().ok()),
+        waited
+            .headers()
+            .get("preference-applied")
+            .and_then(|v| v.to_str().ok()),
         Some("wait=30")
     );
     let body: Value = waited.json().await.expect("json");
@@ -254,7 +313,10 @@ async fn delete_removes_the_generation_and_its_files() {
     let app = TestApp::spawn().await;
     let id = app.generate(&app.key, json!({"prompt": "to delete"})).await;
     let done = app.wait_terminal(&app.key, &id).await;
-    let url = done["thumbnails"][0]["url"].as_str().expect("url").to_owned();
+    let url = done["thumbnails"][0]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
     assert_eq!(app.download(&url).await.status(), 200);
     let images = app.settings.images_dir();
     let files_before = count_files(&images);
@@ -293,7 +355,9 @@ fn count_files(dir: &std::path::Path) -> usize {
 async fn a_key_without_the_generator_scope_is_refused() {
     let app = TestApp::spawn().await;
     let org = org_id(&app, "acme").await;
-    let narrow = keys::create(app.db(), &org, "billing_read").await.expect("key");
+    let narrow = keys::create(app.db(), &org, "billing_read")
+        .await
+        .expect("key");
     let response = app.post_generate(&narrow, &json!({"prompt": "x"})).await;
     assert_eq!(response.status(), 403);
     let problem: Value = response.json().await.expect("json");

@@ -118,6 +118,12 @@ async fn provider_outcomes_reach_the_thumbnails() {
         .filter(|r| r.url.path() == "/v1/images/generations")
         .count();
     assert_eq!(openai_calls, 3);
+    // 2 x 8 credits, the failed thumbnail's 8 refunded.
+    let row = generation_row(&app, &id).await;
+    assert_eq!(
+        (row.provider_used.as_str(), row.credits_consumed),
+        ("system", 8)
+    );
 
     let id = app
         .generate(
@@ -130,10 +136,11 @@ async fn provider_outcomes_reach_the_thumbnails() {
     let error = done["thumbnails"][0]["error"].as_str().expect("error");
     assert!(error.contains("content policy"), "{error}");
     assert!(!error.contains("IMAGE_SAFETY"), "{error}");
+    // Priced at 6 credits on the platform's key, all refunded on failure.
     let row = generation_row(&app, &id).await;
     assert_eq!(
         (row.provider_used.as_str(), row.credits_consumed),
-        ("system", 6)
+        ("system", 0)
     );
 }
 
