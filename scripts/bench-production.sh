@@ -45,6 +45,9 @@ psql_bench() { psql -h 127.0.0.1 -U postgres -d tf_bench -qAt "$@"; }
 
 psql_admin -c "DROP DATABASE IF EXISTS tf_bench WITH (FORCE)" -c "CREATE DATABASE tf_bench"
 PREFIX="bench-$$"
+# The load generators go far past a client's rate limit: limits off.
+export THUMBFORGE_LIMITS__FREE__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__FREE__GENERATES_PER_MINUTE=0 \
+  THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE=0
 export RUST_LOG=warn DATABASE_URL="$PG/tf_bench" REDIS_URL="$REDIS" \
   THUMBFORGE_QUEUE__PREFIX="$PREFIX" THUMBFORGE_DATA_DIR="$DATA" \
   THUMBFORGE_SECRET=bench-secret THUMBFORGE_MODELS__ENABLE_TEST_MODEL=true \

@@ -32,6 +32,9 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$DATA"; }
 trap cleanup EXIT
 export RUST_LOG=warn THUMBFORGE_DATA_DIR="$DATA"
+# The load generators go far past a client's rate limit: limits off.
+export THUMBFORGE_LIMITS__FREE__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__FREE__GENERATES_PER_MINUTE=0 \
+  THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE=0
 
 # Waits (at most 30 s) for a URL to answer 2xx.
 wait_for() {

@@ -2,7 +2,7 @@
 
 use std::{future::Future, pin::Pin};
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
 use thumbforge_db::keys::{self, Caller};
 
 use crate::{AppState, error::ApiError};
@@ -50,25 +50,50 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let key = presented_key(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
+            let Authenticated(caller) = authenticate(state.clone(), key).await?;
             let state =
                 state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
-            let key = key.ok_or(ApiError::MissingApiKey)?;
-            // Keys are ASCII of a known shape; anything else cannot match.
-            if key.len() > 128 {
-                return Err(ApiError::InvalidApiKey);
-            }
-            let hash = keys::key_digest(&key);
-            if let Some(caller) = state.caches.callers.get(&hash) {
-                return scoped(caller);
-            }
-            match keys::authenticate(&state.db, &key).await? {
-                Some(caller) => {
-                    state.caches.callers.insert(hash, caller.clone());
-                    scoped(caller)
+            let generate = req.method() == actix_web::http::Method::POST
+                && GENERATE_PATHS.contains(&req.path());
+            if let Some(info) = state
+                .limiter
+                .hit(&caller.key_id, caller.plan, generate)
+                .await
+            {
+                if !info.allowed {
+                    return Err(ApiError::RateLimited(info));
                 }
-                None => Err(ApiError::InvalidApiKey),
+                req.extensions_mut().insert(info);
             }
+            Ok(Authenticated(caller))
         })
+    }
+}
+
+/// Requests that also count against the per-minute generate limit.
+const GENERATE_PATHS: [&str; 1] = ["/api/v1/generate"];
+
+async fn authenticate(
+    state: Option<web::Data<AppState>>,
+    key: Option<String>,
+) -> Result<Authenticated, ApiError> {
+    let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
+    let key = key.ok_or(ApiError::MissingApiKey)?;
+    // Keys are ASCII of a known shape; anything else cannot match.
+    if key.len() > 128 {
+        return Err(ApiError::InvalidApiKey);
+    }
+    let hash = keys::key_digest(&key);
+    if let Some(caller) = state.caches.callers.get(&hash) {
+        return scoped(caller);
+    }
+    match keys::authenticate(&state.db, &key).await? {
+        Some(caller) => {
+            state.caches.callers.insert(hash, caller.clone());
+            scoped(caller)
+        }
+        None => Err(ApiError::InvalidApiKey),
     }
 }

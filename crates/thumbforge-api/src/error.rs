@@ -46,6 +46,8 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
     IdempotencyInProgress,
+    #[error("rate limit exceeded; retry after {} s", .0.reset_secs.max(1))]
+    RateLimited(crate::ratelimit::RateInfo),
     #[error("no API key given: send `Authorization: Bearer KEY` or `x-api-key: KEY`")]
     MissingApiKey,
     #[error("the API key is not valid")]
@@ -86,6 +88,7 @@ impl ApiError {
             ApiError::InvalidIdempotencyKey => "invalid_idempotency_key",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyInProgress => "idempotency_key_in_progress",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::MissingApiKey => "missing_api_key",
             ApiError::InvalidApiKey => "invalid_api_key",
             ApiError::InvalidSignature => "invalid_signature",
@@ -138,6 +141,7 @@ impl ResponseError for ApiError {
             ApiError::PlanRequired(_) | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -176,6 +180,10 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.json(problem)
+        let mut response = response.json(problem);
+        if let ApiError::RateLimited(info) = self {
+            info.apply(response.headers_mut());
+        }
+        response
     }
 }

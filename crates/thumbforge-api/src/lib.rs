@@ -3,6 +3,7 @@
 pub mod auth;
 mod body;
 pub mod error;
+pub mod ratelimit;
 mod routes;
 pub mod signing;
 mod startup;

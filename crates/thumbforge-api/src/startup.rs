@@ -3,6 +3,7 @@
 
 use std::{net::TcpListener, sync::Arc};
 
+use actix_web::HttpMessage;
 use actix_web::dev::Service;
 use actix_web::{App, HttpRequest, dev::Server, dev::ServerHandle, error::QueryPayloadError, web};
 use anyhow::Context;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub caches: Caches,
     /// New generations are committed and pushed through here, in batches.
     pub submitter: crate::submit::Submitter,
+    /// Per-key rate limits.
+    pub limiter: crate::ratelimit::Limiter,
 }
 
 /// In-process caches that keep the hot read paths off the database.
@@ -154,7 +157,23 @@ impl Application {
         let default_model: ModelId = parse_model(&settings.models.default)
             .with_context(|| format!("models.default = {:?}", settings.models.default))?;
         let submitter = crate::submit::Submitter::new(deps.db.clone(), deps.queue.clone());
+        let limiter = crate::ratelimit::Limiter::new(
+            &settings.limits,
+            settings
+                .limits
+                .redis_url
+                .as_deref()
+                .or(settings.queue.redis_url.as_deref()),
+            settings
+                .limits
+                .prefix
+                .as_deref()
+                .unwrap_or(&settings.queue.prefix),
+        )
+        .await
+        .context("setting up rate limits")?;
         let state = web::Data::new(AppState {
+            limiter,
             submitter,
             db: deps.db,
             queue: deps.queue,
@@ -201,7 +220,15 @@ impl Application {
                         let method = req.method().clone();
                         let response = srv.call(req);
                         async move {
-                            let response = response.await?;
+                            let mut response = response.await?;
+                            let info = response
+                                .request()
+                                .extensions()
+                                .get::<crate::ratelimit::RateInfo>()
+                                .copied();
+                            if let Some(info) = info {
+                                info.apply(response.headers_mut());
+                            }
                             let route = response.request().match_pattern();
                             metrics.observe_http(
                                 method.as_str(),

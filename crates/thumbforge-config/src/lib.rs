@@ -29,6 +29,7 @@ pub struct Settings {
     pub models: ModelSettings,
     pub providers: ProviderSettings,
     pub references: ReferenceSettings,
+    pub limits: LimitSettings,
     pub log: LogSettings,
 }
 
@@ -165,6 +166,27 @@ pub struct ReferenceSettings {
     pub max_upload_bytes: usize,
 }
 
+/// Rate limits per API key, by plan (FatThumb's defaults). 0 turns a
+/// limit off.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    pub free: PlanLimits,
+    pub pro: PlanLimits,
+    /// Where replicas share their counts: this Redis, else `queue.redis_url`;
+    /// with neither, each process counts alone.
+    pub redis_url: Option<String>,
+    /// Names the counters' Redis keys; defaults to `queue.prefix`.
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct PlanLimits {
+    /// All authenticated requests, per hour.
+    pub requests_per_hour: u64,
+    /// Generate calls, per minute.
+    pub generates_per_minute: u64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     /// `RUST_LOG`-style filter; `RUST_LOG` itself wins when set.
@@ -242,6 +264,14 @@ max_redirects = 3
 max_dimension = 8192
 max_decode_bytes = 268435456
 max_upload_bytes = 10485760
+
+[limits.free]
+requests_per_hour = 1000
+generates_per_minute = 10
+
+[limits.pro]
+requests_per_hour = 1000
+generates_per_minute = 10
 
 [log]
 filter = "info"

@@ -124,6 +124,14 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     s.worker.lost_check_secs = 2;
     s.api.http_workers = 2;
     s.database.max_connections = 8;
+    // Tests poll and submit far faster than a client's rate limit allows;
+    // `ratelimit::*` turns limits on where it tests them.
+    let off = thumbforge_config::PlanLimits {
+        requests_per_hour: 0,
+        generates_per_minute: 0,
+    };
+    s.limits.free = off;
+    s.limits.pro = off;
     s
 }
 
@@ -277,6 +285,10 @@ pub fn prompt(text: &str) -> Value {
 pub fn thumbforge(data_dir: &std::path::Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_thumbforge"));
     cmd.env("THUMBFORGE_DATA_DIR", data_dir)
+        .env("THUMBFORGE_LIMITS__FREE__REQUESTS_PER_HOUR", "0")
+        .env("THUMBFORGE_LIMITS__FREE__GENERATES_PER_MINUTE", "0")
+        .env("THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR", "0")
+        .env("THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE", "0")
         .env("RUST_LOG", "warn")
         .env_remove("DATABASE_URL")
         .env_remove("REDIS_URL");

@@ -8,6 +8,7 @@ mod helpers;
 mod lifecycle;
 mod outage;
 mod providers;
+mod ratelimit;
 mod recovery;
 mod references;
 mod status;

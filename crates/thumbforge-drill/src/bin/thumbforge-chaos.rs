@@ -321,6 +321,17 @@ async fn main() -> anyhow::Result<()> {
             ("THUMBFORGE_BIND", format!("127.0.0.1:{api_port}")),
             ("THUMBFORGE_MODELS__ENABLE_TEST_MODEL", "true".to_owned()),
             ("THUMBFORGE_QUEUE__PREFIX", "chaos".to_owned()),
+            // The drill submits far faster than a client's rate limit allows.
+            ("THUMBFORGE_LIMITS__FREE__REQUESTS_PER_HOUR", "0".to_owned()),
+            (
+                "THUMBFORGE_LIMITS__FREE__GENERATES_PER_MINUTE",
+                "0".to_owned(),
+            ),
+            ("THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR", "0".to_owned()),
+            (
+                "THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE",
+                "0".to_owned(),
+            ),
             ("THUMBFORGE_QUEUE__CLAIM_IDLE_SECS", "10".to_owned()),
             ("THUMBFORGE_WORKER__SWEEP_INTERVAL_SECS", "2".to_owned()),
             ("THUMBFORGE_WORKER__LOST_CHECK_SECS", "20".to_owned()),
