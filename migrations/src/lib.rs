@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261130_000002_references_and_keys;
 mod m20261130_000003_credits_and_idempotency;
+mod m20261130_000004_flokan_fields;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261130_000002_references_and_keys::Migration),
             Box::new(m20261130_000003_credits_and_idempotency::Migration),
+            Box::new(m20261130_000004_flokan_fields::Migration),
         ]
     }
 }

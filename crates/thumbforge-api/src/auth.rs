@@ -73,7 +73,7 @@ impl FromRequest for Authenticated {
 }
 
 /// Requests that also count against the per-minute generate limit.
-const GENERATE_PATHS: [&str; 1] = ["/api/v1/generate"];
+const GENERATE_PATHS: [&str; 2] = ["/api/v1/generate", "/api/v1/thumbnail-generator/generate"];
 
 async fn authenticate(
     state: Option<web::Data<AppState>>,

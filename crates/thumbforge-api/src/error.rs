@@ -48,6 +48,10 @@ pub enum ApiError {
     IdempotencyInProgress,
     #[error("rate limit exceeded; retry after {} s", .0.reset_secs.max(1))]
     RateLimited(crate::ratelimit::RateInfo),
+    #[error("YouTube search is not configured on this server (set YOUTUBE_API_KEY)")]
+    YoutubeNotConfigured,
+    #[error("{detail}")]
+    Upstream { code: &'static str, detail: String },
     #[error("no API key given: send `Authorization: Bearer KEY` or `x-api-key: KEY`")]
     MissingApiKey,
     #[error("the API key is not valid")]
@@ -89,6 +93,8 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyInProgress => "idempotency_key_in_progress",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::YoutubeNotConfigured => "youtube_not_configured",
+            ApiError::Upstream { code, .. } => code,
             ApiError::MissingApiKey => "missing_api_key",
             ApiError::InvalidApiKey => "invalid_api_key",
             ApiError::InvalidSignature => "invalid_signature",
@@ -142,6 +148,8 @@ impl ResponseError for ApiError {
             ApiError::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::YoutubeNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

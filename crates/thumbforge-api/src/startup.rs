@@ -72,6 +72,14 @@ pub struct AppState {
     pub submitter: crate::submit::Submitter,
     /// Per-key rate limits.
     pub limiter: crate::ratelimit::Limiter,
+    /// The scripted test model is accepted (Flokan's surface lets it stand
+    /// in for its models then).
+    pub test_model_enabled: bool,
+    /// How long Flokan's synchronous generate waits.
+    pub sync_wait: std::time::Duration,
+    pub youtube: thumbforge_config::YoutubeSettings,
+    /// Outbound HTTP (YouTube search).
+    pub http: reqwest::Client,
 }
 
 /// In-process caches that keep the hot read paths off the database.
@@ -174,6 +182,13 @@ impl Application {
         .context("setting up rate limits")?;
         let state = web::Data::new(AppState {
             limiter,
+            test_model_enabled: settings.models.enable_test_model,
+            sync_wait: std::time::Duration::from_secs(settings.api.sync_wait_secs),
+            youtube: settings.youtube.clone(),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .context("building the HTTP client")?,
             submitter,
             db: deps.db,
             queue: deps.queue,

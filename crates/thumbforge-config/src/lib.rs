@@ -30,6 +30,7 @@ pub struct Settings {
     pub providers: ProviderSettings,
     pub references: ReferenceSettings,
     pub limits: LimitSettings,
+    pub youtube: YoutubeSettings,
     pub log: LogSettings,
 }
 
@@ -101,6 +102,9 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// Lifetime of signed image URLs.
     pub url_ttl_secs: u64,
+    /// How long Flokan's synchronous `POST /generate` waits for the
+    /// generation to end before answering its current record.
+    pub sync_wait_secs: u64,
     /// HTTP worker threads (0 = one per core).
     pub http_workers: usize,
     /// How long an authenticated key is remembered in memory: key and plan
@@ -164,6 +168,17 @@ pub struct ReferenceSettings {
     pub max_decode_bytes: u64,
     /// Largest asset upload, in bytes.
     pub max_upload_bytes: usize,
+}
+
+/// The YouTube Data API v3, behind Flokan's `POST /youtube-search`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct YoutubeSettings {
+    /// `YOUTUBE_API_KEY`. Without it the search answers 503.
+    pub api_key: Option<SecretString>,
+    pub base_url: String,
+    /// Results per page (YouTube allows 0–50).
+    pub max_results: u32,
+    pub timeout_secs: u64,
 }
 
 /// Rate limits per API key, by plan (FatThumb's defaults). 0 turns a
@@ -234,6 +249,7 @@ health_port = 0
 [api]
 max_body_bytes = 65536
 url_ttl_secs = 3600
+sync_wait_secs = 120
 http_workers = 0
 auth_cache_secs = 30
 
@@ -264,6 +280,11 @@ max_redirects = 3
 max_dimension = 8192
 max_decode_bytes = 268435456
 max_upload_bytes = 10485760
+
+[youtube]
+base_url = "https://www.googleapis.com"
+max_results = 10
+timeout_secs = 10
 
 [limits.free]
 requests_per_hour = 1000
@@ -308,6 +329,7 @@ impl Settings {
             ("GEMINI_API_KEY", "providers.gemini_api_key"),
             ("FAL_KEY", "providers.fal_key"),
             ("KIE_API_KEY", "providers.kie_api_key"),
+            ("YOUTUBE_API_KEY", "youtube.api_key"),
         ] {
             if let Ok(value) = std::env::var(var)
                 && !value.is_empty()

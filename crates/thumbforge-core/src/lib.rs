@@ -10,6 +10,7 @@ pub use ids::{ApiKeyId, AssetId, GenerationId, OrgId, ThumbnailId};
 pub use model::{CatalogEntry, ModelId, ProviderChoice, ProviderKind, Route};
 pub use plan::Plan;
 pub use request::{
-    AspectRatio, GenerateRequest, Prompt, ReferenceUrls, ThumbnailCount, ValidationError,
+    AspectRatio, GenerateRequest, Label, Prompt, ReferenceUrls, ThumbnailCount, Title,
+    ValidationError,
 };
 pub use status::{GenerationStatus, ThumbnailStatus};

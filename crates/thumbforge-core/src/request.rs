@@ -23,6 +23,10 @@ pub enum ValidationError {
         "unknown model `{0}`; known models: local, gemini-3-pro, gpt-image-2, pro, standard, creative"
     )]
     UnknownModel(String),
+    #[error("video_title must be 1 to 500 characters (got {got})")]
+    InvalidTitle { got: usize },
+    #[error("`{field}` must be 1 to 64 letters, digits, `-` or `_`")]
+    InvalidLabel { field: &'static str },
     #[error("unknown provider `{0}`; expected platform, openai, google, fal or kie")]
     UnknownProvider(String),
     #[error("`{field}` is not an http(s) URL: {url}")]
@@ -45,6 +49,8 @@ impl ValidationError {
             ValidationError::UnknownAspectRatio(_) => "invalid_aspect_ratio",
             ValidationError::UnknownModel(_) => "unknown_model",
             ValidationError::UnknownProvider(_) => "unknown_provider",
+            ValidationError::InvalidTitle { .. } => "invalid_title",
+            ValidationError::InvalidLabel { .. } => "invalid_label",
             ValidationError::InvalidReferenceUrl { .. } => "invalid_reference_url",
             ValidationError::TooManyReferences { .. } => "too_many_references",
         }
@@ -56,7 +62,8 @@ impl ValidationError {
 pub struct Prompt(String);
 
 impl Prompt {
-    pub const MAX_CHARS: usize = 4000;
+    /// Flokan's documented limit (FatThumb documents none).
+    pub const MAX_CHARS: usize = 10_000;
 
     pub fn as_str(&self) -> &str {
         &self.0
@@ -269,6 +276,54 @@ pub struct GenerateRequest {
     pub reference_urls: ReferenceUrls,
     /// Whose key pays: the platform's or the org's own.
     pub provider: ProviderChoice,
+    /// The video's title (Flokan's `video_title`): the headline drawn.
+    pub title: Option<Title>,
+    /// An opaque org-scoped label to filter by (Flokan's `card_id`).
+    pub card_id: Option<Label>,
+}
+
+/// A video title: 1 to 500 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub const MAX_CHARS: usize = 500;
+
+    pub fn parse(raw: &str) -> Result<Title, ValidationError> {
+        let trimmed = raw.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS {
+            return Err(ValidationError::InvalidTitle { got: chars });
+        }
+        Ok(Title(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An opaque client label (Flokan's `card_id`): 1 to 64 characters of
+/// letters, digits, `-` and `_`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label(String);
+
+impl Label {
+    pub fn parse(field: &'static str, raw: &str) -> Result<Label, ValidationError> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 64
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(ValidationError::InvalidLabel { field });
+        }
+        Ok(Label(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 pub fn parse_model(raw: &str) -> Result<ModelId, ValidationError> {
@@ -305,8 +360,8 @@ mod tests {
             Err(ValidationError::EmptyPrompt)
         );
         assert!(matches!(
-            Prompt::try_from("x".repeat(4001)),
-            Err(ValidationError::PromptTooLong { got: 4001, .. })
+            Prompt::try_from("x".repeat(10_001)),
+            Err(ValidationError::PromptTooLong { got: 10_001, .. })
         ));
     }
 

@@ -63,6 +63,8 @@ pub fn build(
         reference_urls: json_list(request.reference_urls.as_slice()),
         provider_used: request.provider.used_label().to_owned(),
         credits_consumed: credits_for(model, request),
+        title: request.title.as_ref().map(|t| t.as_str().to_owned()),
+        card_id: request.card_id.as_ref().map(|c| c.as_str().to_owned()),
     };
     let thumbnails = (0..request.count.get())
         .map(|idx| thumbnails::Model {
@@ -205,6 +207,9 @@ async fn insert_rows<C: ConnectionTrait>(
                 ArrayType::Int,
                 gens().map(|g| Value::from(g.credits_consumed)),
             ),
+            // NULL travels as '' (never a valid title or card), see NULLIF.
+            strings_or_empty(gens().map(|g| &g.title)),
+            strings_or_empty(gens().map(|g| &g.card_id)),
             strings(thumbs().map(|t| &t.id)),
             strings(thumbs().map(|t| &t.generation_id)),
             strings(thumbs().map(|t| &t.org_id)),
@@ -252,14 +257,17 @@ async fn insert_rows<C: ConnectionTrait>(
 const INSERT_MANY_PG: &str = "WITH g AS (\
     INSERT INTO generations (id, org_id, prompt, model, count, aspect_ratio, person_ids, \
     inspiration_ids, status, created_at, updated_at, reference_urls, provider_used, \
-    credits_consumed) \
-    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], \
+    credits_consumed, title, card_id) \
+    SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, NULLIF(c15, ''), \
+    NULLIF(c16, '') \
+    FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], \
     $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], \
-    $14::int[])) \
+    $14::int[], $15::text[], $16::text[]) \
+    AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16)) \
     INSERT INTO thumbnails (id, generation_id, org_id, idx, status, is_watermarked, is_hidden, \
     attempts, created_at, enqueued_at) \
-    SELECT * FROM UNNEST($15::text[], $16::text[], $17::text[], $18::int[], $19::text[], \
-    $20::bool[], $21::bool[], $22::int[], $23::bigint[], $24::bigint[])";
+    SELECT * FROM UNNEST($17::text[], $18::text[], $19::text[], $20::int[], $21::text[], \
+    $22::bool[], $23::bool[], $24::int[], $25::bigint[], $26::bigint[])";
 
 fn array(ty: ArrayType, values: impl Iterator<Item = Value>) -> Value {
     Value::Array(ty, Some(Box::new(values.collect())))
@@ -267,6 +275,13 @@ fn array(ty: ArrayType, values: impl Iterator<Item = Value>) -> Value {
 
 fn strings<'a>(values: impl Iterator<Item = &'a String>) -> Value {
     array(ArrayType::String, values.map(|v| Value::from(v.clone())))
+}
+
+fn strings_or_empty<'a>(values: impl Iterator<Item = &'a Option<String>>) -> Value {
+    array(
+        ArrayType::String,
+        values.map(|v| Value::from(v.clone().unwrap_or_default())),
+    )
 }
 
 fn json_list(ids: &[String]) -> String {
@@ -404,6 +419,7 @@ pub async fn cancel(db: &Db, org_id: &str, id: &str) -> Result<Option<Generation
 pub struct ListFilter {
     pub status: Option<String>,
     pub model: Option<String>,
+    pub card_id: Option<String>,
     /// Only generations created before this (ms).
     pub created_before: Option<i64>,
     pub created_after: Option<i64>,
@@ -425,6 +441,9 @@ pub async fn list_for_org(
     }
     if let Some(model) = &filter.model {
         query = query.filter(generations::Column::Model.eq(model.as_str()));
+    }
+    if let Some(card_id) = &filter.card_id {
+        query = query.filter(generations::Column::CardId.eq(card_id.as_str()));
     }
     if let Some(before) = filter.created_before {
         query = query.filter(generations::Column::CreatedAt.lt(before));
@@ -508,4 +527,91 @@ pub async fn delete_for_org(
         .await?;
     txn.commit().await?;
     Ok(Some(view))
+}
+
+/// Flokan's generation statuses, as stored statuses and thumbnail facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlokanStatus {
+    /// Processing, no thumbnail started yet.
+    Pending,
+    /// Processing, some thumbnail started.
+    Generating,
+    /// Succeeded or partial.
+    Completed,
+    /// Failed or canceled, not by the deadline.
+    Failed,
+    /// Failed or canceled, and the deadline ended a thumbnail.
+    TimedOut,
+}
+
+impl FlokanStatus {
+    pub fn parse(raw: &str) -> Option<FlokanStatus> {
+        Some(match raw {
+            "pending" => FlokanStatus::Pending,
+            "generating" => FlokanStatus::Generating,
+            "completed" => FlokanStatus::Completed,
+            "failed" => FlokanStatus::Failed,
+            "timed_out" => FlokanStatus::TimedOut,
+            _ => return None,
+        })
+    }
+}
+
+const ANY_STARTED: &str = "EXISTS (SELECT 1 FROM thumbnails t WHERE t.generation_id = generations.id \
+     AND t.started_at IS NOT NULL)";
+const ANY_TIMED_OUT: &str = "EXISTS (SELECT 1 FROM thumbnails t WHERE t.generation_id = generations.id \
+     AND t.error LIKE 'Timed out%')";
+
+/// One page (from 1) of the org's generations, newest first, with the
+/// total that match.
+pub async fn page_for_org(
+    db: &Db,
+    org_id: &str,
+    status: Option<FlokanStatus>,
+    card_id: Option<&str>,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<GenerationView>, u64), DbError> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let mut query = generations::Entity::find().filter(generations::Column::OrgId.eq(org_id));
+    if let Some(card_id) = card_id {
+        query = query.filter(generations::Column::CardId.eq(card_id));
+    }
+    let status_in = |statuses: &[GenerationStatus]| {
+        generations::Column::Status.is_in(statuses.iter().map(|s| s.as_str()))
+    };
+    query = match status {
+        None => query,
+        Some(FlokanStatus::Pending) => query
+            .filter(status_in(&[GenerationStatus::Processing]))
+            .filter(Expr::cust(format!("NOT {ANY_STARTED}"))),
+        Some(FlokanStatus::Generating) => query
+            .filter(status_in(&[GenerationStatus::Processing]))
+            .filter(Expr::cust(ANY_STARTED)),
+        Some(FlokanStatus::Completed) => query.filter(status_in(&[
+            GenerationStatus::Succeeded,
+            GenerationStatus::Partial,
+        ])),
+        Some(FlokanStatus::Failed) => query
+            .filter(status_in(&[
+                GenerationStatus::Failed,
+                GenerationStatus::Canceled,
+            ]))
+            .filter(Expr::cust(format!("NOT {ANY_TIMED_OUT}"))),
+        Some(FlokanStatus::TimedOut) => query
+            .filter(status_in(&[
+                GenerationStatus::Failed,
+                GenerationStatus::Canceled,
+            ]))
+            .filter(Expr::cust(ANY_TIMED_OUT)),
+    };
+    let total = query.clone().count(db.conn()).await?;
+    let rows = query
+        .order_by_desc(generations::Column::CreatedAt)
+        .order_by_desc(generations::Column::Id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .all(db.conn())
+        .await?;
+    Ok((with_thumbnails(db, rows).await?, total))
 }

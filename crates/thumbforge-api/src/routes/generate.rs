@@ -79,6 +79,8 @@ impl TryFrom<GenerateBody> for GenerateRequest {
                 .map(parse_provider)
                 .transpose()?
                 .unwrap_or_default(),
+            title: None,
+            card_id: None,
         })
     }
 }
@@ -150,15 +152,9 @@ pub async fn generate(
     let idempotency_key = idempotency_key(&req)?;
     check_request(&state, &caller, model, &request).await?;
 
-    // A queue known to be down: refuse before committing, so the client
-    // retries rather than waiting on the sweeper.
-    if state.queue_breaker.is_open() {
-        return Err(ApiError::QueueUnavailable);
-    }
     let view = generations::build(&caller.org_id, caller.plan, model, &request);
     let generation_id = view.generation.id.clone();
     let thumbnail_ids: Vec<String> = view.thumbnails.iter().map(|t| t.id.clone()).collect();
-    let needed = view.generation.credits_consumed;
     if let Some(key) = &idempotency_key {
         let hash = request_hash(model, &request);
         if let Some(original) =
@@ -167,35 +163,14 @@ pub async fn generate(
             return respond(&req, &state, &caller.org_id, original, wait, true).await;
         }
     }
-    // Committed (with whatever other submits are in flight) before we
-    // answer; the jobs are pushed right after the commit.
-    let submitted = state.submitter.submit(view, caller.metered).await;
-    let release = || async {
+    if let Err(e) = accept(&state, &caller, view).await {
         if let Some(key) = &idempotency_key
             && let Err(e) =
                 idempotency::release(&state.db, &caller.org_id, key, &generation_id).await
         {
             warn!(error = %e, "could not release an idempotency key");
         }
-    };
-    match submitted {
-        Err(e) => {
-            release().await;
-            return Err(e.into());
-        }
-        Ok(Submitted::InsufficientCredits) => {
-            release().await;
-            return Err(ApiError::InsufficientCredits { needed });
-        }
-        Ok(Submitted::PushFailed) => {
-            // Committed, so accepted: the sweeper enqueues it once the
-            // queue is back (within `enqueue_grace_secs`, `enqueued_at`
-            // being cleared). Later requests get 503 until the breaker
-            // closes.
-            state.queue_breaker.trip();
-            warn!(generation.id = %generation_id, "enqueue failed; the sweeper will retry");
-        }
-        Ok(Submitted::Pushed) => {}
+        return Err(e);
     }
     info!(generation.id = %generation_id, model = %model, count = thumbnail_ids.len(), "generation accepted");
     let accepted = GenerateResponse {
@@ -204,6 +179,34 @@ pub async fn generate(
         status: "processing",
     };
     respond(&req, &state, &caller.org_id, accepted, wait, false).await
+}
+
+/// Debits, commits and enqueues a built generation (batched with
+/// concurrent submits). Refuses up front while the queue is known to be
+/// down, so the client retries rather than waiting on the sweeper.
+pub async fn accept(
+    state: &AppState,
+    caller: &thumbforge_db::keys::Caller,
+    view: generations::GenerationView,
+) -> Result<(), ApiError> {
+    if state.queue_breaker.is_open() {
+        return Err(ApiError::QueueUnavailable);
+    }
+    let generation_id = view.generation.id.clone();
+    let needed = view.generation.credits_consumed;
+    match state.submitter.submit(view, caller.metered).await? {
+        Submitted::InsufficientCredits => Err(ApiError::InsufficientCredits { needed }),
+        Submitted::PushFailed => {
+            // Committed, so accepted: the sweeper enqueues it once the
+            // queue is back (within `enqueue_grace_secs`, `enqueued_at`
+            // being cleared). Later requests get 503 until the breaker
+            // closes.
+            state.queue_breaker.trip();
+            warn!(generation.id = %generation_id, "enqueue failed; the sweeper will retry");
+            Ok(())
+        }
+        Submitted::Pushed => Ok(()),
+    }
 }
 
 /// 202 with the ids; or, with `Prefer: wait=N`, 200 with the whole
@@ -242,7 +245,7 @@ async fn respond(
 }
 
 /// Polls until the generation is terminal or `wait` passes.
-async fn wait_terminal(
+pub async fn wait_terminal(
     state: &AppState,
     org_id: &str,
     id: &str,

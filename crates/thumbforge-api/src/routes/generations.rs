@@ -174,6 +174,7 @@ pub async fn list(
     let filter = generations::ListFilter {
         status: query.status.clone(),
         model: query.model.clone(),
+        card_id: None,
         created_before: query.created_before,
         created_after: query.created_after,
         after,
@@ -227,9 +228,20 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound("generation");
     let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
-    let view = generations::delete_for_org(&state.db, &caller.org_id, id.as_str())
+    delete_generation(&state, &caller.org_id, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes the org's generation (canceling what still runs), its cached
+/// answer on this replica, and its image files.
+pub async fn delete_generation(
+    state: &AppState,
+    org_id: &str,
+    id: &GenerationId,
+) -> Result<(), ApiError> {
+    let view = generations::delete_for_org(&state.db, org_id, id.as_str())
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or(ApiError::NotFound("generation"))?;
     // This replica's cached answer goes now; see docs/api.md for others.
     let now_secs = now_ms() / 1000;
     let step = crate::signing::UrlSigner::expiry(now_secs, state.url_ttl_secs);
@@ -247,7 +259,7 @@ pub async fn delete(
             }
         }
     }
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
 fn is_terminal(view: &generations::GenerationView) -> bool {

@@ -2,10 +2,12 @@
 
 mod assets;
 mod files;
+mod flokan;
 mod generate;
 pub(crate) mod generations;
 mod health;
 mod provider_keys;
+mod youtube;
 
 use actix_web::{HttpResponse, web};
 
@@ -55,6 +57,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(provider_keys::set))
             .route(web::delete().to(provider_keys::delete))
             .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::scope("/api/v1/thumbnail-generator")
+            .service(
+                web::resource("/generate")
+                    .route(web::post().to(flokan::generate))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/youtube-search")
+                    .route(web::post().to(youtube::search))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/generations")
+                    .route(web::get().to(flokan::list))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/generations/{id}")
+                    .route(web::get().to(flokan::get))
+                    .route(web::delete().to(flokan::delete))
+                    .default_service(web::to(method_not_allowed)),
+            ),
     )
     .service(
         web::resource("/files/{name}")

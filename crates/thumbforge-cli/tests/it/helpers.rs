@@ -309,5 +309,7 @@ pub fn direct_request(text: &str, count: i64) -> thumbforge_core::GenerateReques
         inspiration_ids: Default::default(),
         reference_urls: Default::default(),
         provider: Default::default(),
+        title: None,
+        card_id: None,
     }
 }

@@ -190,7 +190,10 @@ async fn credits_are_debited_refused_when_short_and_refunded_for_failures() {
     );
 
     let failing = app
-        .generate(&key, json!({"prompt": "x [fail]", "model": "test"}))
+        .generate(
+            &key,
+            json!({"prompt": "x [sleep:1500] [fail]", "model": "test"}),
+        )
         .await;
     assert_eq!(balance(&app, "acme").await, Some(0));
     let done = app.wait_terminal(&key, &failing).await;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod binaries;
+mod flokan;
 mod flow;
 mod helpers;
 mod lifecycle;

@@ -104,7 +104,7 @@ async fn not_configured_model_says_which_setting_enables_it() {
 #[tokio::test]
 async fn prompt_length_is_bounded() {
     let app = TestApp::spawn().await;
-    let body = serde_json::json!({"prompt": "x".repeat(4001)}).to_string();
+    let body = serde_json::json!({"prompt": "x".repeat(10_001)}).to_string();
     let (status, problem) = send_raw(&app, &body, "application/json").await;
     assert_eq!(
         (status, problem["code"].as_str()),

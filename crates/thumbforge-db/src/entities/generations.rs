@@ -27,6 +27,11 @@ pub struct Model {
     /// `system` (the platform's keys) or the provider whose org key is used.
     pub provider_used: String,
     pub credits_consumed: i32,
+    /// The video title (Flokan's `video_title`), drawn as the headline.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub title: Option<String>,
+    /// Flokan's `card_id`: an opaque label to filter by.
+    pub card_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -315,6 +315,8 @@ async fn status_writes(args: &Args, url: &str) -> anyhow::Result<()> {
         inspiration_ids: Default::default(),
         reference_urls: Default::default(),
         provider: Default::default(),
+        title: None,
+        card_id: None,
     };
     let queue = fresh_queue(&args.redis, "writes").await?;
     let mut jobs = Vec::with_capacity(args.jobs);

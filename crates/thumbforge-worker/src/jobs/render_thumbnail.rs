@@ -217,7 +217,7 @@ async fn produce(
     let (width, height) = aspect.dimensions();
     let request = ImageRequest {
         prompt: generation.prompt.clone(),
-        headline: None,
+        headline: generation.title.clone(),
         width,
         height,
         aspect,

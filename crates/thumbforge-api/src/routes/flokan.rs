@@ -1,0 +1,475 @@
+//! Flokan's Thumbnail Generator API at `/api/v1/thumbnail-generator`, field
+//! for field: snake_case bodies, the `{success, data}` envelope,
+//! `{success: false, error}` on errors (with our `code` beside it), and
+//! Flokan's status codes (400 for validation). A translation layer over the
+//! same domain as the native API: the same request type, the same checks,
+//! the same submit path.
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use thumbforge_core::{
+    GenerateRequest, GenerationId, GenerationStatus, Label, ModelId, Prompt, ReferenceUrls,
+    ThumbnailCount, Title, ValidationError,
+    request::{ReferenceIds, parse_model, parse_provider},
+};
+use thumbforge_db::{generations, now_ms};
+
+use super::generate::{accept, check_request, wait_terminal};
+use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError};
+
+/// An [`ApiError`] in Flokan's envelope and status codes.
+#[derive(Debug)]
+pub struct FlokanError(pub ApiError);
+
+macro_rules! into_flokan {
+    ($($t:ty),+) => {$(
+        impl From<$t> for FlokanError {
+            fn from(e: $t) -> FlokanError {
+                FlokanError(e.into())
+            }
+        }
+    )+};
+}
+into_flokan!(ApiError, thumbforge_db::DbError, ValidationError);
+
+impl std::fmt::Display for FlokanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for FlokanError {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            // Flokan: "400 Validation error (bad model, ratio, count out of range, …)".
+            ApiError::MalformedJson(_)
+            | ApiError::InvalidField { .. }
+            | ApiError::Validation(_)
+            | ApiError::Route(_)
+            | ApiError::InvalidIdempotencyKey
+            | ApiError::IdempotencyKeyReused => StatusCode::BAD_REQUEST,
+            other => other.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        // Logs and headers (Retry-After, rate limits) as the native error.
+        let native = self.0.error_response();
+        let mut response = HttpResponse::build(self.status_code());
+        for (name, value) in native.headers() {
+            if name != actix_web::http::header::CONTENT_TYPE {
+                response.insert_header((name.clone(), value.clone()));
+            }
+        }
+        let error = match &self.0 {
+            ApiError::Internal(_) => "Unexpected server error".to_owned(),
+            other => other.to_string(),
+        };
+        response.json(json!({ "success": false, "error": error, "code": self.0.code() }))
+    }
+}
+
+type FlokanResult = Result<HttpResponse, FlokanError>;
+
+fn ok(status: StatusCode, data: impl Serialize) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "success": true, "data": data }))
+}
+
+fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::InvalidField {
+        code: "missing_field",
+        detail: format!("missing field `{field}`"),
+    })
+}
+
+/// `POST /generate`'s documented body.
+#[derive(Debug, Deserialize)]
+pub struct FlokanGenerateBody {
+    pub video_title: Option<String>,
+    pub prompt: Option<String>,
+    pub image_model: Option<String>,
+    pub aspect_ratio: Option<String>,
+    pub image_count: Option<i64>,
+    pub style_id: Option<String>,
+    pub card_id: Option<String>,
+    pub youtube_references: Option<Vec<String>>,
+    pub reference_image_url: Option<String>,
+    pub provider: Option<String>,
+}
+
+/// Flokan's models.
+const MODELS: [ModelId; 3] = [ModelId::Pro, ModelId::Standard, ModelId::Creative];
+
+impl FlokanGenerateBody {
+    fn into_request(self, test_model: bool) -> Result<GenerateRequest, ApiError> {
+        let title = Title::parse(&required(self.video_title, "video_title")?)?;
+        let model = parse_model(&required(self.image_model, "image_model")?)?;
+        // The scripted test model stands in for Flokan's in tests only.
+        let allowed = MODELS.contains(&model) || (test_model && model == ModelId::Test);
+        if !allowed {
+            return Err(ApiError::InvalidField {
+                code: "unknown_model",
+                detail: format!("image_model must be pro, standard or creative (got `{model}`)"),
+            });
+        }
+        let aspect_ratio = required(self.aspect_ratio, "aspect_ratio")?.parse()?;
+        let count = ThumbnailCount::try_from(required(self.image_count, "image_count")?)?;
+        let reference_urls = ReferenceUrls::parse(
+            self.reference_image_url,
+            self.youtube_references.unwrap_or_default(),
+        )?;
+        // Optional when a reference is given: the title then describes it.
+        let prompt = match self.prompt {
+            Some(p) => Prompt::try_from(p)?,
+            None if !reference_urls.is_empty() => Prompt::try_from(title.as_str().to_owned())?,
+            None => {
+                return Err(ApiError::InvalidField {
+                    code: "missing_field",
+                    detail: "prompt is required unless youtube_references or reference_image_url is given".to_owned(),
+                });
+            }
+        };
+        if self.style_id.is_some() {
+            return Err(ApiError::NotFound("style"));
+        }
+        Ok(GenerateRequest {
+            prompt,
+            model: Some(model),
+            count,
+            aspect_ratio,
+            person_ids: ReferenceIds::default(),
+            inspiration_ids: ReferenceIds::default(),
+            reference_urls,
+            provider: self
+                .provider
+                .as_deref()
+                .map(parse_provider)
+                .transpose()?
+                .unwrap_or_default(),
+            title: Some(title),
+            card_id: self
+                .card_id
+                .as_deref()
+                .map(|c| Label::parse("card_id", c))
+                .transpose()?,
+        })
+    }
+}
+
+/// A generation as Flokan's responses show it.
+#[derive(Debug, Serialize)]
+pub struct FlokanRecord {
+    pub id: String,
+    pub workspace_id: String,
+    pub card_id: Option<String>,
+    pub video_title: Option<String>,
+    pub prompt: String,
+    pub image_model: String,
+    pub aspect_ratio: String,
+    pub image_count: i32,
+    pub status: &'static str,
+    pub image_paths: Vec<String>,
+    pub image_urls: Vec<String>,
+    pub total_file_size_bytes: i64,
+    pub generation_time_ms: i64,
+    pub created_at: String,
+    pub provider_used: String,
+    pub credits_consumed: i32,
+}
+
+/// Flokan's status for a generation: `pending` until a thumbnail starts,
+/// `generating`, then `completed` (with at least one image), `timed_out`
+/// when the deadline ended it, else `failed`.
+pub fn flokan_status(view: &generations::GenerationView) -> &'static str {
+    let status = view
+        .generation
+        .status
+        .parse::<GenerationStatus>()
+        .unwrap_or(GenerationStatus::Processing);
+    let timed_out = view
+        .thumbnails
+        .iter()
+        .any(|t| t.error.as_deref().is_some_and(|e| e.starts_with(TIMED_OUT)));
+    match status {
+        GenerationStatus::Processing => {
+            if view.thumbnails.iter().any(|t| t.started_at.is_some()) {
+                "generating"
+            } else {
+                "pending"
+            }
+        }
+        GenerationStatus::Succeeded | GenerationStatus::Partial => "completed",
+        GenerationStatus::Failed | GenerationStatus::Canceled if timed_out => "timed_out",
+        GenerationStatus::Failed | GenerationStatus::Canceled => "failed",
+    }
+}
+
+/// How the sweeper's deadline failure begins.
+const TIMED_OUT: &str = "Timed out";
+
+fn iso8601(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> FlokanRecord {
+    let native = super::generations::render(state, base, view);
+    let g = &view.generation;
+    let done: Vec<_> = view
+        .thumbnails
+        .iter()
+        .filter(|t| t.status == "succeeded")
+        .collect();
+    FlokanRecord {
+        id: g.id.clone(),
+        workspace_id: g.org_id.clone(),
+        card_id: g.card_id.clone(),
+        video_title: g.title.clone(),
+        prompt: g.prompt.clone(),
+        image_model: g.model.clone(),
+        aspect_ratio: g.aspect_ratio.clone(),
+        image_count: g.count,
+        status: flokan_status(view),
+        image_paths: done
+            .iter()
+            .filter_map(|t| {
+                if t.is_watermarked {
+                    t.watermarked_key.clone()
+                } else {
+                    t.storage_key.clone()
+                }
+            })
+            .collect(),
+        image_urls: native
+            .thumbnails
+            .into_iter()
+            .filter_map(|t| t.url)
+            .collect(),
+        total_file_size_bytes: done.iter().filter_map(|t| t.file_size_bytes).sum(),
+        generation_time_ms: g
+            .completed_at
+            .map(|c| c - g.created_at)
+            .unwrap_or_else(|| now_ms() - g.created_at)
+            .max(0),
+        created_at: iso8601(g.created_at),
+        provider_used: g.provider_used.clone(),
+        credits_consumed: g.credits_consumed,
+    }
+}
+
+/// `POST /generate`: synchronous. Answers 201 once the generation ends, or
+/// with its current record and status when it outlives
+/// `api.sync_wait_secs`.
+pub async fn generate(
+    req: HttpRequest,
+    caller: Result<Authenticated, ApiError>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> FlokanResult {
+    let Authenticated(caller) = caller?;
+    let body: FlokanGenerateBody = read_json(&req, payload, state.max_body_bytes).await?;
+    let request = body.into_request(state.test_model_enabled)?;
+    let model = request.model.unwrap_or(state.default_model);
+    check_request(&state, &caller, model, &request).await?;
+    let view = generations::build(&caller.org_id, caller.plan, model, &request);
+    let id = view.generation.id.clone();
+    accept(&state, &caller, view).await?;
+    tracing::info!(generation.id = %id, model = %model, "flokan generation accepted");
+    let view = match wait_terminal(&state, &caller.org_id, &id, state.sync_wait).await? {
+        Some(view) => view,
+        None => generations::find_for_org(&state.db, &caller.org_id, &id)
+            .await?
+            .ok_or(ApiError::NotFound("generation"))?,
+    };
+    Ok(ok(
+        StatusCode::CREATED,
+        record(&state, &state.base_url(&req), &view),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+    pub status: Option<String>,
+    pub card_id: Option<String>,
+}
+
+/// `GET /generations`: page-numbered, newest first.
+pub async fn list(
+    req: HttpRequest,
+    caller: Result<Authenticated, ApiError>,
+    state: web::Data<AppState>,
+) -> FlokanResult {
+    let Authenticated(caller) = caller?;
+    let invalid = |detail: &str| ApiError::InvalidField {
+        code: "invalid_query",
+        detail: detail.to_owned(),
+    };
+    let query = web::Query::<ListQuery>::from_query(req.query_string())
+        .map_err(|e| invalid(&e.to_string()))?
+        .into_inner();
+    let page = query.page.unwrap_or(1);
+    let per_page = query.per_page.unwrap_or(25);
+    if page == 0 {
+        return Err(invalid("page starts at 1").into());
+    }
+    if !(1..=100).contains(&per_page) {
+        return Err(invalid("per_page must be from 1 to 100").into());
+    }
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(s) => Some(generations::FlokanStatus::parse(s).ok_or_else(|| {
+            invalid("status must be pending, generating, completed, failed or timed_out")
+        })?),
+    };
+    if let Some(card) = &query.card_id {
+        Label::parse("card_id", card)?;
+    }
+    let (views, total) = generations::page_for_org(
+        &state.db,
+        &caller.org_id,
+        status,
+        query.card_id.as_deref(),
+        page,
+        per_page,
+    )
+    .await?;
+    let base = state.base_url(&req);
+    let data: Vec<FlokanRecord> = views.iter().map(|v| record(&state, &base, v)).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "data": data,
+        "pagination": { "page": page, "per_page": per_page, "total": total },
+    })))
+}
+
+fn generation_id(raw: String) -> Result<GenerationId, ApiError> {
+    GenerationId::parse(&raw).ok_or(ApiError::NotFound("generation"))
+}
+
+/// `GET /generations/{id}`: the same record as generate's.
+pub async fn get(
+    req: HttpRequest,
+    caller: Result<Authenticated, ApiError>,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> FlokanResult {
+    let Authenticated(caller) = caller?;
+    let id = generation_id(path.into_inner())?;
+    let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("generation"))?;
+    Ok(ok(
+        StatusCode::OK,
+        record(&state, &state.base_url(&req), &view),
+    ))
+}
+
+/// `DELETE /generations/{id}`: the row and its images.
+pub async fn delete(
+    caller: Result<Authenticated, ApiError>,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> FlokanResult {
+    let Authenticated(caller) = caller?;
+    let id = generation_id(path.into_inner())?;
+    super::generations::delete_generation(&state, &caller.org_id, &id).await?;
+    Ok(ok(
+        StatusCode::OK,
+        json!({ "id": id.as_str(), "deleted": true }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use thumbforge_db::entities::{generations as g, thumbnails as t};
+
+    use super::*;
+
+    fn view(status: &str, thumbs: &[(&str, Option<&str>, bool)]) -> generations::GenerationView {
+        let generation = g::Model {
+            id: "gen_1".into(),
+            org_id: "org_1".into(),
+            prompt: "p".into(),
+            model: "pro".into(),
+            count: thumbs.len() as i32,
+            aspect_ratio: "16:9".into(),
+            person_ids: "[]".into(),
+            inspiration_ids: "[]".into(),
+            status: status.into(),
+            created_at: 0,
+            updated_at: 0,
+            completed_at: None,
+            reference_urls: "[]".into(),
+            provider_used: "system".into(),
+            credits_consumed: 0,
+            title: None,
+            card_id: None,
+        };
+        let thumbnails = thumbs
+            .iter()
+            .enumerate()
+            .map(|(i, (status, error, started))| t::Model {
+                id: format!("thm_{i}"),
+                generation_id: "gen_1".into(),
+                org_id: "org_1".into(),
+                idx: i as i32,
+                status: (*status).into(),
+                error: error.map(str::to_owned),
+                is_watermarked: false,
+                is_hidden: false,
+                storage_key: None,
+                watermarked_key: None,
+                file_size_bytes: None,
+                width: None,
+                height: None,
+                generation_time_ms: None,
+                attempts: 0,
+                created_at: 0,
+                started_at: started.then_some(1),
+                completed_at: None,
+                enqueued_at: None,
+                lease_expires_at: None,
+            })
+            .collect();
+        generations::GenerationView {
+            generation,
+            thumbnails,
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_flokans() {
+        let timed_out = Some("Timed out: the thumbnail was not finished within 1800 seconds.");
+        for (status, thumbs, expected) in [
+            ("processing", vec![("processing", None, false)], "pending"),
+            ("processing", vec![("processing", None, true)], "generating"),
+            ("succeeded", vec![("succeeded", None, true)], "completed"),
+            (
+                "partial",
+                vec![("succeeded", None, true), ("failed", Some("x"), true)],
+                "completed",
+            ),
+            (
+                "failed",
+                vec![("failed", Some("model refused"), true)],
+                "failed",
+            ),
+            ("failed", vec![("failed", timed_out, true)], "timed_out"),
+            (
+                "canceled",
+                vec![("canceled", Some("Canceled by the client."), false)],
+                "failed",
+            ),
+        ] {
+            assert_eq!(
+                flokan_status(&view(status, &thumbs)),
+                expected,
+                "{status} {thumbs:?}"
+            );
+        }
+    }
+}
