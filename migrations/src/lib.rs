@@ -6,6 +6,7 @@ mod m20261122_000001_initial;
 mod m20261130_000002_references_and_keys;
 mod m20261130_000003_credits_and_idempotency;
 mod m20261130_000004_flokan_fields;
+mod m20261130_000005_webhooks;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_references_and_keys::Migration),
             Box::new(m20261130_000003_credits_and_idempotency::Migration),
             Box::new(m20261130_000004_flokan_fields::Migration),
+            Box::new(m20261130_000005_webhooks::Migration),
         ]
     }
 }

@@ -31,6 +31,7 @@ pub struct Settings {
     pub references: ReferenceSettings,
     pub limits: LimitSettings,
     pub youtube: YoutubeSettings,
+    pub webhooks: WebhookSettings,
     pub log: LogSettings,
 }
 
@@ -170,6 +171,20 @@ pub struct ReferenceSettings {
     pub max_upload_bytes: usize,
 }
 
+/// Webhook deliveries (sent by workers).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// How often each worker queues new events and sends due deliveries.
+    pub interval_ms: u64,
+    /// Attempts per delivery before it is given up.
+    pub max_attempts: u32,
+    /// The first retry's wait; each next one doubles, up to the max.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Longest one POST may take.
+    pub timeout_secs: u64,
+}
+
 /// The YouTube Data API v3, behind Flokan's `POST /youtube-search`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct YoutubeSettings {
@@ -280,6 +295,13 @@ max_redirects = 3
 max_dimension = 8192
 max_decode_bytes = 268435456
 max_upload_bytes = 10485760
+
+[webhooks]
+interval_ms = 1000
+max_attempts = 8
+backoff_base_ms = 5000
+backoff_max_ms = 3600000
+timeout_secs = 10
 
 [youtube]
 base_url = "https://www.googleapis.com"

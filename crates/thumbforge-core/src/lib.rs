@@ -11,6 +11,6 @@ pub use model::{CatalogEntry, ModelId, ProviderChoice, ProviderKind, Route};
 pub use plan::Plan;
 pub use request::{
     AspectRatio, GenerateRequest, Label, Prompt, ReferenceUrls, ThumbnailCount, Title,
-    ValidationError,
+    ValidationError, Webhook,
 };
 pub use status::{GenerationStatus, ThumbnailStatus};

@@ -27,6 +27,10 @@ pub enum ValidationError {
     InvalidTitle { got: usize },
     #[error("`{field}` must be 1 to 64 letters, digits, `-` or `_`")]
     InvalidLabel { field: &'static str },
+    #[error("webhookUrl must be an http(s) URL")]
+    InvalidWebhookUrl,
+    #[error("webhookEvents must be `completed` or `all` (got `{0}`)")]
+    InvalidWebhookEvents(String),
     #[error("unknown provider `{0}`; expected platform, openai, google, fal or kie")]
     UnknownProvider(String),
     #[error("`{field}` is not an http(s) URL: {url}")]
@@ -50,6 +54,8 @@ impl ValidationError {
             ValidationError::UnknownModel(_) => "unknown_model",
             ValidationError::UnknownProvider(_) => "unknown_provider",
             ValidationError::InvalidTitle { .. } => "invalid_title",
+            ValidationError::InvalidWebhookUrl => "invalid_webhook_url",
+            ValidationError::InvalidWebhookEvents(_) => "invalid_webhook_events",
             ValidationError::InvalidLabel { .. } => "invalid_label",
             ValidationError::InvalidReferenceUrl { .. } => "invalid_reference_url",
             ValidationError::TooManyReferences { .. } => "too_many_references",
@@ -280,6 +286,35 @@ pub struct GenerateRequest {
     pub title: Option<Title>,
     /// An opaque org-scoped label to filter by (Flokan's `card_id`).
     pub card_id: Option<Label>,
+    /// Where to POST the generation's events.
+    pub webhook: Option<Webhook>,
+}
+
+/// A webhook a generation reports to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    /// Every thumbnail's outcome too, not only the generation's end.
+    pub all_events: bool,
+}
+
+impl Webhook {
+    pub fn parse(url: String, events: Option<&str>) -> Result<Webhook, ValidationError> {
+        let all_events = match events.unwrap_or("completed") {
+            "completed" => false,
+            "all" => true,
+            other => return Err(ValidationError::InvalidWebhookEvents(other.to_owned())),
+        };
+        let url = ReferenceUrls::parse(Some(url), Vec::new())
+            .map_err(|_| ValidationError::InvalidWebhookUrl)?
+            .0
+            .remove(0);
+        Ok(Webhook { url, all_events })
+    }
+
+    pub fn events(&self) -> &'static str {
+        if self.all_events { "all" } else { "completed" }
+    }
 }
 
 /// A video title: 1 to 500 characters after trimming.

@@ -65,6 +65,9 @@ pub fn build(
         credits_consumed: credits_for(model, request),
         title: request.title.as_ref().map(|t| t.as_str().to_owned()),
         card_id: request.card_id.as_ref().map(|c| c.as_str().to_owned()),
+        webhook_url: request.webhook.as_ref().map(|w| w.url.clone()),
+        webhook_events: request.webhook.as_ref().map(|w| w.events().to_owned()),
+        webhook_state: request.webhook.as_ref().map(|_| "pending".to_owned()),
     };
     let thumbnails = (0..request.count.get())
         .map(|idx| thumbnails::Model {
@@ -210,6 +213,9 @@ async fn insert_rows<C: ConnectionTrait>(
             // NULL travels as '' (never a valid title or card), see NULLIF.
             strings_or_empty(gens().map(|g| &g.title)),
             strings_or_empty(gens().map(|g| &g.card_id)),
+            strings_or_empty(gens().map(|g| &g.webhook_url)),
+            strings_or_empty(gens().map(|g| &g.webhook_events)),
+            strings_or_empty(gens().map(|g| &g.webhook_state)),
             strings(thumbs().map(|t| &t.id)),
             strings(thumbs().map(|t| &t.generation_id)),
             strings(thumbs().map(|t| &t.org_id)),
@@ -257,17 +263,17 @@ async fn insert_rows<C: ConnectionTrait>(
 const INSERT_MANY_PG: &str = "WITH g AS (\
     INSERT INTO generations (id, org_id, prompt, model, count, aspect_ratio, person_ids, \
     inspiration_ids, status, created_at, updated_at, reference_urls, provider_used, \
-    credits_consumed, title, card_id) \
+    credits_consumed, title, card_id, webhook_url, webhook_events, webhook_state) \
     SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, NULLIF(c15, ''), \
-    NULLIF(c16, '') \
+    NULLIF(c16, ''), NULLIF(c17, ''), NULLIF(c18, ''), NULLIF(c19, '') \
     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], \
     $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], \
-    $14::int[], $15::text[], $16::text[]) \
-    AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16)) \
+    $14::int[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[]) \
+    AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19)) \
     INSERT INTO thumbnails (id, generation_id, org_id, idx, status, is_watermarked, is_hidden, \
     attempts, created_at, enqueued_at) \
-    SELECT * FROM UNNEST($17::text[], $18::text[], $19::text[], $20::int[], $21::text[], \
-    $22::bool[], $23::bool[], $24::int[], $25::bigint[], $26::bigint[])";
+    SELECT * FROM UNNEST($20::text[], $21::text[], $22::text[], $23::int[], $24::text[], \
+    $25::bool[], $26::bool[], $27::int[], $28::bigint[], $29::bigint[])";
 
 fn array(ty: ArrayType, values: impl Iterator<Item = Value>) -> Value {
     Value::Array(ty, Some(Box::new(values.collect())))

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod orgs;
 pub mod provider_keys;
 pub mod thumbnails;
+pub mod webhooks;
 
 pub use connection::{Db, now_ms};
 pub use error::DbError;

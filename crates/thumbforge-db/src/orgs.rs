@@ -57,6 +57,7 @@ pub async fn ensure(db: &Db, slug: &str, plan: Option<Plan>) -> Result<Org, DbEr
         plan: Set(plan.as_str().to_owned()),
         created_at: Set(now_ms()),
         credits_balance: Set(None),
+        webhook_secret: Set(None),
     };
     match model.insert(db.conn()).await {
         Ok(m) => to_org(m),

@@ -157,6 +157,42 @@ impl FetchPolicy {
         }
     }
 
+    /// POSTs `body` to a user-given URL (webhooks) under the same address
+    /// rules, following no redirect. Returns the HTTP status.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<u16, FetchError> {
+        let url = Url::parse(url).map_err(|_| FetchError::BadUrl)?;
+        let addr = self.vet(&url).await?;
+        let host = url.host_str().ok_or(FetchError::BadUrl)?.to_owned();
+        let client = reqwest::Client::builder()
+            .redirect(redirect::Policy::none())
+            .no_proxy()
+            .resolve(&host, addr)
+            .timeout(timeout)
+            .build()
+            .map_err(|_| FetchError::Transport)?;
+        let mut request = client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                FetchError::Timeout(timeout.as_secs())
+            } else {
+                FetchError::Transport
+            }
+        })?;
+        Ok(response.status().as_u16())
+    }
+
     /// Checks the scheme and every address of the host; returns the one to
     /// connect to.
     async fn vet(&self, url: &Url) -> Result<SocketAddr, FetchError> {

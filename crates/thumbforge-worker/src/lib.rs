@@ -3,6 +3,7 @@
 pub mod jobs;
 mod runtime;
 pub mod sweeper;
+pub mod webhooks;
 
 pub use runtime::{WorkerDeps, start};
 

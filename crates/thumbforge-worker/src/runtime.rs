@@ -127,6 +127,21 @@ pub fn start(
         sweep,
         shutdown.clone(),
     ));
+    let deliveries = crate::webhooks::DeliveryConfig {
+        interval: Duration::from_millis(settings.webhooks.interval_ms.max(50)),
+        max_attempts: settings.webhooks.max_attempts.max(1) as i32,
+        backoff_base: Duration::from_millis(settings.webhooks.backoff_base_ms),
+        backoff_max: Duration::from_millis(settings.webhooks.backoff_max_ms),
+        timeout: Duration::from_secs(settings.webhooks.timeout_secs),
+    };
+    // Dropped with the runtime; a send cut short is sent again after its lease.
+    tokio::spawn(crate::webhooks::run(
+        deps.db.clone(),
+        deps.sealer.clone(),
+        deps.fetch.clone(),
+        deliveries,
+        shutdown.clone(),
+    ));
     let signal = {
         let shutdown = shutdown.clone();
         async move {

@@ -153,6 +153,7 @@ impl FlokanGenerateBody {
                 .as_deref()
                 .map(|c| Label::parse("card_id", c))
                 .transpose()?,
+            webhook: None,
         })
     }
 }
@@ -408,6 +409,9 @@ mod tests {
             credits_consumed: 0,
             title: None,
             card_id: None,
+            webhook_url: None,
+            webhook_events: None,
+            webhook_state: None,
         };
         let thumbnails = thumbs
             .iter()

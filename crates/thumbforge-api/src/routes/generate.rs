@@ -8,11 +8,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use thumbforge_core::GenerationStatus;
 use thumbforge_core::{
     GenerateRequest, Prompt, ProviderChoice, ReferenceUrls, ThumbnailCount, ValidationError,
     request::{ReferenceIds, parse_model, parse_provider},
 };
+use thumbforge_core::{GenerationStatus, Webhook};
 use thumbforge_db::{generations, idempotency, now_ms, provider_keys};
 use tracing::{info, warn};
 
@@ -45,6 +45,12 @@ pub struct GenerateBody {
     /// Extension (Flokan's `provider`): `platform` or a BYOK provider.
     #[serde(default)]
     pub provider: Option<String>,
+    /// Where to POST this generation's events (Standard Webhooks).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// `completed` (default) or `all` (every thumbnail too).
+    #[serde(default)]
+    pub webhook_events: Option<String>,
 }
 
 impl TryFrom<GenerateBody> for GenerateRequest {
@@ -81,6 +87,10 @@ impl TryFrom<GenerateBody> for GenerateRequest {
                 .unwrap_or_default(),
             title: None,
             card_id: None,
+            webhook: body
+                .webhook_url
+                .map(|url| Webhook::parse(url, body.webhook_events.as_deref()))
+                .transpose()?,
         })
     }
 }
@@ -112,6 +122,15 @@ pub async fn check_request(
         return Err(ApiError::InvalidField {
             code: "invalid_reference_url",
             detail: format!("reference URLs must be https: {url}"),
+        });
+    }
+    if !state.allow_http_references
+        && let Some(webhook) = &request.webhook
+        && !webhook.url.to_ascii_lowercase().starts_with("https://")
+    {
+        return Err(ApiError::InvalidField {
+            code: "invalid_webhook_url",
+            detail: "webhookUrl must be https".to_owned(),
         });
     }
     let ids: Vec<String> = request

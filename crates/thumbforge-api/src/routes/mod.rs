@@ -1,12 +1,14 @@
 //! One module per resource; `configure` mounts them all.
 
 mod assets;
+mod events;
 mod files;
 mod flokan;
 mod generate;
 pub(crate) mod generations;
 mod health;
 mod provider_keys;
+mod webhooks;
 mod youtube;
 
 use actix_web::{HttpResponse, web};
@@ -31,6 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(
+        web::resource("/api/v1/generations/{id}/events")
+            .route(web::get().to(events::stream_events))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/api/v1/generations/{id}/cancel")
             .route(web::post().to(generations::cancel))
             .default_service(web::to(method_not_allowed)),
@@ -45,6 +52,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/api/v1/assets/{id}")
             .route(web::get().to(assets::get))
             .route(web::delete().to(assets::delete))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/webhooks/secret")
+            .route(web::get().to(webhooks::secret))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/webhooks/secret/rotate")
+            .route(web::post().to(webhooks::rotate))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/webhooks/deliveries")
+            .route(web::get().to(webhooks::deliveries))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

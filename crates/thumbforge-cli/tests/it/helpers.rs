@@ -311,5 +311,6 @@ pub fn direct_request(text: &str, count: i64) -> thumbforge_core::GenerateReques
         provider: Default::default(),
         title: None,
         card_id: None,
+        webhook: None,
     }
 }

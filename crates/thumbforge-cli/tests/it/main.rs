@@ -3,6 +3,7 @@
 
 mod auth;
 mod binaries;
+mod events;
 mod flokan;
 mod flow;
 mod helpers;
@@ -15,3 +16,4 @@ mod references;
 mod status;
 mod validation;
 mod watermark;
+mod webhooks;

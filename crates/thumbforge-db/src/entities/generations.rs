@@ -32,6 +32,13 @@ pub struct Model {
     pub title: Option<String>,
     /// Flokan's `card_id`: an opaque label to filter by.
     pub card_id: Option<String>,
+    /// Where completion (and, with `all`, thumbnail) events are POSTed.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub webhook_url: Option<String>,
+    /// `completed` or `all`.
+    pub webhook_events: Option<String>,
+    /// `pending` until its events are queued for delivery, then `enqueued`.
+    pub webhook_state: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,3 +8,5 @@ pub mod idempotency_keys;
 pub mod organizations;
 pub mod provider_keys;
 pub mod thumbnails;
+pub mod webhook_attempts;
+pub mod webhook_deliveries;

@@ -12,6 +12,9 @@ pub struct Model {
     pub created_at: i64,
     /// NULL: not metered.
     pub credits_balance: Option<i64>,
+    /// The webhook signing secret (`whsec_…`), sealed.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub webhook_secret: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

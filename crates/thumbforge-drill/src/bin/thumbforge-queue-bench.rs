@@ -317,6 +317,7 @@ async fn status_writes(args: &Args, url: &str) -> anyhow::Result<()> {
         provider: Default::default(),
         title: None,
         card_id: None,
+        webhook: None,
     };
     let queue = fresh_queue(&args.redis, "writes").await?;
     let mut jobs = Vec::with_capacity(args.jobs);

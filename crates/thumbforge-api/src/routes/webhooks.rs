@@ -1,0 +1,103 @@
+//! The org's webhook signing secret and its delivery log:
+//! `GET /api/v1/webhooks/secret` (made on first use),
+//! `POST /api/v1/webhooks/secret/rotate`, and
+//! `GET /api/v1/webhooks/deliveries?generationId=&limit=` with every
+//! attempt of each delivery.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use thumbforge_db::webhooks;
+
+use crate::{AppState, auth::Authenticated, error::ApiError};
+
+pub async fn secret(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let secret = webhooks::secret(&state.db, &state.sealer, &caller.org_id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "secret": secret })))
+}
+
+pub async fn rotate(
+    Authenticated(caller): Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let secret = webhooks::rotate_secret(&state.db, &state.sealer, &caller.org_id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "secret": secret })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveriesQuery {
+    pub generation_id: Option<String>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptBody {
+    pub attempted_at: i64,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryBody {
+    pub id: String,
+    pub generation_id: String,
+    pub event_type: String,
+    pub url: String,
+    pub status: String,
+    pub next_attempt_at: i64,
+    pub delivered_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub attempts: Vec<AttemptBody>,
+}
+
+pub async fn deliveries(
+    Authenticated(caller): Authenticated,
+    query: web::Query<DeliveriesQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::InvalidField {
+            code: "invalid_limit",
+            detail: "limit must be from 1 to 200".to_owned(),
+        });
+    }
+    let rows = webhooks::list(
+        &state.db,
+        &caller.org_id,
+        query.generation_id.as_deref(),
+        limit,
+    )
+    .await?;
+    let data: Vec<DeliveryBody> = rows
+        .into_iter()
+        .map(|(d, attempts)| DeliveryBody {
+            id: d.id,
+            generation_id: d.generation_id,
+            event_type: d.event_type,
+            url: d.url,
+            status: d.status,
+            next_attempt_at: d.next_attempt_at,
+            delivered_at: d.delivered_at,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            attempts: attempts
+                .into_iter()
+                .map(|a| AttemptBody {
+                    attempted_at: a.attempted_at,
+                    status_code: a.status_code,
+                    error: a.error,
+                    duration_ms: a.duration_ms,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+}
