@@ -41,12 +41,12 @@ psql -h 127.0.0.1 -U postgres -d postgres -Atc \
   | psql -h 127.0.0.1 -U postgres -d postgres -q >/dev/null
 redis-cli --scan --pattern '{tftest-*' | xargs -r -n 500 redis-cli del >/dev/null
 
-echo "== Python and standardwebhooks (independent webhook signature check)"
+echo "== Python, standardwebhooks and the MCP SDK (independent clients the suite drives)"
 if ! command -v python3 >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq python3 python3-pip) >/dev/null
 fi
-if ! python3 -c "import standardwebhooks" 2>/dev/null; then
-  python3 -m pip install --quiet standardwebhooks
+if ! python3 -c "import standardwebhooks, mcp" 2>/dev/null; then
+  python3 -m pip install --quiet standardwebhooks mcp
 fi
 
 echo "== cargo test, pass 1: embedded backend (SQLite + SQLite queue); outage tests run in pass 2"

@@ -22,7 +22,7 @@ fn scoped(caller: Caller) -> Result<Authenticated, ApiError> {
     }
 }
 
-fn presented_key(req: &HttpRequest) -> Option<String> {
+pub(crate) fn presented_key(req: &HttpRequest) -> Option<String> {
     if let Some(value) = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -70,6 +70,25 @@ impl FromRequest for Authenticated {
             Ok(Authenticated(caller))
         })
     }
+}
+
+/// The caller behind `key`, its scope checked and one request counted
+/// against its rate limits (for callers outside actix's extractors: MCP).
+pub(crate) async fn caller_for_key(
+    state: &web::Data<AppState>,
+    key: Option<String>,
+    generate: bool,
+) -> Result<Caller, ApiError> {
+    let Authenticated(caller) = authenticate(Some(state.clone()), key).await?;
+    if let Some(info) = state
+        .limiter
+        .hit(&caller.key_id, caller.plan, generate)
+        .await
+        && !info.allowed
+    {
+        return Err(ApiError::RateLimited(info));
+    }
+    Ok(caller)
 }
 
 /// Requests that also count against the per-minute generate limit.

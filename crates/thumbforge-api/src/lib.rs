@@ -3,6 +3,7 @@
 pub mod auth;
 mod body;
 pub mod error;
+mod mcp;
 pub mod ratelimit;
 mod routes;
 pub mod signing;

@@ -210,6 +210,7 @@ impl Application {
             metrics: deps.metrics.clone(),
             caches: Caches::new(std::time::Duration::from_secs(settings.api.auth_cache_secs)),
         });
+        let mcp = crate::mcp::service(state.clone());
         let metrics = deps.metrics;
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -255,6 +256,7 @@ impl Application {
                         }
                     }
                 })
+                .service(mcp.clone().scope_with_path("/api/mcp"))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })

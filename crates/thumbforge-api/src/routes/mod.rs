@@ -4,12 +4,12 @@ mod assets;
 mod events;
 mod files;
 mod flokan;
-mod generate;
+pub(crate) mod generate;
 pub(crate) mod generations;
 mod health;
 mod provider_keys;
 mod webhooks;
-mod youtube;
+pub(crate) mod youtube;
 
 use actix_web::{HttpResponse, web};
 

@@ -141,15 +141,28 @@ pub async fn search(
 ) -> Result<HttpResponse, FlokanError> {
     caller?;
     let body: SearchBody = read_json(&req, payload, 8 * 1024).await?;
-    let query = body.query.unwrap_or_default();
+    let data = search_core(
+        &state,
+        body.query.as_deref().unwrap_or_default(),
+        body.page_token.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "success": true, "data": data })))
+}
+
+/// The search itself: `{results, next_page_token}`.
+pub async fn search_core(
+    state: &AppState,
+    query: &str,
+    page_token: Option<&str>,
+) -> Result<serde_json::Value, ApiError> {
     let query = query.trim();
     let chars = query.chars().count();
     if !(1..=200).contains(&chars) {
         return Err(ApiError::InvalidField {
             code: "invalid_query",
             detail: format!("query must be 1 to 200 characters (got {chars})"),
-        }
-        .into());
+        });
     }
     let max = state.youtube.max_results.to_string();
     let mut params = vec![
@@ -158,10 +171,10 @@ pub async fn search(
         ("q", query),
         ("maxResults", max.as_str()),
     ];
-    if let Some(token) = body.page_token.as_deref() {
+    if let Some(token) = page_token {
         params.push(("pageToken", token));
     }
-    let found: SearchList = fetch(&state, "/youtube/v3/search", &params).await?;
+    let found: SearchList = fetch(state, "/youtube/v3/search", &params).await?;
     let ids: Vec<String> = found
         .items
         .iter()
@@ -171,7 +184,7 @@ pub async fn search(
     if !ids.is_empty() {
         let joined = ids.join(",");
         let videos: VideoList = fetch(
-            &state,
+            state,
             "/youtube/v3/videos",
             &[("part", "statistics"), ("id", joined.as_str())],
         )
@@ -202,8 +215,5 @@ pub async fn search(
             })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "success": true,
-        "data": { "results": results, "next_page_token": found.next_page_token },
-    })))
+    Ok(json!({ "results": results, "next_page_token": found.next_page_token }))
 }

@@ -8,6 +8,7 @@ mod flokan;
 mod flow;
 mod helpers;
 mod lifecycle;
+mod mcp;
 mod outage;
 mod providers;
 mod ratelimit;
