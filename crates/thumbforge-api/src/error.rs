@@ -125,7 +125,7 @@ impl From<DbError> for ApiError {
 }
 
 /// RFC 9457 problem details with a `code` extension.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem<'a> {
     #[serde(rename = "type")]
     pub kind: &'a str,

@@ -4,6 +4,7 @@ pub mod auth;
 mod body;
 pub mod error;
 mod mcp;
+pub mod openapi;
 pub mod ratelimit;
 mod routes;
 pub mod signing;

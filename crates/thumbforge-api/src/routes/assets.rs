@@ -14,7 +14,7 @@ use thumbforge_providers::decode;
 
 use crate::{AppState, auth::Authenticated, error::ApiError};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssetBody {
     pub id: String,
@@ -51,6 +51,15 @@ fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets",
+    tag = "assets",
+    summary = "Upload a reference image",
+    request_body(content = String, content_type = "multipart/form-data", description = "kind (person|inspiration) and file"),
+    responses((status = 201, description = "Stored", body = AssetBody), (status = 413, description = "The file is too large", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, description = "Not an image, or a bad kind", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn upload(
     Authenticated(caller): Authenticated,
     req: actix_web::HttpRequest,
@@ -145,6 +154,15 @@ pub async fn upload(
         .json(AssetBody::from(asset)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}",
+    tag = "assets",
+    summary = "One asset",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The asset", body = AssetBody), (status = 404, description = "Not found in this organisation", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn get(
     Authenticated(caller): Authenticated,
     path: web::Path<String>,
@@ -156,6 +174,15 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(AssetBody::from(asset)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/assets/{id}",
+    tag = "assets",
+    summary = "Delete an asset",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found in this organisation", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn delete(
     Authenticated(caller): Authenticated,
     path: web::Path<String>,
@@ -170,7 +197,8 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub kind: Option<String>,
     pub limit: Option<u64>,
@@ -178,7 +206,7 @@ pub struct ListQuery {
     pub before: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssetList {
     pub data: Vec<AssetBody>,
@@ -186,6 +214,15 @@ pub struct AssetList {
     pub next_before: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets",
+    tag = "assets",
+    summary = "List assets",
+    params(ListQuery),
+    responses((status = 200, description = "A page", body = AssetList), (status = 422, description = "A query parameter is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn list(
     Authenticated(caller): Authenticated,
     query: web::Query<ListQuery>,

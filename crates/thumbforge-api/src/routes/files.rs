@@ -9,12 +9,21 @@ use thumbforge_storage::StorageError;
 
 use crate::{AppState, error::ApiError};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Signature {
     exp: Option<i64>,
     sig: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/files/{name}",
+    tag = "files",
+    summary = "A thumbnail image behind a signed URL",
+    params(("name" = String, Path, description = "{thumbnail}.png"), Signature),
+    responses((status = 200, description = "The PNG", content_type = "image/png", body = Vec<u8>), (status = 403, description = "Bad or expired signature", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such image", body = crate::error::Problem, content_type = "application/problem+json"))
+)]
 pub async fn get(
     path: web::Path<String>,
     query: Result<web::Query<Signature>, actix_web::Error>,

@@ -84,7 +84,7 @@ fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
 }
 
 /// `POST /generate`'s documented body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct FlokanGenerateBody {
     pub video_title: Option<String>,
     pub prompt: Option<String>,
@@ -159,7 +159,7 @@ impl FlokanGenerateBody {
 }
 
 /// A generation as Flokan's responses show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FlokanRecord {
     pub id: String,
     pub workspace_id: String,
@@ -263,6 +263,15 @@ fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> F
 /// `POST /generate`: synchronous. Answers 201 once the generation ends, or
 /// with its current record and status when it outlives
 /// `api.sync_wait_secs`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/thumbnail-generator/generate",
+    tag = "flokan",
+    summary = "Generate thumbnails synchronously (Flokan)",
+    request_body = FlokanGenerateBody,
+    responses((status = 201, description = "{success, data: record}", body = serde_json::Value), (status = 400, description = "Validation error", body = crate::error::Problem, content_type = "application/problem+json"), (status = 402, description = "Insufficient credits", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "Style not found", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, description = "BYOK provider not configured", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn generate(
     req: HttpRequest,
     caller: Result<Authenticated, ApiError>,
@@ -290,7 +299,8 @@ pub async fn generate(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub page: Option<u64>,
     pub per_page: Option<u64>,
@@ -299,6 +309,15 @@ pub struct ListQuery {
 }
 
 /// `GET /generations`: page-numbered, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/thumbnail-generator/generations",
+    tag = "flokan",
+    summary = "List generations (Flokan)",
+    params(ListQuery),
+    responses((status = 200, description = "{success, data, pagination}", body = serde_json::Value), (status = 400, description = "A query parameter is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn list(
     req: HttpRequest,
     caller: Result<Authenticated, ApiError>,
@@ -352,6 +371,15 @@ fn generation_id(raw: String) -> Result<GenerationId, ApiError> {
 }
 
 /// `GET /generations/{id}`: the same record as generate's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/thumbnail-generator/generations/{id}",
+    tag = "flokan",
+    summary = "One generation (Flokan)",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "{success, data: record}", body = serde_json::Value), (status = 404, description = "Not found", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn get(
     req: HttpRequest,
     caller: Result<Authenticated, ApiError>,
@@ -370,6 +398,15 @@ pub async fn get(
 }
 
 /// `DELETE /generations/{id}`: the row and its images.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/thumbnail-generator/generations/{id}",
+    tag = "flokan",
+    summary = "Delete a generation (Flokan)",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "{success, data: {id, deleted}}", body = serde_json::Value), (status = 404, description = "Not found", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn delete(
     caller: Result<Authenticated, ApiError>,
     path: web::Path<String>,

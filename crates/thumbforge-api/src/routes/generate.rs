@@ -22,7 +22,7 @@ use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError, sub
 
 /// The documented camelCase body. Unknown fields are ignored, as FatThumb
 /// clients may send more than this server reads.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateBody {
     pub prompt: String,
@@ -150,7 +150,7 @@ pub async fn check_request(
     Ok(())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateResponse {
     pub generation_id: String,
@@ -158,6 +158,16 @@ pub struct GenerateResponse {
     pub status: &'static str,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/generate",
+    tag = "generations",
+    summary = "Generate thumbnails (FatThumb)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the original answer for a retry"), ("Prefer" = Option<String>, Header, description = "wait=N: answer the finished generation if it ends within N seconds")),
+    request_body = GenerateBody,
+    responses((status = 202, description = "Accepted", body = GenerateResponse), (status = 200, description = "Finished within Prefer: wait", body = crate::routes::generations::GenerationBody), (status = 400, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 413, description = "The body is too large", body = crate::error::Problem, content_type = "application/problem+json"), (status = 415, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, description = "A field is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 402, description = "Insufficient credits", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "The Idempotency-Key is in use", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "The database or queue is unavailable", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn generate(
     req: HttpRequest,
     Authenticated(caller): Authenticated,

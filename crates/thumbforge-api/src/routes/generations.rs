@@ -11,7 +11,7 @@ use thumbforge_db::{entities::thumbnails, generations, now_ms};
 
 use crate::{AppState, auth::Authenticated, error::ApiError};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerationBody {
     pub id: String,
@@ -22,7 +22,7 @@ pub struct GenerationBody {
     pub thumbnails: Vec<ThumbnailBody>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ThumbnailBody {
     pub id: String,
@@ -33,6 +33,15 @@ pub struct ThumbnailBody {
     pub error: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/generations/{id}",
+    tag = "generations",
+    summary = "One generation (FatThumb)",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The generation", body = GenerationBody), (status = 404, description = "Not found in this organisation", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn get(
     req: HttpRequest,
     Authenticated(caller): Authenticated,
@@ -99,7 +108,8 @@ pub fn render(state: &AppState, base: &str, view: &generations::GenerationView) 
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
     pub status: Option<String>,
@@ -112,7 +122,7 @@ pub struct ListQuery {
     pub created_before: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerationList {
     pub data: Vec<GenerationBody>,
@@ -146,6 +156,15 @@ fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
 
 /// `GET /api/v1/generations`: the caller's generations, newest first,
 /// keyset-paginated.
+#[utoipa::path(
+    get,
+    path = "/api/v1/generations",
+    tag = "generations",
+    summary = "List generations",
+    params(ListQuery),
+    responses((status = 200, description = "A page", body = GenerationList), (status = 422, description = "A query parameter is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn list(
     req: HttpRequest,
     Authenticated(caller): Authenticated,
@@ -202,6 +221,15 @@ pub async fn list(
 /// `POST /api/v1/generations/{id}/cancel`: what has not finished never
 /// will, and costs nothing. Answers the generation as it now stands; a
 /// generation that already ended is answered unchanged.
+#[utoipa::path(
+    post,
+    path = "/api/v1/generations/{id}/cancel",
+    tag = "generations",
+    summary = "Cancel what has not finished",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The generation now", body = GenerationBody), (status = 404, description = "Not found in this organisation", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn cancel(
     req: HttpRequest,
     Authenticated(caller): Authenticated,
@@ -221,6 +249,15 @@ pub async fn cancel(
 
 /// `DELETE /api/v1/generations/{id}`: cancels what still runs, deletes the
 /// rows and the stored images.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/generations/{id}",
+    tag = "generations",
+    summary = "Delete a generation and its images",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found in this organisation", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn delete(
     Authenticated(caller): Authenticated,
     path: web::Path<String>,

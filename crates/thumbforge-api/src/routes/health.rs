@@ -6,10 +6,24 @@ use serde_json::json;
 
 use crate::{AppState, error::ApiError};
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Alive",
+    responses((status = 200, description = "Alive"))
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Database and queue reachable",
+    responses((status = 200, description = "Ready"), (status = 503, description = "Not ready", body = crate::error::Problem, content_type = "application/problem+json"))
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = state.db.ping().await.is_ok();
     let queue = state.queue.ping().await.is_ok();
@@ -29,6 +43,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String))
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     thumbforge_worker::sample_queue(&state.queue, &state.metrics).await;
     HttpResponse::Ok()

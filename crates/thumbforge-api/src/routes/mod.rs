@@ -1,14 +1,14 @@
 //! One module per resource; `configure` mounts them all.
 
-mod assets;
-mod events;
-mod files;
-mod flokan;
+pub(crate) mod assets;
+pub(crate) mod events;
+pub(crate) mod files;
+pub(crate) mod flokan;
 pub(crate) mod generate;
 pub(crate) mod generations;
-mod health;
-mod provider_keys;
-mod webhooks;
+pub(crate) mod health;
+pub(crate) mod provider_keys;
+pub(crate) mod webhooks;
 pub(crate) mod youtube;
 
 use actix_web::{HttpResponse, web};
@@ -108,6 +108,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/files/{name}")
             .route(web::get().to(files::get))
             .default_service(web::to(method_not_allowed)),
+    )
+    // The UI (bundled, no CDN) and the spec it reads.
+    .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
+        "/api/v1/openapi.json",
+        <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+    ))
+    .route(
+        "/docs",
+        web::get().to(|| async {
+            HttpResponse::Found()
+                .insert_header(("Location", "/docs/"))
+                .finish()
+        }),
     )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))

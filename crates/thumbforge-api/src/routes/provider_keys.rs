@@ -11,13 +11,13 @@ use thumbforge_db::provider_keys;
 
 use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SetKey {
     pub api_key: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyInfo {
     pub provider: String,
@@ -32,6 +32,16 @@ fn provider(raw: &str) -> Result<ProviderKind, ApiError> {
     })
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/provider-keys/{provider}",
+    tag = "provider keys",
+    summary = "Store the organisation's own provider key",
+    params(("provider" = String, Path, description = "openai, google, fal or kie")),
+    request_body = SetKey,
+    responses((status = 204, description = "Stored (sealed)"), (status = 400, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 413, description = "The body is too large", body = crate::error::Problem, content_type = "application/problem+json"), (status = 415, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, description = "A field is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn set(
     req: HttpRequest,
     Authenticated(caller): Authenticated,
@@ -52,6 +62,14 @@ pub async fn set(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/provider-keys",
+    tag = "provider keys",
+    summary = "Which providers have keys (never the keys)",
+    responses((status = 200, description = "{data: [...]}", body = Vec<KeyInfo>), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn list(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
@@ -68,6 +86,15 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/provider-keys/{provider}",
+    tag = "provider keys",
+    summary = "Remove a provider key",
+    params(("provider" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 404, description = "No key for that provider", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, description = "Unknown provider", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn delete(
     Authenticated(caller): Authenticated,
     path: web::Path<String>,

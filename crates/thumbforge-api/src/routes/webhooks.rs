@@ -10,6 +10,14 @@ use thumbforge_db::webhooks;
 
 use crate::{AppState, auth::Authenticated, error::ApiError};
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/secret",
+    tag = "webhooks",
+    summary = "The webhook signing secret",
+    responses((status = 200, description = "{secret}", body = serde_json::Value), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn secret(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
@@ -18,6 +26,14 @@ pub async fn secret(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "secret": secret })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/secret/rotate",
+    tag = "webhooks",
+    summary = "Replace the webhook signing secret",
+    responses((status = 200, description = "{secret}", body = serde_json::Value), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn rotate(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
@@ -26,14 +42,15 @@ pub async fn rotate(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "secret": secret })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveriesQuery {
     pub generation_id: Option<String>,
     pub limit: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptBody {
     pub attempted_at: i64,
@@ -42,7 +59,7 @@ pub struct AttemptBody {
     pub duration_ms: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryBody {
     pub id: String,
@@ -57,6 +74,15 @@ pub struct DeliveryBody {
     pub attempts: Vec<AttemptBody>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/deliveries",
+    tag = "webhooks",
+    summary = "Webhook deliveries and their attempts",
+    params(DeliveriesQuery),
+    responses((status = 200, description = "{data: [...]}", body = Vec<DeliveryBody>), (status = 422, description = "A query parameter is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn deliveries(
     Authenticated(caller): Authenticated,
     query: web::Query<DeliveriesQuery>,

@@ -15,13 +15,13 @@ use tracing::warn;
 use super::flokan::FlokanError;
 use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SearchBody {
     pub query: Option<String>,
     pub page_token: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchResult {
     pub video_id: String,
     pub title: String,
@@ -133,6 +133,15 @@ async fn fetch<T: serde::de::DeserializeOwned>(
         .map_err(|_| unavailable("YouTube answered in an unexpected format"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/thumbnail-generator/youtube-search",
+    tag = "flokan",
+    summary = "Search YouTube for reference thumbnails",
+    request_body = SearchBody,
+    responses((status = 200, description = "{success, data: {results, next_page_token}}", body = serde_json::Value), (status = 400, description = "Invalid query", body = crate::error::Problem, content_type = "application/problem+json"), (status = 502, description = "YouTube failed", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "YouTube search is not configured", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn search(
     req: HttpRequest,
     caller: Result<Authenticated, ApiError>,

@@ -243,3 +243,43 @@ async fn metrics_count_requests_and_jobs() {
     assert_eq!(value("thumbforge_queue_depth"), 0.0);
     assert!(text.contains(r#"thumbforge_http_request_duration_seconds_bucket{le="#));
 }
+
+#[tokio::test]
+async fn the_openapi_spec_and_its_docs_ui_are_served_offline() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let spec: serde_json::Value = app
+        .client
+        .get(format!("{}/api/v1/openapi.json", app.address))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(spec["openapi"], "3.1.0");
+    for path in [
+        "/api/v1/generate",
+        "/api/v1/generations/{id}",
+        "/api/v1/thumbnail-generator/generate",
+        "/api/v1/assets",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} documented");
+    }
+    let checked_in: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../docs/openapi.json"))
+            .expect("docs/openapi.json parses");
+    assert_eq!(spec, checked_in, "served and checked-in specs agree");
+    let ui = app
+        .client
+        .get(format!("{}/docs/", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(ui.status(), 200);
+    let html = ui.text().await.expect("html");
+    assert!(html.contains("swagger-ui"), "the bundled Swagger UI");
+    assert!(
+        !html.contains("cdn") && !html.contains("unpkg"),
+        "nothing from a CDN"
+    );
+}
