@@ -55,5 +55,8 @@ cargo test --workspace --locked -- --skip outage::
 echo "== cargo test, pass 2: PostgreSQL + Redis"
 THUMBFORGE_TEST_BACKEND=postgres-redis cargo test -p thumbforge-cli --locked --test it
 
+echo "== Schemathesis against the served OpenAPI spec"
+bash scripts/schemathesis.sh
+
 echo "== chaos drill (reduced)"
 bash scripts/chaos.sh --reduced

@@ -62,8 +62,8 @@ pub enum ApiError {
     UrlExpired,
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("this method is not allowed here")]
-    MethodNotAllowed,
+    #[error("this method is not allowed here (allowed: {0})")]
+    MethodNotAllowed(&'static str),
     #[error("the database is unreachable; try again shortly")]
     DatabaseUnavailable,
     #[error("the job queue is unreachable; try again shortly")]
@@ -100,7 +100,7 @@ impl ApiError {
             ApiError::InvalidSignature => "invalid_signature",
             ApiError::UrlExpired => "url_expired",
             ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::DatabaseUnavailable => "database_unavailable",
             ApiError::QueueUnavailable => "queue_unavailable",
             ApiError::NotReady(_) => "not_ready",
@@ -157,7 +157,7 @@ impl ResponseError for ApiError {
             ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ApiError::InvalidSignature | ApiError::UrlExpired => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::DatabaseUnavailable | ApiError::QueueUnavailable | ApiError::NotReady(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -191,6 +191,12 @@ impl ResponseError for ApiError {
         let mut response = response.json(problem);
         if let ApiError::RateLimited(info) = self {
             info.apply(response.headers_mut());
+        }
+        if let ApiError::MethodNotAllowed(methods) = self {
+            response.headers_mut().insert(
+                actix_web::http::header::ALLOW,
+                actix_web::http::header::HeaderValue::from_static(methods),
+            );
         }
         response
     }

@@ -615,7 +615,7 @@ pub async fn page_for_org(
     let rows = query
         .order_by_desc(generations::Column::CreatedAt)
         .order_by_desc(generations::Column::Id)
-        .offset((page - 1) * per_page)
+        .offset(page.saturating_sub(1).saturating_mul(per_page))
         .limit(per_page)
         .all(db.conn())
         .await?;

@@ -200,7 +200,9 @@ pub async fn delete(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(pattern = "^(person|inspiration)$")]
     pub kind: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// `createdAt` of the last asset of the previous page.
     pub before: Option<i64>,

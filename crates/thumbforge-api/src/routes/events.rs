@@ -106,7 +106,7 @@ impl Watch {
     tag = "generations",
     summary = "Server-Sent Events of a generation",
     params(("id" = String, Path)),
-    responses((status = 200, description = "text/event-stream of generation, thumbnail and done events", content_type = "text/event-stream", body = String), (status = 404, description = "Not found in this organisation", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "text/event-stream of generation, thumbnail and done events", content_type = "text/event-stream", body = serde_json::Value), (status = 404, description = "Not found in this organisation", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn stream_events(

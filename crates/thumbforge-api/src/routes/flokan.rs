@@ -66,11 +66,23 @@ impl ResponseError for FlokanError {
             ApiError::Internal(_) => "Unexpected server error".to_owned(),
             other => other.to_string(),
         };
-        response.json(json!({ "success": false, "error": error, "code": self.0.code() }))
+        response.json(FlokanErrorBody {
+            success: false,
+            error,
+            code: self.0.code().to_owned(),
+        })
     }
 }
 
 type FlokanResult = Result<HttpResponse, FlokanError>;
+
+/// Flokan's error envelope, with our stable `code` beside it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FlokanErrorBody {
+    pub success: bool,
+    pub error: String,
+    pub code: String,
+}
 
 fn ok(status: StatusCode, data: impl Serialize) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "success": true, "data": data }))
@@ -90,6 +102,7 @@ pub struct FlokanGenerateBody {
     pub prompt: Option<String>,
     pub image_model: Option<String>,
     pub aspect_ratio: Option<String>,
+    #[schema(minimum = 1, maximum = 4)]
     pub image_count: Option<i64>,
     pub style_id: Option<String>,
     pub card_id: Option<String>,
@@ -269,7 +282,7 @@ fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> F
     tag = "flokan",
     summary = "Generate thumbnails synchronously (Flokan)",
     request_body = FlokanGenerateBody,
-    responses((status = 201, description = "{success, data: record}", body = serde_json::Value), (status = 400, description = "Validation error", body = crate::error::Problem, content_type = "application/problem+json"), (status = 402, description = "Insufficient credits", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "Style not found", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, description = "BYOK provider not configured", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    responses((status = 201, description = "{success, data: record}", body = serde_json::Value), (status = 400, description = "Validation error", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 402, description = "Insufficient credits", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 404, description = "Style not found", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 422, description = "BYOK provider not configured", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn generate(
@@ -299,11 +312,17 @@ pub async fn generate(
     ))
 }
 
+/// The last page number accepted.
+const MAX_PAGE: u64 = 1_000_000;
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u64>,
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
+    #[param(pattern = "^(pending|generating|completed|failed|timed_out)$")]
     pub status: Option<String>,
     pub card_id: Option<String>,
 }
@@ -315,7 +334,7 @@ pub struct ListQuery {
     tag = "flokan",
     summary = "List generations (Flokan)",
     params(ListQuery),
-    responses((status = 200, description = "{success, data, pagination}", body = serde_json::Value), (status = 400, description = "A query parameter is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "{success, data, pagination}", body = serde_json::Value), (status = 400, description = "A query parameter is invalid", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn list(
@@ -333,8 +352,8 @@ pub async fn list(
         .into_inner();
     let page = query.page.unwrap_or(1);
     let per_page = query.per_page.unwrap_or(25);
-    if page == 0 {
-        return Err(invalid("page starts at 1").into());
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(invalid("page must be from 1 to 1000000").into());
     }
     if !(1..=100).contains(&per_page) {
         return Err(invalid("per_page must be from 1 to 100").into());
@@ -377,7 +396,7 @@ fn generation_id(raw: String) -> Result<GenerationId, ApiError> {
     tag = "flokan",
     summary = "One generation (Flokan)",
     params(("id" = String, Path)),
-    responses((status = 200, description = "{success, data: record}", body = serde_json::Value), (status = 404, description = "Not found", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "{success, data: record}", body = serde_json::Value), (status = 404, description = "Not found", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn get(
@@ -404,7 +423,7 @@ pub async fn get(
     tag = "flokan",
     summary = "Delete a generation (Flokan)",
     params(("id" = String, Path)),
-    responses((status = 200, description = "{success, data: {id, deleted}}", body = serde_json::Value), (status = 404, description = "Not found", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "{success, data: {id, deleted}}", body = serde_json::Value), (status = 404, description = "Not found", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn delete(

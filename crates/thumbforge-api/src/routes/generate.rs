@@ -25,10 +25,12 @@ use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError, sub
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateBody {
+    #[schema(min_length = 1, max_length = 10000)]
     pub prompt: String,
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 4)]
     pub count: Option<i64>,
     #[serde(default)]
     pub person_ids: Option<Vec<String>>,

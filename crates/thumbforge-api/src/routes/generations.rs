@@ -112,8 +112,10 @@ pub fn render(state: &AppState, base: &str, view: &generations::GenerationView) 
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
+    #[param(pattern = "^(processing|succeeded|failed|partial|canceled)$")]
     pub status: Option<String>,
     pub model: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,

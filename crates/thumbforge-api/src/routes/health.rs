@@ -48,7 +48,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     path = "/metrics",
     tag = "operations",
     summary = "Prometheus metrics",
-    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String))
+    responses((status = 200, description = "Prometheus text", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String))
 )]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     thumbforge_worker::sample_queue(&state.queue, &state.metrics).await;

@@ -19,95 +19,95 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/v1/generate")
             .route(web::post().to(generate::generate))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("POST")),
     )
     .service(
         web::resource("/api/v1/generations")
             .route(web::get().to(generations::list))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET")),
     )
     .service(
         web::resource("/api/v1/generations/{id}")
             .route(web::get().to(generations::get))
             .route(web::delete().to(generations::delete))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET, DELETE")),
     )
     .service(
         web::resource("/api/v1/generations/{id}/events")
             .route(web::get().to(events::stream_events))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET")),
     )
     .service(
         web::resource("/api/v1/generations/{id}/cancel")
             .route(web::post().to(generations::cancel))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("POST")),
     )
     .service(
         web::resource("/api/v1/assets")
             .route(web::post().to(assets::upload))
             .route(web::get().to(assets::list))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("POST, GET")),
     )
     .service(
         web::resource("/api/v1/assets/{id}")
             .route(web::get().to(assets::get))
             .route(web::delete().to(assets::delete))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET, DELETE")),
     )
     .service(
         web::resource("/api/v1/webhooks/secret")
             .route(web::get().to(webhooks::secret))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET")),
     )
     .service(
         web::resource("/api/v1/webhooks/secret/rotate")
             .route(web::post().to(webhooks::rotate))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("POST")),
     )
     .service(
         web::resource("/api/v1/webhooks/deliveries")
             .route(web::get().to(webhooks::deliveries))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET")),
     )
     .service(
         web::resource("/api/v1/provider-keys")
             .route(web::get().to(provider_keys::list))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET")),
     )
     .service(
         web::resource("/api/v1/provider-keys/{provider}")
             .route(web::put().to(provider_keys::set))
             .route(web::delete().to(provider_keys::delete))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("PUT, DELETE")),
     )
     .service(
         web::scope("/api/v1/thumbnail-generator")
             .service(
                 web::resource("/generate")
                     .route(web::post().to(flokan::generate))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(allow("POST")),
             )
             .service(
                 web::resource("/youtube-search")
                     .route(web::post().to(youtube::search))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(allow("POST")),
             )
             .service(
                 web::resource("/generations")
                     .route(web::get().to(flokan::list))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(allow("GET")),
             )
             .service(
                 web::resource("/generations/{id}")
                     .route(web::get().to(flokan::get))
                     .route(web::delete().to(flokan::delete))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(allow("GET, DELETE")),
             ),
     )
     .service(
         web::resource("/files/{name}")
             .route(web::get().to(files::get))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow("GET")),
     )
     // The UI (bundled, no CDN) and the spec it reads.
     .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
@@ -122,13 +122,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .finish()
         }),
     )
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz))
-    .route("/metrics", web::get().to(health::metrics));
+    .service(
+        web::resource("/healthz")
+            .route(web::get().to(health::healthz))
+            .default_service(allow("GET")),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(health::readyz))
+            .default_service(allow("GET")),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(health::metrics))
+            .default_service(allow("GET")),
+    );
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// 405 with the resource's `Allow` header (RFC 9110).
+fn allow(methods: &'static str) -> actix_web::Route {
+    web::to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(methods)) })
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -17,6 +17,12 @@ pub struct SetKey {
     pub api_key: String,
 }
 
+/// `GET /api/v1/provider-keys`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct KeyList {
+    pub data: Vec<KeyInfo>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyInfo {
@@ -37,7 +43,7 @@ fn provider(raw: &str) -> Result<ProviderKind, ApiError> {
     path = "/api/v1/provider-keys/{provider}",
     tag = "provider keys",
     summary = "Store the organisation's own provider key",
-    params(("provider" = String, Path, description = "openai, google, fal or kie")),
+    params(("provider" = String, Path, description = "openai, google, fal or kie", pattern = "^(openai|google|fal|kie)$")),
     request_body = SetKey,
     responses((status = 204, description = "Stored (sealed)"), (status = 400, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 413, description = "The body is too large", body = crate::error::Problem, content_type = "application/problem+json"), (status = 415, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, description = "A field is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("api_key" = []))
@@ -67,7 +73,7 @@ pub async fn set(
     path = "/api/v1/provider-keys",
     tag = "provider keys",
     summary = "Which providers have keys (never the keys)",
-    responses((status = 200, description = "{data: [...]}", body = Vec<KeyInfo>), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "{data: [...]}", body = KeyList), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn list(
@@ -83,7 +89,7 @@ pub async fn list(
             updated_at: r.updated_at,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(KeyList { data }))
 }
 
 #[utoipa::path(
@@ -91,7 +97,7 @@ pub async fn list(
     path = "/api/v1/provider-keys/{provider}",
     tag = "provider keys",
     summary = "Remove a provider key",
-    params(("provider" = String, Path)),
+    params(("provider" = String, Path, pattern = "^(openai|google|fal|kie)$")),
     responses((status = 204, description = "Removed"), (status = 404, description = "No key for that provider", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, description = "Unknown provider", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("api_key" = []))
 )]

@@ -15,7 +15,7 @@ use crate::{AppState, auth::Authenticated, error::ApiError};
     path = "/api/v1/webhooks/secret",
     tag = "webhooks",
     summary = "The webhook signing secret",
-    responses((status = 200, description = "{secret}", body = serde_json::Value), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "The secret", body = SecretBody), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn secret(
@@ -23,7 +23,7 @@ pub async fn secret(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let secret = webhooks::secret(&state.db, &state.sealer, &caller.org_id).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "secret": secret })))
+    Ok(HttpResponse::Ok().json(SecretBody { secret }))
 }
 
 #[utoipa::path(
@@ -31,7 +31,7 @@ pub async fn secret(
     path = "/api/v1/webhooks/secret/rotate",
     tag = "webhooks",
     summary = "Replace the webhook signing secret",
-    responses((status = 200, description = "{secret}", body = serde_json::Value), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "The secret", body = SecretBody), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn rotate(
@@ -39,7 +39,7 @@ pub async fn rotate(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let secret = webhooks::rotate_secret(&state.db, &state.sealer, &caller.org_id).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "secret": secret })))
+    Ok(HttpResponse::Ok().json(SecretBody { secret }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -47,7 +47,20 @@ pub async fn rotate(
 #[serde(rename_all = "camelCase")]
 pub struct DeliveriesQuery {
     pub generation_id: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
+}
+
+/// `GET /api/v1/webhooks/deliveries`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryList {
+    pub data: Vec<DeliveryBody>,
+}
+
+/// The org's webhook signing secret.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SecretBody {
+    pub secret: String,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -80,7 +93,7 @@ pub struct DeliveryBody {
     tag = "webhooks",
     summary = "Webhook deliveries and their attempts",
     params(DeliveriesQuery),
-    responses((status = 200, description = "{data: [...]}", body = Vec<DeliveryBody>), (status = 422, description = "A query parameter is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "{data: [...]}", body = DeliveryList), (status = 422, description = "A query parameter is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn deliveries(
@@ -125,5 +138,5 @@ pub async fn deliveries(
                 .collect(),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(DeliveryList { data }))
 }
