@@ -38,6 +38,10 @@ pub enum ApiError {
         "the organisation's credit balance is too low for this request (it costs {needed} credits)"
     )]
     InsufficientCredits { needed: i32 },
+    #[error(
+        "the organisation's stored images exceed its plan's storage quota ({quota} bytes); delete generations or assets"
+    )]
+    StorageQuotaExceeded { quota: u64 },
     #[error("this API key lacks the `{0}` scope")]
     InsufficientScope(&'static str),
     #[error("Idempotency-Key must be 1 to 255 printable ASCII characters")]
@@ -89,6 +93,7 @@ impl ApiError {
             ApiError::AssetNotFound(_) => "asset_not_found",
             ApiError::InsufficientCredits { .. } => "insufficient_credits",
             ApiError::InsufficientScope(_) => "insufficient_scope",
+            ApiError::StorageQuotaExceeded { .. } => "storage_quota_exceeded",
             ApiError::InvalidIdempotencyKey => "invalid_idempotency_key",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyInProgress => "idempotency_key_in_progress",
@@ -145,7 +150,9 @@ impl ResponseError for ApiError {
             | ApiError::ProviderNotConfigured(_)
             | ApiError::AssetNotFound(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PlanRequired(_) | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            ApiError::InsufficientCredits { .. } => StatusCode::PAYMENT_REQUIRED,
+            ApiError::InsufficientCredits { .. } | ApiError::StorageQuotaExceeded { .. } => {
+                StatusCode::PAYMENT_REQUIRED
+            }
             ApiError::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::YoutubeNotConfigured => StatusCode::SERVICE_UNAVAILABLE,

@@ -139,6 +139,14 @@ impl Limiter {
         windows
     }
 
+    /// The plan's storage quota in bytes (0: none).
+    pub fn storage_quota(&self, plan: Plan) -> u64 {
+        match plan {
+            Plan::Free => self.settings.free.storage_quota_bytes,
+            Plan::Pro => self.settings.pro.storage_quota_bytes,
+        }
+    }
+
     /// Counts one request by `key_id`; `None` when its plan has no limits.
     pub async fn hit(&self, key_id: &str, plan: Plan, generate: bool) -> Option<RateInfo> {
         let windows = self.windows(plan, generate);

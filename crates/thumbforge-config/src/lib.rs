@@ -215,6 +215,9 @@ pub struct PlanLimits {
     pub requests_per_hour: u64,
     /// Generate calls, per minute.
     pub generates_per_minute: u64,
+    /// Bytes of stored images (thumbnails and assets) an organisation may
+    /// keep; past it, generate and upload answer 402. 0: no quota.
+    pub storage_quota_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -311,10 +314,12 @@ timeout_secs = 10
 [limits.free]
 requests_per_hour = 1000
 generates_per_minute = 10
+storage_quota_bytes = 1073741824
 
 [limits.pro]
 requests_per_hour = 1000
 generates_per_minute = 10
+storage_quota_bytes = 0
 
 [log]
 filter = "info"

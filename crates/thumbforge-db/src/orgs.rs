@@ -69,3 +69,35 @@ pub async fn ensure(db: &Db, slug: &str, plan: Option<Plan>) -> Result<Org, DbEr
 pub async fn count(db: &Db) -> Result<u64, DbError> {
     Ok(Organizations::find().count(db.conn()).await?)
 }
+
+/// Bytes of images the org stores: its succeeded thumbnails (as served)
+/// and its assets.
+pub async fn storage_used(db: &Db, org_id: &str) -> Result<u64, DbError> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.conn().get_database_backend();
+    let p = |n: usize| match backend {
+        sea_orm::DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    let sql = format!(
+        "SELECT CAST(COALESCE((SELECT SUM(t.file_size_bytes) FROM thumbnails t \
+         JOIN generations g ON g.id = t.generation_id \
+         WHERE g.org_id = {} AND t.status = 'succeeded'), 0) \
+         + COALESCE((SELECT SUM(a.size_bytes) FROM assets a WHERE a.org_id = {}), 0) AS BIGINT) AS used",
+        p(1),
+        p(2)
+    );
+    let row = db
+        .conn()
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            vec![org_id.into(), org_id.into()],
+        ))
+        .await?;
+    let used: i64 = match row {
+        Some(row) => row.try_get("", "used")?,
+        None => 0,
+    };
+    Ok(used.max(0) as u64)
+}

@@ -66,6 +66,7 @@ pub async fn upload(
     mut form: Multipart,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    super::generate::check_storage(&state, &caller).await?;
     let limit = state.max_upload_bytes;
     if let Some(len) = req
         .headers()

@@ -108,6 +108,7 @@ pub async fn check_request(
     if !model.allowed_on(caller.plan) {
         return Err(ApiError::PlanRequired(model));
     }
+    check_storage(state, caller).await?;
     state.providers.route(model, request.provider)?;
     if let ProviderChoice::Byok(provider) = request.provider
         && !provider_keys::exists(&state.db, &caller.org_id, provider).await?
@@ -148,6 +149,22 @@ pub async fn check_request(
         if let Some(missing) = ids.iter().find(|id| !found.iter().any(|a| &a.id == *id)) {
             return Err(ApiError::AssetNotFound(missing.clone()));
         }
+    }
+    Ok(())
+}
+
+/// Refuses new images once the org's stored bytes reach its plan's quota.
+pub async fn check_storage(
+    state: &AppState,
+    caller: &thumbforge_db::keys::Caller,
+) -> Result<(), ApiError> {
+    let quota = state.limiter.storage_quota(caller.plan);
+    if quota == 0 {
+        return Ok(());
+    }
+    let used = thumbforge_db::orgs::storage_used(&state.db, &caller.org_id).await?;
+    if used >= quota {
+        return Err(ApiError::StorageQuotaExceeded { quota });
     }
     Ok(())
 }

@@ -129,6 +129,7 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     let off = thumbforge_config::PlanLimits {
         requests_per_hour: 0,
         generates_per_minute: 0,
+        storage_quota_bytes: 0,
     };
     s.limits.free = off;
     s.limits.pro = off;

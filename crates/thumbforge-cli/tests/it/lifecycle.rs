@@ -368,3 +368,39 @@ async fn a_key_without_the_generator_scope_is_refused() {
     let (status, _) = get_json(&app, &narrow, "/api/v1/generations").await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn a_full_storage_quota_refuses_new_images_until_space_is_freed() {
+    let app = TestApp::spawn_with(|s| s.limits.pro.storage_quota_bytes = 1).await;
+    let first = app
+        .generate(&app.key, json!({"prompt": "fills the quota"}))
+        .await;
+    app.wait_terminal(&app.key, &first).await;
+    let refused = app
+        .post_generate(&app.key, &json!({"prompt": "one more"}))
+        .await;
+    assert_eq!(refused.status(), 402);
+    let problem: Value = refused.json().await.expect("json");
+    assert_eq!(problem["code"], "storage_quota_exceeded");
+    let upload = app
+        .client
+        .post(format!("{}/api/v1/assets", app.address))
+        .bearer_auth(&app.key)
+        .multipart(reqwest::multipart::Form::new().text("kind", "person"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(upload.status(), 402, "uploads count against the quota too");
+    let deleted = app
+        .client
+        .delete(format!("{}/api/v1/generations/{first}", app.address))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 204);
+    let again = app
+        .post_generate(&app.key, &json!({"prompt": "room again"}))
+        .await;
+    assert_eq!(again.status(), 202, "deleting freed the space");
+}

@@ -40,6 +40,7 @@ async fn responses_carry_the_limit_and_the_excess_is_429_with_retry_after() {
         s.limits.pro = PlanLimits {
             requests_per_hour: 4,
             generates_per_minute: 0,
+            storage_quota_bytes: 0,
         };
     })
     .await;
@@ -73,6 +74,7 @@ async fn generate_calls_have_their_own_per_minute_limit() {
         s.limits.free = PlanLimits {
             requests_per_hour: 1000,
             generates_per_minute: 2,
+            storage_quota_bytes: 0,
         };
     })
     .await;
@@ -112,6 +114,7 @@ async fn two_api_replicas_share_one_count_through_redis() {
         s.limits.pro = PlanLimits {
             requests_per_hour: 6,
             generates_per_minute: 0,
+            storage_quota_bytes: 0,
         };
         s.limits.redis_url = Some(redis.clone());
         s.limits.prefix = Some(prefix.clone());
