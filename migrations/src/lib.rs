@@ -7,6 +7,7 @@ mod m20261130_000002_references_and_keys;
 mod m20261130_000003_credits_and_idempotency;
 mod m20261130_000004_flokan_fields;
 mod m20261130_000005_webhooks;
+mod m20261130_000006_styles;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_credits_and_idempotency::Migration),
             Box::new(m20261130_000004_flokan_fields::Migration),
             Box::new(m20261130_000005_webhooks::Migration),
+            Box::new(m20261130_000006_styles::Migration),
         ]
     }
 }

@@ -148,6 +148,7 @@ impl ThumbforgeMcp {
             provider: None,
             webhook_url: None,
             webhook_events: None,
+            style_id: None,
         };
         let state = &self.state;
         let accepted = async {

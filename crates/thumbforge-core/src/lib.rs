@@ -5,6 +5,7 @@ pub mod model;
 pub mod plan;
 pub mod request;
 pub mod status;
+pub mod style;
 
 pub use ids::{ApiKeyId, AssetId, GenerationId, OrgId, ThumbnailId};
 pub use model::{CatalogEntry, ModelId, ProviderChoice, ProviderKind, Route};
@@ -14,3 +15,4 @@ pub use request::{
     ValidationError, Webhook,
 };
 pub use status::{GenerationStatus, ThumbnailStatus};
+pub use style::StyleSpec;

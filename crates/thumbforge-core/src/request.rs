@@ -27,6 +27,8 @@ pub enum ValidationError {
     InvalidTitle { got: usize },
     #[error("`{field}` must be 1 to 64 letters, digits, `-` or `_`")]
     InvalidLabel { field: &'static str },
+    #[error("invalid style: {0}")]
+    InvalidStyle(String),
     #[error("webhookUrl must be an http(s) URL")]
     InvalidWebhookUrl,
     #[error("webhookEvents must be `completed` or `all` (got `{0}`)")]
@@ -55,6 +57,7 @@ impl ValidationError {
             ValidationError::UnknownProvider(_) => "unknown_provider",
             ValidationError::InvalidTitle { .. } => "invalid_title",
             ValidationError::InvalidWebhookUrl => "invalid_webhook_url",
+            ValidationError::InvalidStyle(_) => "invalid_style",
             ValidationError::InvalidWebhookEvents(_) => "invalid_webhook_events",
             ValidationError::InvalidLabel { .. } => "invalid_label",
             ValidationError::InvalidReferenceUrl { .. } => "invalid_reference_url",
@@ -288,6 +291,8 @@ pub struct GenerateRequest {
     pub card_id: Option<Label>,
     /// Where to POST the generation's events.
     pub webhook: Option<Webhook>,
+    /// The style preset to draw with (resolved from its id by the API).
+    pub style: Option<crate::style::StyleSpec>,
 }
 
 /// A webhook a generation reports to.

@@ -68,6 +68,10 @@ pub fn build(
         webhook_url: request.webhook.as_ref().map(|w| w.url.clone()),
         webhook_events: request.webhook.as_ref().map(|w| w.events().to_owned()),
         webhook_state: request.webhook.as_ref().map(|_| "pending".to_owned()),
+        style: request
+            .style
+            .as_ref()
+            .and_then(|s| serde_json::to_string(s).ok()),
     };
     let thumbnails = (0..request.count.get())
         .map(|idx| thumbnails::Model {
@@ -216,6 +220,7 @@ async fn insert_rows<C: ConnectionTrait>(
             strings_or_empty(gens().map(|g| &g.webhook_url)),
             strings_or_empty(gens().map(|g| &g.webhook_events)),
             strings_or_empty(gens().map(|g| &g.webhook_state)),
+            strings_or_empty(gens().map(|g| &g.style)),
             strings(thumbs().map(|t| &t.id)),
             strings(thumbs().map(|t| &t.generation_id)),
             strings(thumbs().map(|t| &t.org_id)),
@@ -263,17 +268,18 @@ async fn insert_rows<C: ConnectionTrait>(
 const INSERT_MANY_PG: &str = "WITH g AS (\
     INSERT INTO generations (id, org_id, prompt, model, count, aspect_ratio, person_ids, \
     inspiration_ids, status, created_at, updated_at, reference_urls, provider_used, \
-    credits_consumed, title, card_id, webhook_url, webhook_events, webhook_state) \
+    credits_consumed, title, card_id, webhook_url, webhook_events, webhook_state, style) \
     SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, NULLIF(c15, ''), \
-    NULLIF(c16, ''), NULLIF(c17, ''), NULLIF(c18, ''), NULLIF(c19, '') \
+    NULLIF(c16, ''), NULLIF(c17, ''), NULLIF(c18, ''), NULLIF(c19, ''), NULLIF(c20, '') \
     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], \
     $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], \
-    $14::int[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[]) \
-    AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19)) \
+    $14::int[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[]) \
+    AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, \
+    c20)) \
     INSERT INTO thumbnails (id, generation_id, org_id, idx, status, is_watermarked, is_hidden, \
     attempts, created_at, enqueued_at) \
-    SELECT * FROM UNNEST($20::text[], $21::text[], $22::text[], $23::int[], $24::text[], \
-    $25::bool[], $26::bool[], $27::int[], $28::bigint[], $29::bigint[])";
+    SELECT * FROM UNNEST($21::text[], $22::text[], $23::text[], $24::int[], $25::text[], \
+    $26::bool[], $27::bool[], $28::int[], $29::bigint[], $30::bigint[])";
 
 fn array(ty: ArrayType, values: impl Iterator<Item = Value>) -> Value {
     Value::Array(ty, Some(Box::new(values.collect())))

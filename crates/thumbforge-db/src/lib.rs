@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod orgs;
 pub mod provider_keys;
+pub mod styles;
 pub mod thumbnails;
 pub mod webhooks;
 

@@ -54,6 +54,9 @@ pub struct ImageRequest {
     pub variation: u32,
     /// Reference images, the primary one first.
     pub references: Vec<Reference>,
+    /// A style preset: the local renderer draws it; remote models get it
+    /// described in the prompt.
+    pub style: Option<thumbforge_render::Style>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,7 @@ impl ImageModel for LocalRenderer {
                 headline: request.headline.as_deref(),
                 variation: request.variation,
                 background: request.references.first().map(|r| &r.image),
+                style: request.style.as_ref(),
             }))
         })
         .await

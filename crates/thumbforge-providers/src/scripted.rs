@@ -69,6 +69,7 @@ mod tests {
             aspect: thumbforge_core::AspectRatio::Landscape16x9,
             variation,
             references: Vec::new(),
+            style: None,
         }
     }
 

@@ -60,6 +60,7 @@ fn request(prompt: &str) -> ImageRequest {
         aspect: AspectRatio::Landscape16x9,
         variation: 0,
         references: Vec::new(),
+        style: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             headline: None,
             variation: i as u32 % 4,
             background: None,
+            style: None,
         });
         draw.push(t.elapsed());
         let t = Instant::now();

@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             headline: None,
             variation,
             background: None,
+            style: None,
         });
         std::fs::write(out.join(format!("{name}.png")), encode_png(&image)?)?;
         if name == "sample-16x9" {

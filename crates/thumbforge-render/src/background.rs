@@ -76,6 +76,22 @@ const PALETTES: [Palette; 8] = [
 ];
 
 impl Palette {
+    pub(crate) fn from_style(style: &crate::Style) -> Palette {
+        let f = |c: [u8; 3]| [f32::from(c[0]), f32::from(c[1]), f32::from(c[2])];
+        let to = f(style.background_to);
+        let accent = f(style.accent);
+        Palette {
+            from: f(style.background_from),
+            to,
+            accent,
+            glow: [
+                (to[0] + accent[0]) / 2.0,
+                (to[1] + accent[1]) / 2.0,
+                (to[2] + accent[2]) / 2.0,
+            ],
+        }
+    }
+
     pub(crate) fn pick(rng: &mut impl Rng, variation: u32) -> Palette {
         // Offset by the variation so that the four thumbnails of one
         // generation never share a palette.

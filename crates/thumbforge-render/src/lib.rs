@@ -27,12 +27,52 @@ pub struct RenderSpec<'a> {
     pub variation: u32,
     /// A reference image, cover-cropped and darkened under the headline.
     pub background: Option<&'a DynamicImage>,
+    /// A style preset: palette and headline treatment.
+    pub style: Option<&'a Style>,
+}
+
+/// A style preset (Flokan's `style_id`): the palette and how the headline
+/// is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub background_from: [u8; 3],
+    pub background_to: [u8; 3],
+    /// The emphasised word's colour.
+    pub accent: [u8; 3],
+    /// The headline in capitals (the default look) or as written.
+    pub uppercase: bool,
+    pub outline: Outline,
+}
+
+/// The headline's outline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outline {
+    /// The default: a heavy outline and shadow that read at 168x94.
+    Thick,
+    Thin,
+    /// Flat text, no outline or shadow.
+    None,
+}
+
+impl Outline {
+    /// Stroke width as a share of the font size.
+    fn weight(self) -> f32 {
+        match self {
+            Outline::Thick => 0.085,
+            Outline::Thin => 0.04,
+            Outline::None => 0.0,
+        }
+    }
 }
 
 /// Renders a thumbnail. Pure: the same spec gives the same pixels.
 pub fn render(spec: &RenderSpec<'_>) -> RgbImage {
     let mut rng = seeded_rng(spec.prompt, spec.variation);
-    let palette = background::Palette::pick(&mut rng, spec.variation);
+    // Picked even with a style, so a style changes colours, not layout.
+    let mut palette = background::Palette::pick(&mut rng, spec.variation);
+    if let Some(style) = spec.style {
+        palette = background::Palette::from_style(style);
+    }
     let mut canvas = match spec.background {
         Some(reference) => background::from_reference(reference, spec.width, spec.height),
         None => background::generate(spec.width, spec.height, &palette, &mut rng),
@@ -46,7 +86,17 @@ pub fn render(spec: &RenderSpec<'_>) -> RgbImage {
     } else {
         text::Align::Left
     };
-    text::draw_headline(&mut canvas, &headline, &palette, align);
+    let (uppercase, outline) = spec
+        .style
+        .map_or((true, Outline::Thick), |s| (s.uppercase, s.outline));
+    text::draw_headline(
+        &mut canvas,
+        &headline,
+        &palette,
+        align,
+        uppercase,
+        outline.weight(),
+    );
     canvas
 }
 
@@ -108,6 +158,7 @@ mod tests {
             headline: None,
             variation,
             background: None,
+            style: None,
         }
     }
 
@@ -197,6 +248,43 @@ mod tests {
         assert_eq!(img.dimensions(), (1280, 720));
         let corner = img.get_pixel(5, 5).0;
         assert!(corner.iter().all(|&c| c < 200), "darkened: {corner:?}");
+    }
+
+    #[test]
+    fn a_style_sets_the_palette_and_the_headline_treatment() {
+        let red = Style {
+            background_from: [200, 20, 20],
+            background_to: [250, 60, 40],
+            accent: [255, 255, 0],
+            uppercase: true,
+            outline: Outline::Thick,
+        };
+        let blue = Style {
+            background_from: [10, 20, 200],
+            background_to: [20, 60, 250],
+            ..red
+        };
+        let reds = render(&RenderSpec {
+            style: Some(&red),
+            ..spec("same words", 0)
+        });
+        let blues = render(&RenderSpec {
+            style: Some(&blue),
+            ..spec("same words", 0)
+        });
+        let [r, _, b] = reds.get_pixel(4, 4).0;
+        assert!(r > b, "red style: {:?}", reds.get_pixel(4, 4).0);
+        let [r, _, b] = blues.get_pixel(4, 4).0;
+        assert!(b > r, "blue style: {:?}", blues.get_pixel(4, 4).0);
+        let flat = render(&RenderSpec {
+            style: Some(&Style {
+                outline: Outline::None,
+                uppercase: false,
+                ..red
+            }),
+            ..spec("same words", 0)
+        });
+        assert_ne!(flat, reds, "outline and case change the headline");
     }
 
     #[test]

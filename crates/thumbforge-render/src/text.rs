@@ -123,8 +123,14 @@ pub(crate) fn draw_headline(
     headline: &str,
     palette: &Palette,
     align: Align,
+    uppercase: bool,
+    outline_weight: f32,
 ) {
-    let upper = headline.to_uppercase();
+    let upper = if uppercase {
+        headline.to_uppercase()
+    } else {
+        headline.to_owned()
+    };
     let mut words: Vec<Word> = upper
         .split_whitespace()
         .take(MAX_WORDS)
@@ -199,7 +205,11 @@ pub(crate) fn draw_headline(
         start = end;
     }
 
-    let stroke = (size * 0.085).max(3.0);
+    let stroke = if outline_weight > 0.0 {
+        (size * outline_weight).max(2.0)
+    } else {
+        0.0
+    };
     composite(canvas, &fill, &accent, palette, stroke);
 }
 
@@ -246,6 +256,18 @@ fn composite(
     stroke: f32,
 ) {
     let (w, h) = canvas.dimensions();
+    if stroke <= 0.0 {
+        // Flat text: no outline, no shadow.
+        for (x, y, p) in canvas.enumerate_pixels_mut() {
+            let f = fill.get_pixel(x, y).0[0] as f32 / 255.0;
+            let a = accent.get_pixel(x, y).0[0] as f32 / 255.0;
+            if f + a > 0.0 {
+                *p = lerp_rgb(*p, WHITE, f);
+                *p = lerp_rgb(*p, palette.accent, a);
+            }
+        }
+        return;
+    }
     let solid = GrayImage::from_fn(w, h, |x, y| {
         let v = fill.get_pixel(x, y).0[0].max(accent.get_pixel(x, y).0[0]);
         Luma([if v >= 110 { 255 } else { 0 }])

@@ -143,9 +143,6 @@ impl FlokanGenerateBody {
                 });
             }
         };
-        if self.style_id.is_some() {
-            return Err(ApiError::NotFound("style"));
-        }
         Ok(GenerateRequest {
             prompt,
             model: Some(model),
@@ -167,6 +164,7 @@ impl FlokanGenerateBody {
                 .map(|c| Label::parse("card_id", c))
                 .transpose()?,
             webhook: None,
+            style: None,
         })
     }
 }
@@ -293,7 +291,9 @@ pub async fn generate(
 ) -> FlokanResult {
     let Authenticated(caller) = caller?;
     let body: FlokanGenerateBody = read_json(&req, payload, state.max_body_bytes).await?;
-    let request = body.into_request(state.test_model_enabled)?;
+    let style_id = body.style_id.clone();
+    let mut request = body.into_request(state.test_model_enabled)?;
+    request.style = super::styles::resolve(&state, &caller.org_id, style_id.as_deref()).await?;
     let model = request.model.unwrap_or(state.default_model);
     check_request(&state, &caller, model, &request).await?;
     let view = generations::build(&caller.org_id, caller.plan, model, &request);
@@ -468,6 +468,7 @@ mod tests {
             webhook_url: None,
             webhook_events: None,
             webhook_state: None,
+            style: None,
         };
         let thumbnails = thumbs
             .iter()

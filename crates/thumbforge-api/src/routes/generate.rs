@@ -53,6 +53,9 @@ pub struct GenerateBody {
     /// `completed` (default) or `all` (every thumbnail too).
     #[serde(default)]
     pub webhook_events: Option<String>,
+    /// Extension (Flokan's `style_id`): a style preset of the organisation.
+    #[serde(default)]
+    pub style_id: Option<String>,
 }
 
 impl TryFrom<GenerateBody> for GenerateRequest {
@@ -93,6 +96,7 @@ impl TryFrom<GenerateBody> for GenerateRequest {
                 .webhook_url
                 .map(|url| Webhook::parse(url, body.webhook_events.as_deref()))
                 .transpose()?,
+            style: None,
         })
     }
 }
@@ -184,7 +188,7 @@ pub struct GenerateResponse {
     summary = "Generate thumbnails (FatThumb)",
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the original answer for a retry"), ("Prefer" = Option<String>, Header, description = "wait=N: answer the finished generation if it ends within N seconds")),
     request_body = GenerateBody,
-    responses((status = 202, description = "Accepted", body = GenerateResponse), (status = 200, description = "Finished within Prefer: wait", body = crate::routes::generations::GenerationBody), (status = 400, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 413, description = "The body is too large", body = crate::error::Problem, content_type = "application/problem+json"), (status = 415, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, description = "A field is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 402, description = "Insufficient credits", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "The Idempotency-Key is in use", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "The database or queue is unavailable", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
+    responses((status = 202, description = "Accepted", body = GenerateResponse), (status = 200, description = "Finished within Prefer: wait", body = crate::routes::generations::GenerationBody), (status = 400, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 413, description = "The body is too large", body = crate::error::Problem, content_type = "application/problem+json"), (status = 415, description = "The body is not JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, description = "A field is invalid", body = crate::error::Problem, content_type = "application/problem+json"), (status = 402, description = "Insufficient credits", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "styleId is not one of the organisation's styles", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "The Idempotency-Key is in use", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "The database or queue is unavailable", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or invalid API key", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limit exceeded", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn generate(
@@ -194,7 +198,9 @@ pub async fn generate(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body: GenerateBody = read_json(&req, payload, state.max_body_bytes).await?;
-    let request = GenerateRequest::try_from(body)?;
+    let style_id = body.style_id.clone();
+    let mut request = GenerateRequest::try_from(body)?;
+    request.style = super::styles::resolve(&state, &caller.org_id, style_id.as_deref()).await?;
     let model = request.model.unwrap_or(state.default_model);
     let wait = prefer_wait(&req);
     let idempotency_key = idempotency_key(&req)?;

@@ -8,6 +8,7 @@ pub(crate) mod generate;
 pub(crate) mod generations;
 pub(crate) mod health;
 pub(crate) mod provider_keys;
+pub(crate) mod styles;
 pub(crate) mod webhooks;
 pub(crate) mod youtube;
 
@@ -52,6 +53,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/api/v1/assets/{id}")
             .route(web::get().to(assets::get))
             .route(web::delete().to(assets::delete))
+            .default_service(allow("GET, DELETE")),
+    )
+    .service(
+        web::resource("/api/v1/styles")
+            .route(web::post().to(styles::create))
+            .route(web::get().to(styles::list))
+            .default_service(allow("POST, GET")),
+    )
+    .service(
+        web::resource("/api/v1/styles/{id}")
+            .route(web::get().to(styles::get))
+            .route(web::delete().to(styles::delete))
             .default_service(allow("GET, DELETE")),
     )
     .service(

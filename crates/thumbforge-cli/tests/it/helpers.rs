@@ -313,5 +313,6 @@ pub fn direct_request(text: &str, count: i64) -> thumbforge_core::GenerateReques
         title: None,
         card_id: None,
         webhook: None,
+        style: None,
     }
 }

@@ -15,6 +15,7 @@ mod ratelimit;
 mod recovery;
 mod references;
 mod status;
+mod styles;
 mod validation;
 mod watermark;
 mod webhooks;

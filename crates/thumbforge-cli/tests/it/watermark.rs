@@ -14,6 +14,7 @@ fn expected(prompt: &str, watermark: bool) -> Vec<u8> {
         headline: None,
         variation: 0,
         background: None,
+        style: None,
     });
     if watermark {
         apply_watermark(&mut image);

@@ -39,6 +39,9 @@ pub struct Model {
     pub webhook_events: Option<String>,
     /// `pending` until its events are queued for delivery, then `enqueued`.
     pub webhook_state: Option<String>,
+    /// The style preset it was made with (a `StyleSpec` as JSON).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub style: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ pub mod generations;
 pub mod idempotency_keys;
 pub mod organizations;
 pub mod provider_keys;
+pub mod styles;
 pub mod thumbnails;
 pub mod webhook_attempts;
 pub mod webhook_deliveries;

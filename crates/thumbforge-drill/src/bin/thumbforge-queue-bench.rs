@@ -318,6 +318,7 @@ async fn status_writes(args: &Args, url: &str) -> anyhow::Result<()> {
         title: None,
         card_id: None,
         webhook: None,
+        style: None,
     };
     let queue = fresh_queue(&args.redis, "writes").await?;
     let mut jobs = Vec::with_capacity(args.jobs);

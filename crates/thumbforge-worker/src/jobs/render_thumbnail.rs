@@ -215,14 +215,26 @@ async fn produce(
         Err(message) => return Ok(Err(message)),
     };
     let (width, height) = aspect.dimensions();
+    let style: Option<thumbforge_core::StyleSpec> = generation
+        .style
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok());
+    // Remote models read the style from the prompt; the renderer draws it.
+    let prompt = match (&style, model) {
+        (Some(style), m) if m != ModelId::Local && m != ModelId::Test => {
+            format!("{} {}", generation.prompt, style.describe())
+        }
+        _ => generation.prompt.clone(),
+    };
     let request = ImageRequest {
-        prompt: generation.prompt.clone(),
+        prompt,
         headline: generation.title.clone(),
         width,
         height,
         aspect,
         variation: ctx.thumbnail.idx as u32,
         references,
+        style: style.as_ref().map(render_style),
     };
     Ok(
         match tokio::time::timeout(env.job_timeout, provider.generate(&request)).await {
@@ -237,6 +249,24 @@ async fn produce(
             Ok(Ok(image)) => Ok(normalize(&image, width, height)),
         },
     )
+}
+
+/// A style preset as the renderer takes it (colours were validated when
+/// the preset was made).
+fn render_style(style: &thumbforge_core::StyleSpec) -> thumbforge_render::Style {
+    use thumbforge_core::style::parse_hex;
+    let color = |c: &str| parse_hex(c).unwrap_or([255, 255, 255]);
+    thumbforge_render::Style {
+        background_from: color(&style.background_colors[0]),
+        background_to: color(&style.background_colors[1]),
+        accent: color(&style.accent_color),
+        uppercase: style.uppercase,
+        outline: match style.outline.as_str() {
+            "thin" => thumbforge_render::Outline::Thin,
+            "none" => thumbforge_render::Outline::None,
+            _ => thumbforge_render::Outline::Thick,
+        },
+    }
 }
 
 /// The generation's references, primary first: the fetched URLs
