@@ -30,6 +30,8 @@ pub enum ApiError {
     Route(#[from] RouteError),
     #[error("model `{0}` needs a paid plan")]
     PlanRequired(thumbforge_core::ModelId),
+    #[error("this organisation's plan does not include bring-your-own-key")]
+    ByokNotInPlan,
     #[error("this organisation has no {0} key configured; add one before using provider `{0}`")]
     ProviderNotConfigured(thumbforge_core::ProviderKind),
     #[error("no asset `{0}` exists in this organisation")]
@@ -90,6 +92,7 @@ impl ApiError {
             ApiError::Route(RouteError::NotOnProvider { .. }) => "model_not_on_provider",
             ApiError::PlanRequired(_) => "plan_required",
             ApiError::ProviderNotConfigured(_) => "provider_not_configured",
+            ApiError::ByokNotInPlan => "byok_not_in_plan",
             ApiError::AssetNotFound(_) => "asset_not_found",
             ApiError::InsufficientCredits { .. } => "insufficient_credits",
             ApiError::InsufficientScope(_) => "insufficient_scope",
@@ -148,6 +151,7 @@ impl ResponseError for ApiError {
             | ApiError::Validation(_)
             | ApiError::Route(_)
             | ApiError::ProviderNotConfigured(_)
+            | ApiError::ByokNotInPlan
             | ApiError::AssetNotFound(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PlanRequired(_) | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::InsufficientCredits { .. } | ApiError::StorageQuotaExceeded { .. } => {

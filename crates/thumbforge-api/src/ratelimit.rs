@@ -147,6 +147,14 @@ impl Limiter {
         }
     }
 
+    /// Whether the plan may use the organisation's own provider keys.
+    pub fn byok_allowed(&self, plan: Plan) -> bool {
+        match plan {
+            Plan::Free => self.settings.free.byok,
+            Plan::Pro => self.settings.pro.byok,
+        }
+    }
+
     /// Counts one request by `key_id`; `None` when its plan has no limits.
     pub async fn hit(&self, key_id: &str, plan: Plan, generate: bool) -> Option<RateInfo> {
         let windows = self.windows(plan, generate);

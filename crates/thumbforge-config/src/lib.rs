@@ -218,6 +218,9 @@ pub struct PlanLimits {
     /// Bytes of stored images (thumbnails and assets) an organisation may
     /// keep; past it, generate and upload answer 402. 0: no quota.
     pub storage_quota_bytes: u64,
+    /// The plan may use its own provider keys (Flokan: "the workspace's
+    /// plan includes BYOK").
+    pub byok: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,11 +318,13 @@ timeout_secs = 10
 requests_per_hour = 1000
 generates_per_minute = 10
 storage_quota_bytes = 1073741824
+byok = false
 
 [limits.pro]
 requests_per_hour = 1000
 generates_per_minute = 10
 storage_quota_bytes = 0
+byok = true
 
 [log]
 filter = "info"

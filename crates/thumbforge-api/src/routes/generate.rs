@@ -114,10 +114,13 @@ pub async fn check_request(
     }
     check_storage(state, caller).await?;
     state.providers.route(model, request.provider)?;
-    if let ProviderChoice::Byok(provider) = request.provider
-        && !provider_keys::exists(&state.db, &caller.org_id, provider).await?
-    {
-        return Err(ApiError::ProviderNotConfigured(provider));
+    if let ProviderChoice::Byok(provider) = request.provider {
+        if !state.limiter.byok_allowed(caller.plan) {
+            return Err(ApiError::ByokNotInPlan);
+        }
+        if !provider_keys::exists(&state.db, &caller.org_id, provider).await? {
+            return Err(ApiError::ProviderNotConfigured(provider));
+        }
     }
     if !state.allow_http_references
         && let Some(url) = request

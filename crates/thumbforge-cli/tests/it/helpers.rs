@@ -126,13 +126,10 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     s.database.max_connections = 8;
     // Tests poll and submit far faster than a client's rate limit allows;
     // `ratelimit::*` turns limits on where it tests them.
-    let off = thumbforge_config::PlanLimits {
-        requests_per_hour: 0,
-        generates_per_minute: 0,
-        storage_quota_bytes: 0,
-    };
-    s.limits.free = off;
-    s.limits.pro = off;
+    for plan in [&mut s.limits.free, &mut s.limits.pro] {
+        plan.requests_per_hour = 0;
+        plan.generates_per_minute = 0;
+    }
     s
 }
 

@@ -297,6 +297,12 @@ async fn provider_choices_and_plans_are_checked_at_submit() {
             "plan_required",
         ),
         (
+            &free,
+            json!({"prompt": "x", "model": "gemini-3-pro", "provider": "google"}),
+            422,
+            "byok_not_in_plan",
+        ),
+        (
             &app.key,
             json!({"prompt": "x", "model": "pro"}),
             422,

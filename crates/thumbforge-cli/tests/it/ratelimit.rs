@@ -1,9 +1,8 @@
 //! Per-key rate limits: the headers on every response, 429 with
 //! `Retry-After`, the generate limit, and one count shared by two API
-//! replicas through Redis.
+//! processes through Redis.
 
 use serde_json::{Value, json};
-use thumbforge_api::{ApiDeps, Application, resolve_secret};
 use thumbforge_config::PlanLimits;
 
 use crate::helpers::TestApp;
@@ -41,6 +40,7 @@ async fn responses_carry_the_limit_and_the_excess_is_429_with_retry_after() {
             requests_per_hour: 4,
             generates_per_minute: 0,
             storage_quota_bytes: 0,
+            byok: true,
         };
     })
     .await;
@@ -75,6 +75,7 @@ async fn generate_calls_have_their_own_per_minute_limit() {
             requests_per_hour: 1000,
             generates_per_minute: 2,
             storage_quota_bytes: 0,
+            byok: true,
         };
     })
     .await;
@@ -103,55 +104,38 @@ async fn generate_calls_have_their_own_per_minute_limit() {
 }
 
 #[tokio::test]
-async fn two_api_replicas_share_one_count_through_redis() {
+async fn two_api_processes_share_one_count_through_redis() {
     let redis = std::env::var("THUMBFORGE_TEST_REDIS")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let prefix = format!(
         "tftest-rl-{}",
         thumbforge_core::ids::random_token(10).to_lowercase()
     );
-    let app = TestApp::spawn_with(|s| {
-        s.limits.pro = PlanLimits {
-            requests_per_hour: 6,
-            generates_per_minute: 0,
-            storage_quota_bytes: 0,
-        };
-        s.limits.redis_url = Some(redis.clone());
-        s.limits.prefix = Some(prefix.clone());
-    })
-    .await;
-    // A second API on the same database, Redis and settings.
-    let deps = thumbforge_worker::connect(&app.settings)
-        .await
-        .expect("deps");
-    let secret = resolve_secret(&app.settings).expect("secret");
-    let second = Application::build(&app.settings, ApiDeps::from_worker_deps(&deps, secret))
-        .await
-        .expect("second API");
-    let second_url = format!("http://127.0.0.1:{}", second.port());
-    let handle = second.handle();
-    let task = tokio::spawn(second.run_until_stopped());
-
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = crate::recovery::keys_create(dir.path());
+    let env = [
+        ("THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR", "6".to_owned()),
+        ("THUMBFORGE_LIMITS__REDIS_URL", redis),
+        ("THUMBFORGE_LIMITS__PREFIX", prefix),
+    ];
+    // Two real `thumbforge serve` processes on one database, API only.
+    let (_a, first) = crate::recovery::spawn_serve_with(dir.path(), 0, &env);
+    let (_b, second) = crate::recovery::spawn_serve_with(dir.path(), 0, &env);
+    let client = reqwest::Client::new();
     clear_of_window_edge(3600).await;
     let mut remaining = Vec::new();
     for i in 0..6 {
-        let base = if i % 2 == 0 {
-            &app.address
-        } else {
-            &second_url
-        };
-        let response = list(&app.client, base, &app.key).await;
+        let base = if i % 2 == 0 { &first } else { &second };
+        let response = list(&client, base, &key).await;
         assert_eq!(response.status(), 200, "request {i}");
         remaining.push(header(&response, "x-ratelimit-remaining").expect("remaining"));
     }
     assert_eq!(
         remaining,
         vec![5, 4, 3, 2, 1, 0],
-        "one count across both replicas"
+        "one count across both processes"
     );
-    for base in [&app.address, &second_url] {
-        assert_eq!(list(&app.client, base, &app.key).await.status(), 429);
+    for base in [&first, &second] {
+        assert_eq!(list(&client, base, &key).await.status(), 429);
     }
-    handle.stop(true).await;
-    let _ = task.await;
 }

@@ -27,8 +27,28 @@ impl Drop for ChildGuard {
 /// Starts the real `thumbforge serve` binary on port 0 and returns it with
 /// its base URL, read from the line it prints.
 pub fn spawn_serve(data_dir: &std::path::Path) -> (ChildGuard, String) {
-    let mut child = thumbforge(data_dir)
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
+    spawn_serve_with(data_dir, 2, &[])
+}
+
+/// `thumbforge serve` with `workers` in-process workers and extra
+/// environment (applied last, so it overrides the test defaults).
+pub fn spawn_serve_with(
+    data_dir: &std::path::Path,
+    workers: usize,
+    env: &[(&str, String)],
+) -> (ChildGuard, String) {
+    let mut command = thumbforge(data_dir);
+    command.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--workers",
+        &workers.to_string(),
+    ]);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
         .env("THUMBFORGE_MODELS__ENABLE_TEST_MODEL", "true")
         .env("THUMBFORGE_QUEUE__HEARTBEAT_SECS", "1")
         .env("THUMBFORGE_QUEUE__MISSED_HEARTBEATS", "2")
