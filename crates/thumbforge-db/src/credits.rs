@@ -17,7 +17,9 @@ use crate::{
     entities::{generations, organizations},
 };
 
-fn stmt(backend: DbBackend, pg: &str, values: Vec<Value>) -> Statement {
+/// A statement written with PostgreSQL's `$n` placeholders, each used once
+/// and in order, in the backend's spelling (`?` on SQLite).
+pub(crate) fn stmt(backend: DbBackend, pg: &str, values: Vec<Value>) -> Statement {
     let sql = match backend {
         DbBackend::Postgres => pg.to_owned(),
         // `$n` in order → `?` (each is used once, in order).

@@ -73,23 +73,15 @@ pub async fn count(db: &Db) -> Result<u64, DbError> {
 /// Bytes of images the org stores: its succeeded thumbnails (as served)
 /// and its assets.
 pub async fn storage_used(db: &Db, org_id: &str) -> Result<u64, DbError> {
-    use sea_orm::{ConnectionTrait, Statement};
+    use sea_orm::ConnectionTrait;
     let backend = db.conn().get_database_backend();
-    let p = |n: usize| match backend {
-        sea_orm::DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    };
-    let sql = format!(
-        "SELECT CAST(COALESCE((SELECT SUM(t.file_size_bytes) FROM thumbnails t \
+    let sql = "SELECT CAST(COALESCE((SELECT SUM(t.file_size_bytes) FROM thumbnails t \
          JOIN generations g ON g.id = t.generation_id \
-         WHERE g.org_id = {} AND t.status = 'succeeded'), 0) \
-         + COALESCE((SELECT SUM(a.size_bytes) FROM assets a WHERE a.org_id = {}), 0) AS BIGINT) AS used",
-        p(1),
-        p(2)
-    );
+         WHERE g.org_id = $1 AND t.status = 'succeeded'), 0) \
+         + COALESCE((SELECT SUM(a.size_bytes) FROM assets a WHERE a.org_id = $2), 0) AS BIGINT) AS used";
     let row = db
         .conn()
-        .query_one_raw(Statement::from_sql_and_values(
+        .query_one_raw(crate::credits::stmt(
             backend,
             sql,
             vec![org_id.into(), org_id.into()],

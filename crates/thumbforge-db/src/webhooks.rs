@@ -12,7 +12,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, Value,
+    Value,
     sea_query::{Expr, ExprTrait},
 };
 use thumbforge_core::ids::random_token;
@@ -171,21 +171,18 @@ pub async fn lease_due(db: &Db, limit: u64, lease_ms: i64) -> Result<Vec<Deliver
         ""
     };
     let sql = format!(
-        "UPDATE webhook_deliveries SET status = 'sending', lease_until = {p1} \
+        "UPDATE webhook_deliveries SET status = 'sending', lease_until = $1 \
          WHERE id IN (SELECT id FROM webhook_deliveries \
-         WHERE (status = 'pending' AND next_attempt_at <= {p2}) \
-         OR (status = 'sending' AND lease_until < {p3}) \
+         WHERE (status = 'pending' AND next_attempt_at <= $2) \
+         OR (status = 'sending' AND lease_until < $3) \
          ORDER BY next_attempt_at LIMIT {limit}{skip_locked}) \
-         RETURNING id",
-        p1 = param(backend, 1),
-        p2 = param(backend, 2),
-        p3 = param(backend, 3),
+         RETURNING id"
     );
     let ids: Vec<String> = db
         .conn()
-        .query_all_raw(Statement::from_sql_and_values(
+        .query_all_raw(crate::credits::stmt(
             backend,
-            sql,
+            &sql,
             vec![
                 Value::from(now + lease_ms),
                 Value::from(now),
@@ -203,13 +200,6 @@ pub async fn lease_due(db: &Db, limit: u64, lease_ms: i64) -> Result<Vec<Deliver
         .filter(webhook_deliveries::Column::Id.is_in(ids))
         .all(db.conn())
         .await?)
-}
-
-fn param(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    }
 }
 
 /// What one attempt came to.
