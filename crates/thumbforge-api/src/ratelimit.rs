@@ -121,7 +121,8 @@ impl Limiter {
             Plan::Free => self.settings.free,
             Plan::Pro => self.settings.pro,
         };
-        let mut windows = Vec::with_capacity(2);
+        // No allocation when the plan has no limits (every request asks).
+        let mut windows = Vec::new();
         if limits.requests_per_hour > 0 {
             windows.push(Window {
                 name: "hour",
