@@ -52,6 +52,8 @@ pub struct GenerateArgs {
     pub inspiration_ids: Option<Vec<String>>,
     /// `16:9` (default), `4:3` or `1:1`.
     pub aspect_ratio: Option<String>,
+    /// The video's title, drawn on the thumbnail by the local renderer.
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -149,6 +151,7 @@ impl ThumbforgeMcp {
             webhook_url: None,
             webhook_events: None,
             style_id: None,
+            title: args.title,
         };
         let state = &self.state;
         let accepted = async {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod client;
 mod embedded;
 
 use std::path::PathBuf;
@@ -24,6 +25,17 @@ pub struct Cli {
     pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Whether the command talks to a server over HTTP rather than to the
+    /// database (it needs no configuration, data dir or telemetry).
+    pub fn is_client(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Generate { .. } | Command::Generations { .. }
+        )
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +71,22 @@ pub enum Command {
         /// Stop metering: no balance, nothing debited.
         #[arg(long)]
         unmetered: bool,
+    },
+    /// Make thumbnails on a server (`--server`/THUMBFORGE_URL) and, with
+    /// --wait, watch them and download the PNGs. Exits 3 if the generation
+    /// failed, 4 if partial, 5 if canceled, 130 on Ctrl-C (it keeps running).
+    Generate {
+        #[command(flatten)]
+        connection: client::Connection,
+        #[command(flatten)]
+        args: client::GenerateArgs,
+    },
+    /// List, show, wait for, cancel or delete generations on a server.
+    Generations {
+        #[command(flatten)]
+        connection: client::Connection,
+        #[command(subcommand)]
+        command: client::GenerationsCommand,
     },
     /// Manage an organisation's own provider keys (bring your own key).
     /// Keys are sealed with the server secret and never printed.
@@ -118,6 +146,19 @@ fn parse_plan(raw: &str) -> Result<Plan, String> {
     raw.parse()
 }
 
+/// Runs a client command (see [`Cli::is_client`]); the outcome is the exit
+/// code.
+pub async fn run_client(cli: Cli) -> anyhow::Result<client::Outcome> {
+    match cli.command {
+        Command::Generate { connection, args } => client::generate(&connection, args).await,
+        Command::Generations {
+            connection,
+            command,
+        } => client::generations(&connection, command).await,
+        _ => anyhow::bail!("not a client command"),
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let (bind, workers) = match &cli.command {
         Command::Serve { bind, workers } => (bind.clone(), *workers),
@@ -157,6 +198,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ProviderKeys { command } => provider_keys_command(&settings, command).await,
+        Command::Generate { .. } | Command::Generations { .. } => run_client(cli).await.map(|_| ()),
         Command::Credits {
             org,
             set,

@@ -1,15 +1,24 @@
 //! `thumbforge`: parse the command line, start telemetry, run one command.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     let cli = thumbforge_cli::Cli::parse();
-    match thumbforge_cli::run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let result = if cli.is_client() {
+        thumbforge_cli::run_client(cli)
+            .await
+            .map(|outcome| outcome.exit_code())
+    } else {
+        thumbforge_cli::run(cli).await.map(|()| 0)
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

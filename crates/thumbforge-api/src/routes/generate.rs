@@ -56,6 +56,11 @@ pub struct GenerateBody {
     /// Extension (Flokan's `style_id`): a style preset of the organisation.
     #[serde(default)]
     pub style_id: Option<String>,
+    /// Extension (Flokan's `video_title`): the video's title, 1–500
+    /// characters; the local renderer draws it instead of the prompt.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
+    pub title: Option<String>,
 }
 
 impl TryFrom<GenerateBody> for GenerateRequest {
@@ -90,7 +95,11 @@ impl TryFrom<GenerateBody> for GenerateRequest {
                 .map(parse_provider)
                 .transpose()?
                 .unwrap_or_default(),
-            title: None,
+            title: body
+                .title
+                .as_deref()
+                .map(thumbforge_core::Title::parse)
+                .transpose()?,
             card_id: None,
             webhook: body
                 .webhook_url

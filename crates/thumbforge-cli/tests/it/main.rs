@@ -3,6 +3,7 @@
 
 mod auth;
 mod binaries;
+mod cli;
 mod events;
 mod flokan;
 mod flow;

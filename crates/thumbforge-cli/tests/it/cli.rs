@@ -1,0 +1,222 @@
+//! The `thumbforge` client commands, as a user runs them: the real binary
+//! against a live server (this test's app), over HTTP only.
+
+use std::{process::Output, time::Duration};
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, png_dimensions};
+
+/// The binary with the server and key in its environment, as a user's
+/// shell would have them; nothing of the server's configuration.
+fn client(app: &TestApp) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_thumbforge"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("THUMBFORGE_URL", &app.address)
+        .env("THUMBFORGE_API_KEY", &app.key)
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn run(cmd: &mut tokio::process::Command) -> Output {
+    tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("the command finishes within a minute")
+        .expect("the command runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn generate_wait_shows_progress_downloads_the_pngs_and_prints_their_paths() {
+    let app = TestApp::spawn().await;
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let out = run(client(&app)
+        .args([
+            "generate",
+            "--prompt",
+            "I built a Rust web service in 24 hours",
+            "--title",
+            "24 HOURS OF RUST",
+            "--count",
+            "2",
+            "--wait",
+            "--out",
+        ])
+        .arg(out_dir.path()))
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let paths: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(paths.len(), 2, "one path per thumbnail: {paths:?}");
+    for path in &paths {
+        let bytes = std::fs::read(path).expect("the printed path exists");
+        assert_eq!(png_dimensions(&bytes), (1280, 720));
+        assert!(path.starts_with(&out_dir.path().display().to_string()));
+    }
+    // The files are the server's thumbnails, named by their ids.
+    let listed = run(client(&app).args(["generations", "list", "--json"])).await;
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let page: Value = serde_json::from_slice(&listed.stdout).expect("--json is JSON");
+    let generation = &page["data"][0];
+    assert_eq!(generation["status"], "succeeded");
+    for thumbnail in generation["thumbnails"].as_array().expect("thumbnails") {
+        let id = thumbnail["id"].as_str().expect("id");
+        assert!(
+            paths.iter().any(|p| p.ends_with(&format!("{id}.png"))),
+            "{id} was downloaded"
+        );
+    }
+    // The human table names it too.
+    let table = run(client(&app).args(["generations", "list"])).await;
+    let table = text(&table.stdout);
+    assert!(
+        table.contains(generation["id"].as_str().expect("id")) && table.contains("2/2"),
+        "{table}"
+    );
+}
+
+#[tokio::test]
+async fn failed_and_partial_generations_exit_non_zero_and_say_why() {
+    let app = TestApp::spawn().await;
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let failed = run(client(&app)
+        .args([
+            "generate", "--prompt", "[fail]", "--model", "test", "--wait", "--out",
+        ])
+        .arg(out_dir.path()))
+    .await;
+    assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stderr));
+    let stderr = text(&failed.stderr);
+    assert!(stderr.contains("ended failed"), "{stderr}");
+    assert!(stdout_is_empty(&failed), "nothing was downloaded");
+
+    let partial = run(client(&app)
+        .args([
+            "generate", "--prompt", "[fail:1]", "--model", "test", "--count", "2", "--wait",
+            "--json", "--out",
+        ])
+        .arg(out_dir.path()))
+    .await;
+    assert_eq!(partial.status.code(), Some(4), "{}", text(&partial.stderr));
+    let body: Value = serde_json::from_slice(&partial.stdout).expect("--json is JSON");
+    assert_eq!(body["status"], "partial");
+    assert_eq!(body["files"].as_array().expect("files").len(), 1);
+    assert!(text(&partial.stderr).contains("ended partial"));
+}
+
+fn stdout_is_empty(out: &Output) -> bool {
+    out.stdout.iter().all(u8::is_ascii_whitespace)
+}
+
+#[tokio::test]
+async fn server_errors_are_one_clear_line_never_a_debug_dump() {
+    let app = TestApp::spawn().await;
+    let out = run(client(&app).args(["generate", "--prompt", "x", "--count", "9"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: count must be an integer from 1 to 4 (got 9) (invalid_count, HTTP 422)"
+    );
+    let out = run(client(&app)
+        .env("THUMBFORGE_API_KEY", "tfk_not_a_key")
+        .args(["generations", "list"]))
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+    let out = run(client(&app).args(["generations", "get", "gen_missing"])).await;
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("HTTP 404") && !stderr.contains("{"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn get_cancel_and_delete_by_id() {
+    let app = TestApp::spawn().await;
+    let accepted = run(client(&app).args([
+        "generate",
+        "--prompt",
+        "slow [sleep:30000]",
+        "--model",
+        "test",
+    ]))
+    .await;
+    assert!(accepted.status.success(), "{}", text(&accepted.stderr));
+    let id = text(&accepted.stdout).trim().to_owned();
+    assert!(id.starts_with("gen_"), "{id}");
+    let got = run(client(&app).args(["generations", "get", &id, "--json"])).await;
+    let body: Value = serde_json::from_slice(&got.stdout).expect("json");
+    assert_eq!(body["status"], "processing");
+    let canceled = run(client(&app).args(["generations", "cancel", &id, "--json"])).await;
+    let body: Value = serde_json::from_slice(&canceled.stdout).expect("json");
+    assert_eq!(body["status"], "canceled");
+    // Waiting on it now ends at once with the canceled exit code.
+    let waited = run(client(&app).args(["generations", "get", &id, "--wait"])).await;
+    assert_eq!(waited.status.code(), Some(5), "{}", text(&waited.stderr));
+    let deleted = run(client(&app).args(["generations", "delete", &id])).await;
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
+    assert_eq!(app.get_generation(&app.key, &id).await.status(), 404);
+}
+
+#[tokio::test]
+async fn ctrl_c_while_waiting_leaves_the_generation_running_and_says_how_to_resume() {
+    let app = TestApp::spawn().await;
+    let child = client(&app)
+        .args([
+            "generate",
+            "--prompt",
+            "slow [sleep:4000]",
+            "--model",
+            "test",
+            "--wait",
+            "--out",
+            "/tmp/unused-thumbforge-out",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    // Wait until the server has the generation, then interrupt.
+    let id = loop {
+        let page: Value = app
+            .client
+            .get(format!("{}/api/v1/generations", app.address))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        if let Some(id) = page["data"][0]["id"].as_str() {
+            break id.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("exits promptly")
+        .expect("output");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("thumbforge generations get {id} --wait")),
+        "{stderr}"
+    );
+    // The server carries on and finishes it.
+    let done = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(done["status"], "succeeded");
+}
