@@ -55,6 +55,9 @@ cargo test --workspace --locked -- --skip outage::
 echo "== cargo test, pass 2: PostgreSQL + Redis"
 THUMBFORGE_TEST_BACKEND=postgres-redis cargo test -p thumbforge-cli --locked --test it
 
+echo "== client examples (Python, JavaScript, webhook receivers) against a real server"
+bash scripts/examples.sh
+
 echo "== Schemathesis against the served OpenAPI spec"
 bash scripts/schemathesis.sh
 
