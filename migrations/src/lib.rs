@@ -8,6 +8,7 @@ mod m20261130_000003_credits_and_idempotency;
 mod m20261130_000004_flokan_fields;
 mod m20261130_000005_webhooks;
 mod m20261130_000006_styles;
+mod m20261130_000007_operator_actions;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_flokan_fields::Migration),
             Box::new(m20261130_000005_webhooks::Migration),
             Box::new(m20261130_000006_styles::Migration),
+            Box::new(m20261130_000007_operator_actions::Migration),
         ]
     }
 }

@@ -72,6 +72,31 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// An operator: a key with the [`ADMIN_SCOPE`] scope, of any organisation.
+/// Admin requests are not rate limited.
+pub struct Admin(pub Caller);
+
+/// The scope the operator's endpoints (`/api/v1/admin/…`) require.
+pub const ADMIN_SCOPE: &str = "admin";
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = presented_key(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let caller = find_caller(state, key).await?;
+            if caller.scopes.iter().any(|s| s == ADMIN_SCOPE) {
+                Ok(Admin(caller))
+            } else {
+                Err(ApiError::InsufficientScope(ADMIN_SCOPE))
+            }
+        })
+    }
+}
+
 /// The caller behind `key`, its scope checked and one request counted
 /// against its rate limits (for callers outside actix's extractors: MCP).
 pub(crate) async fn caller_for_key(
@@ -98,6 +123,14 @@ async fn authenticate(
     state: Option<web::Data<AppState>>,
     key: Option<String>,
 ) -> Result<Authenticated, ApiError> {
+    scoped(find_caller(state, key).await?)
+}
+
+/// The key's caller, whatever its scopes (cached).
+async fn find_caller(
+    state: Option<web::Data<AppState>>,
+    key: Option<String>,
+) -> Result<Caller, ApiError> {
     let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
     let key = key.ok_or(ApiError::MissingApiKey)?;
     // Keys are ASCII of a known shape; anything else cannot match.
@@ -106,12 +139,12 @@ async fn authenticate(
     }
     let hash = keys::key_digest(&key);
     if let Some(caller) = state.caches.callers.get(&hash) {
-        return scoped(caller);
+        return Ok(caller);
     }
     match keys::authenticate(&state.db, &key).await? {
         Some(caller) => {
             state.caches.callers.insert(hash, caller.clone());
-            scoped(caller)
+            Ok(caller)
         }
         None => Err(ApiError::InvalidApiKey),
     }

@@ -76,6 +76,8 @@ pub enum ApiError {
     QueueUnavailable,
     #[error("the service is not ready: {0}")]
     NotReady(String),
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -112,6 +114,7 @@ impl ApiError {
             ApiError::DatabaseUnavailable => "database_unavailable",
             ApiError::QueueUnavailable => "queue_unavailable",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::Conflict { code, .. } => code,
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -162,7 +165,7 @@ impl ResponseError for ApiError {
             ApiError::YoutubeNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
+            ApiError::IdempotencyInProgress | ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,

@@ -95,6 +95,8 @@ pub fn build(
             completed_at: None,
             enqueued_at: Some(now),
             lease_expires_at: None,
+            dismissed_at: None,
+            attempt_base: 0,
         })
         .collect();
     GenerationView {

@@ -116,6 +116,15 @@ impl JobQueue {
         }
     }
 
+    /// Jobs a worker holds right now, where the queue can tell (Redis:
+    /// delivered and not yet acknowledged).
+    pub async fn in_flight(&self) -> Result<Option<i64>, QueueError> {
+        match self {
+            JobQueue::Sqlite(_) => Ok(None),
+            JobQueue::Redis(q) => q.in_flight().await.map(Some),
+        }
+    }
+
     pub async fn close(&self) {
         if let JobQueue::Sqlite(q) = self {
             q.close().await

@@ -79,7 +79,13 @@ async fn queue(db: &Db) -> Result<(), thumbforge_db::DbError> {
                             ThumbnailStatus::Canceled => "thumbnail.canceled",
                             _ => "thumbnail.failed",
                         },
-                        dedupe_key: format!("{}:thumbnail", t.id),
+                        // The completion time tells an operator's retry (a new
+                        // outcome) from queueing the same outcome twice.
+                        dedupe_key: format!(
+                            "{}:thumbnail:{}",
+                            t.id,
+                            t.completed_at.unwrap_or_default()
+                        ),
                         data: thumbnail_data(&generation.id, t),
                     });
                 }
@@ -92,7 +98,11 @@ async fn queue(db: &Db) -> Result<(), thumbforge_db::DbError> {
         if finished {
             events.push(Event {
                 event_type: "generation.completed",
-                dedupe_key: format!("{}:completed", generation.id),
+                dedupe_key: format!(
+                    "{}:completed:{}",
+                    generation.id,
+                    generation.completed_at.unwrap_or_default()
+                ),
                 data: serde_json::json!({
                     "id": generation.id,
                     "status": generation.status,

@@ -494,6 +494,8 @@ mod tests {
                 completed_at: None,
                 enqueued_at: None,
                 lease_expires_at: None,
+                dismissed_at: None,
+                attempt_base: 0,
             })
             .collect();
         generations::GenerationView {

@@ -282,12 +282,7 @@ pub async fn delete_generation(
         .await?
         .ok_or(ApiError::NotFound("generation"))?;
     // This replica's cached answer goes now; see docs/api.md for others.
-    let now_secs = now_ms() / 1000;
-    let step = crate::signing::UrlSigner::expiry(now_secs, state.url_ttl_secs);
-    state
-        .caches
-        .bodies
-        .invalidate(&(id.as_str().to_owned(), step));
+    forget_cached(state, id.as_str());
     for t in &view.thumbnails {
         for key in [
             thumbforge_storage::thumbnail_key(id.as_str(), &t.id),
@@ -324,4 +319,14 @@ fn thumbnail_body(
         is_hidden: t.is_hidden,
         error: t.error.clone(),
     }
+}
+
+/// Drops this replica's cached answer for a generation that changed after
+/// it ended (deleted, or reopened by an operator's retry).
+pub fn forget_cached(state: &AppState, generation_id: &str) {
+    let step = crate::signing::UrlSigner::expiry(now_ms() / 1000, state.url_ttl_secs);
+    state
+        .caches
+        .bodies
+        .invalidate(&(generation_id.to_owned(), step));
 }

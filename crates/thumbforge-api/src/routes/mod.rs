@@ -1,5 +1,6 @@
 //! One module per resource; `configure` mounts them all.
 
+pub(crate) mod admin;
 pub(crate) mod assets;
 pub(crate) mod events;
 pub(crate) mod files;
@@ -7,8 +8,10 @@ pub(crate) mod flokan;
 pub(crate) mod generate;
 pub(crate) mod generations;
 pub(crate) mod health;
+pub(crate) mod models;
 pub(crate) mod provider_keys;
 pub(crate) mod styles;
+pub(crate) mod ui;
 pub(crate) mod webhooks;
 pub(crate) mod youtube;
 
@@ -27,6 +30,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(generations::list))
             .default_service(allow("GET")),
     )
+    .service(
+        web::resource("/api/v1/models")
+            .route(web::get().to(models::list))
+            .default_service(allow("GET")),
+    )
+    .service(
+        web::resource("/api/v1/admin/queue")
+            .route(web::get().to(admin::queue))
+            .default_service(allow("GET")),
+    )
+    .service(
+        web::resource("/api/v1/admin/jobs/{thumbnail_id}/retry")
+            .route(web::post().to(admin::retry))
+            .default_service(allow("POST")),
+    )
+    .service(
+        web::resource("/api/v1/admin/jobs/{thumbnail_id}/discard")
+            .route(web::post().to(admin::discard))
+            .default_service(allow("POST")),
+    )
+    .configure(ui::configure)
     .service(
         web::resource("/api/v1/generations/{id}")
             .route(web::get().to(generations::get))

@@ -1,6 +1,7 @@
 //! The integration suite: the real embedded app on port 0 with a temporary
 //! data dir per test, driven over HTTP as a client would.
 
+mod admin;
 mod auth;
 mod binaries;
 mod cli;

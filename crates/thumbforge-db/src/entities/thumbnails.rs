@@ -33,6 +33,11 @@ pub struct Model {
     pub enqueued_at: Option<i64>,
     /// While a worker holds it: when that claim lapses.
     pub lease_expires_at: Option<i64>,
+    /// When an operator dismissed this failed thumbnail from the dead list.
+    pub dismissed_at: Option<i64>,
+    /// `attempts` when an operator last retried it: the attempt cap counts
+    /// from here.
+    pub attempt_base: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -89,7 +89,7 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
     }
 
     let generation = &ctx.generation;
-    let produced = if attempt > env.max_attempts {
+    let produced = if attempt - ctx.thumbnail.attempt_base > env.max_attempts {
         warn!(attempt, "giving up on a thumbnail that keeps failing");
         Err(format!(
             "The thumbnail could not be rendered after {} attempts.",
