@@ -58,6 +58,9 @@ THUMBFORGE_TEST_BACKEND=postgres-redis cargo test -p thumbforge-cli --locked --t
 echo "== client examples (Python, JavaScript, webhook receivers) against a real server"
 bash scripts/examples.sh
 
+echo "== the playground and the queue dashboard in headless Chromium"
+bash scripts/browser.sh
+
 echo "== Schemathesis against the served OpenAPI spec"
 bash scripts/schemathesis.sh
 
