@@ -140,6 +140,19 @@ pub async fn overview(db: &Db) -> Result<Overview, DbError> {
     })
 }
 
+/// When the thumbnail that has waited longest for a worker was (last)
+/// queued, if any waits: the queue-age alert's input.
+pub async fn oldest_waiting_enqueued(db: &Db) -> Result<Option<i64>, DbError> {
+    Ok(thumbnails::Entity::find()
+        .select_only()
+        .column_as(thumbnails::Column::EnqueuedAt.min(), "oldest")
+        .filter(waiting_filter(now_ms()))
+        .into_tuple::<Option<i64>>()
+        .one(db.conn())
+        .await?
+        .flatten())
+}
+
 /// Dead thumbnails, the most recent failure first.
 pub async fn dead(db: &Db, limit: u64) -> Result<Vec<JobRow>, DbError> {
     Ok(thumbnails::Entity::find()

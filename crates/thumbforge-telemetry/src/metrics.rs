@@ -30,6 +30,14 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelCallLabels {
+    pub model: String,
+    /// `ok`, `timeout` (the job timeout), `unavailable` (retryable errors
+    /// that outlasted the adapter's retries), `refused` or `safety`.
+    pub outcome: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -55,6 +63,8 @@ pub struct Metrics {
     pub jobs_retried: Counter,
     pub job_duration: Histogram,
     pub enqueue_to_start: Histogram,
+    pub model_calls: Family<ModelCallLabels, Counter>,
+    pub queue_oldest_age: Gauge,
 }
 
 impl Metrics {
@@ -71,6 +81,18 @@ impl Metrics {
         let jobs_retried = Counter::default();
         let job_duration = job_histogram();
         let enqueue_to_start = latency_histogram();
+        let model_calls = Family::<ModelCallLabels, Counter>::default();
+        let queue_oldest_age = Gauge::default();
+        registry.register(
+            "model_calls",
+            "Image model calls by model and outcome (after the adapter's own retries)",
+            model_calls.clone(),
+        );
+        registry.register(
+            "queue_oldest_age_seconds",
+            "Age of the oldest thumbnail waiting for a worker, from when it was queued (sampled at scrape)",
+            queue_oldest_age.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -128,6 +150,8 @@ impl Metrics {
             queue_depth,
             queue_in_flight,
             jobs_started,
+            model_calls,
+            queue_oldest_age,
             jobs_succeeded,
             jobs_failed,
             jobs_retried,

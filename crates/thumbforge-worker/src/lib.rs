@@ -57,10 +57,15 @@ async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Result<W
     })
 }
 
-/// Samples queue depth (and Redis in-flight count) into the gauges, giving
-/// up after a second so a scrape never hangs on a dead queue.
-pub async fn sample_queue(queue: &JobQueue, metrics: &Metrics) {
+/// Samples queue depth, the Redis in-flight count and the oldest waiting
+/// thumbnail's age into the gauges, giving up after a second so a scrape
+/// never hangs on a dead queue or database.
+pub async fn sample_queue(queue: &JobQueue, db: &Db, metrics: &Metrics) {
     let sample = async {
+        if let Ok(oldest) = thumbforge_db::admin::oldest_waiting_enqueued(db).await {
+            let age_ms = oldest.map_or(0, |at| (thumbforge_db::now_ms() - at).max(0));
+            metrics.queue_oldest_age.set(age_ms / 1000);
+        }
         if let Ok(depth) = queue.depth().await {
             metrics.queue_depth.set(depth);
         }

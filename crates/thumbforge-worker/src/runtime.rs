@@ -269,7 +269,7 @@ pub(crate) fn serve_health(
             .route(
                 "/metrics",
                 web::get().to(|deps: web::Data<WorkerDeps>| async move {
-                    crate::sample_queue(&deps.queue, &deps.metrics).await;
+                    crate::sample_queue(&deps.queue, &deps.db, &deps.metrics).await;
                     HttpResponse::Ok()
                         .content_type(thumbforge_telemetry::metrics::CONTENT_TYPE)
                         .body(deps.metrics.render())

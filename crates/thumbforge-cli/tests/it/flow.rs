@@ -241,7 +241,54 @@ async fn metrics_count_requests_and_jobs() {
     assert_eq!(value("thumbforge_job_duration_seconds_count"), 2.0);
     assert_eq!(value("thumbforge_job_enqueue_to_start_seconds_count"), 2.0);
     assert_eq!(value("thumbforge_queue_depth"), 0.0);
+    assert_eq!(value("thumbforge_queue_oldest_age_seconds"), 0.0);
+    assert_eq!(
+        value(r#"thumbforge_model_calls_total{model="local",outcome="ok"}"#),
+        2.0
+    );
     assert!(text.contains(r#"thumbforge_http_request_duration_seconds_bucket{le="#));
+}
+
+#[tokio::test]
+async fn model_failures_and_queue_age_are_measured() {
+    // No workers: what is queued waits, and its age shows.
+    let app = TestApp::spawn_with(|s| s.worker.concurrency = 0).await;
+    app.generate(&app.key, json!({"prompt": "waiting"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let scrape = |app: &TestApp| {
+        let request = app.client.get(format!("{}/metrics", app.address));
+        async move {
+            request
+                .send()
+                .await
+                .expect("sent")
+                .text()
+                .await
+                .expect("text")
+        }
+    };
+    let text = scrape(&app).await;
+    let age: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("thumbforge_queue_oldest_age_seconds ")?
+                .parse()
+                .ok()
+        })
+        .expect("the age series");
+    assert!(age >= 1.0, "{age}");
+
+    let app = TestApp::spawn().await;
+    let id = app
+        .generate(&app.key, json!({"prompt": "[fail]", "model": "test"}))
+        .await;
+    app.wait_terminal(&app.key, &id).await;
+    let text = scrape(&app).await;
+    assert!(
+        text.lines()
+            .any(|l| l == r#"thumbforge_model_calls_total{model="test",outcome="refused"} 1"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]

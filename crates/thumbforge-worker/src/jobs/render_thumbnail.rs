@@ -21,11 +21,13 @@ use thumbforge_db::{
     crypto::Sealer,
     now_ms, provider_keys, thumbnails,
 };
-use thumbforge_providers::{Credentials, FetchPolicy, ImageRequest, Providers, Reference, decode};
+use thumbforge_providers::{
+    Credentials, FetchPolicy, ImageRequest, ProviderError, Providers, Reference, decode,
+};
 use thumbforge_queue::RenderThumbnail;
 use thumbforge_render::{apply_watermark, encode_png, normalize};
 use thumbforge_storage::{Storage, thumbnail_key, watermarked_key};
-use thumbforge_telemetry::metrics::Metrics;
+use thumbforge_telemetry::metrics::{Metrics, ModelCallLabels};
 use tracing::{debug, info, warn};
 
 /// What the job needs, shared by all deliveries.
@@ -236,19 +238,32 @@ async fn produce(
         references,
         style: style.as_ref().map(render_style),
     };
-    Ok(
-        match tokio::time::timeout(env.job_timeout, provider.generate(&request)).await {
-            Err(_) => Err(format!(
-                "The image model did not answer within {} seconds.",
-                env.job_timeout.as_secs()
-            )),
-            Ok(Err(e)) => {
-                warn!(error = %e, retryable = e.is_retryable(), "model call failed");
-                Err(e.public_message())
-            }
-            Ok(Ok(image)) => Ok(normalize(&image, width, height)),
-        },
-    )
+    let answer = tokio::time::timeout(env.job_timeout, provider.generate(&request)).await;
+    let outcome = match &answer {
+        Err(_) | Ok(Err(ProviderError::Timeout)) => "timeout",
+        Ok(Err(ProviderError::Retryable { .. })) => "unavailable",
+        Ok(Err(ProviderError::Permanent(_))) => "refused",
+        Ok(Err(ProviderError::Safety)) => "safety",
+        Ok(Ok(_)) => "ok",
+    };
+    env.metrics
+        .model_calls
+        .get_or_create(&ModelCallLabels {
+            model: generation.model.clone(),
+            outcome,
+        })
+        .inc();
+    Ok(match answer {
+        Err(_) => Err(format!(
+            "The image model did not answer within {} seconds.",
+            env.job_timeout.as_secs()
+        )),
+        Ok(Err(e)) => {
+            warn!(error = %e, retryable = e.is_retryable(), "model call failed");
+            Err(e.public_message())
+        }
+        Ok(Ok(image)) => Ok(normalize(&image, width, height)),
+    })
 }
 
 /// A style preset as the renderer takes it (colours were validated when
