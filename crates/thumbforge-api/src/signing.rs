@@ -17,6 +17,8 @@ const SIG_BYTES: usize = 16;
 #[derive(Clone)]
 pub struct UrlSigner {
     secret: SecretString,
+    /// The secret before a rotation: what it signed still verifies.
+    previous: Option<SecretString>,
 }
 
 impl std::fmt::Debug for UrlSigner {
@@ -27,11 +29,24 @@ impl std::fmt::Debug for UrlSigner {
 
 impl UrlSigner {
     pub fn new(secret: SecretString) -> UrlSigner {
-        UrlSigner { secret }
+        UrlSigner {
+            secret,
+            previous: None,
+        }
+    }
+
+    /// Also verifies URLs signed under `previous` (a rotation in progress).
+    pub fn with_previous(mut self, previous: Option<SecretString>) -> UrlSigner {
+        self.previous = previous;
+        self
     }
 
     fn mac(&self, thumbnail_id: &str, expires: i64) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(self.secret.expose_secret().as_bytes())
+        Self::mac_with(&self.secret, thumbnail_id, expires)
+    }
+
+    fn mac_with(secret: &SecretString, thumbnail_id: &str, expires: i64) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes())
             .expect("HMAC accepts keys of any length");
         mac.update(thumbnail_id.as_bytes());
         mac.update(b":");
@@ -57,10 +72,13 @@ impl UrlSigner {
             return false;
         };
         sig.len() == SIG_BYTES
-            && self
-                .mac(thumbnail_id, expires)
-                .verify_truncated_left(&sig)
-                .is_ok()
+            && std::iter::once(&self.secret)
+                .chain(self.previous.as_ref())
+                .any(|secret| {
+                    Self::mac_with(secret, thumbnail_id, expires)
+                        .verify_truncated_left(&sig)
+                        .is_ok()
+                })
     }
 }
 
@@ -77,6 +95,12 @@ mod tests {
         assert!(!signer.verify("thm_b", exp, &sig));
         assert!(!signer.verify("thm_a", exp + 1, &sig));
         assert!(!signer.verify("thm_a", exp, "zz"));
+        let rotated = UrlSigner::new(SecretString::from("next"))
+            .with_previous(Some(SecretString::from("s3cret")));
+        assert!(
+            rotated.verify("thm_a", exp, &sig),
+            "the previous secret's URLs still verify"
+        );
         let other = UrlSigner::new(SecretString::from("other"));
         assert!(!other.verify("thm_a", exp, &sig));
     }

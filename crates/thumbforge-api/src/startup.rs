@@ -201,7 +201,7 @@ impl Application {
                 max_dimension: settings.references.max_dimension,
                 max_alloc: settings.references.max_decode_bytes,
             },
-            signer: UrlSigner::new(deps.secret),
+            signer: UrlSigner::new(deps.secret).with_previous(settings.previous_secret.clone()),
             default_model,
             public_url: settings.public_url.clone(),
             max_body_bytes: settings.api.max_body_bytes,

@@ -88,6 +88,10 @@ pub enum Command {
         #[command(subcommand)]
         command: client::GenerationsCommand,
     },
+    /// After a server-secret rotation: seal every provider key and webhook
+    /// secret again under the current secret (THUMBFORGE_SECRET), opening
+    /// them with THUMBFORGE_PREVIOUS_SECRET. Safe to run more than once.
+    Reseal,
     /// Manage an organisation's own provider keys (bring your own key).
     /// Keys are sealed with the server secret and never printed.
     ProviderKeys {
@@ -136,9 +140,23 @@ pub enum KeysCommand {
         /// Plan for a new org, or a change of plan for an existing one.
         #[arg(long, value_parser = parse_plan)]
         plan: Option<Plan>,
-        /// Space- or comma-separated scopes.
+        /// Space- or comma-separated scopes: `thumbnail_generator` (the
+        /// API), `admin` (the operator's queue endpoints and dashboard).
         #[arg(long, default_value = keys::DEFAULT_SCOPES)]
         scopes: String,
+    },
+    /// List an organisation's keys (ids, prefixes, scopes; never the keys).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a key by its id (from `keys list`). API replicas stop
+    /// accepting it within `api.auth_cache_secs`.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        /// The key's id (`key_…`).
+        id: String,
     },
 }
 
@@ -176,6 +194,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_db(&settings).await?;
             db.migrate().await.context("migrating")?;
             eprintln!("migrations applied to {}", redact(&settings.database_url()));
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::List { org },
+        } => {
+            let db = open_db(&settings).await?;
+            let org = orgs::find_by_slug(&db, &org)
+                .await?
+                .with_context(|| format!("no organisation `{org}`"))?;
+            for key in keys::list(&db, &org.id).await? {
+                let state = match key.revoked_at {
+                    Some(at) => format!("revoked {at}"),
+                    None => "live".to_owned(),
+                };
+                println!(
+                    "{}\t{}…\t{}\tcreated {}\t{state}",
+                    key.id, key.key_prefix, key.scopes, key.created_at
+                );
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Revoke { org, id },
+        } => {
+            let db = open_db(&settings).await?;
+            let org = orgs::find_by_slug(&db, &org)
+                .await?
+                .with_context(|| format!("no organisation `{org}`"))?;
+            anyhow::ensure!(
+                keys::revoke(&db, &org.id, &id).await?,
+                "org `{}` has no live key `{id}`",
+                org.slug
+            );
+            eprintln!("revoked {id}");
+            Ok(())
+        }
+        Command::Reseal => {
+            let db = open_db(&settings).await?;
+            db.migrate().await.context("migrating")?;
+            let secret = settings
+                .resolve_secret()
+                .context("reading the server secret")?;
+            anyhow::ensure!(
+                settings.previous_secret.is_some(),
+                "set THUMBFORGE_PREVIOUS_SECRET to the secret being replaced"
+            );
+            let sealer = thumbforge_worker::sealer(&settings, &secret);
+            let keys = provider_keys::reseal(&db, &sealer).await?;
+            let hooks = thumbforge_db::webhooks::reseal(&db, &sealer).await?;
+            for (what, r) in [("provider keys", keys), ("webhook secrets", hooks)] {
+                println!(
+                    "{what}: {} re-sealed, {} already current, {} unreadable",
+                    r.resealed, r.current, r.unreadable
+                );
+            }
+            anyhow::ensure!(
+                keys.unreadable + hooks.unreadable == 0,
+                "some values opened with neither secret; those must be set again"
+            );
             Ok(())
         }
         Command::Keys {

@@ -22,6 +22,10 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Signs image URLs. Generated and kept in `data_dir/secret` when unset.
     pub secret: Option<SecretString>,
+    /// The secret before a rotation (THUMBFORGE_PREVIOUS_SECRET): image URLs
+    /// it signed still verify, and values it sealed still open, until
+    /// `thumbforge reseal` has re-sealed them (docs/operations.md).
+    pub previous_secret: Option<SecretString>,
     pub database: DatabaseSettings,
     pub queue: QueueSettings,
     pub worker: WorkerSettings,

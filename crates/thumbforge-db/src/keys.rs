@@ -75,3 +75,26 @@ pub async fn authenticate(db: &Db, plain: &str) -> Result<Option<Caller>, DbErro
         metered: org.credits_balance.is_some(),
     }))
 }
+
+/// The org's keys, newest first (hashes and prefixes only; never the key).
+pub async fn list(db: &Db, org_id: &str) -> Result<Vec<api_keys::Model>, DbError> {
+    use sea_orm::QueryOrder;
+    Ok(api_keys::Entity::find()
+        .filter(api_keys::Column::OrgId.eq(org_id))
+        .order_by_desc(api_keys::Column::CreatedAt)
+        .all(db.conn())
+        .await?)
+}
+
+/// Revokes the org's key with this id; false when there is no such live key.
+pub async fn revoke(db: &Db, org_id: &str, key_id: &str) -> Result<bool, DbError> {
+    use sea_orm::sea_query::Expr;
+    let result = api_keys::Entity::update_many()
+        .col_expr(api_keys::Column::RevokedAt, Expr::value(now_ms()))
+        .filter(api_keys::Column::OrgId.eq(org_id))
+        .filter(api_keys::Column::Id.eq(key_id))
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .exec(db.conn())
+        .await?;
+    Ok(result.rows_affected == 1)
+}

@@ -91,3 +91,19 @@ pub async fn delete(db: &Db, org_id: &str, provider: ProviderKind) -> Result<boo
             .await?;
     Ok(result.rows_affected > 0)
 }
+
+/// Seals every stored key again under the current secret (after a secret
+/// rotation; the sealer must know the previous one).
+pub async fn reseal(db: &Db, sealer: &Sealer) -> Result<crate::crypto::Resealed, DbError> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let mut report = crate::crypto::Resealed::default();
+    for row in provider_keys::Entity::find().all(db.conn()).await? {
+        let context = format!("{}/{}", row.org_id, row.provider);
+        if let Some(sealed) = report.step(sealer, &row.sealed, &context) {
+            let mut active = row.into_active_model();
+            active.sealed = Set(sealed);
+            active.update(db.conn()).await?;
+        }
+    }
+    Ok(report)
+}

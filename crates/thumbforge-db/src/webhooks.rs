@@ -60,6 +60,30 @@ pub async fn secret(db: &Db, sealer: &Sealer, org_id: &str) -> Result<String, Db
     Box::pin(secret(db, sealer, org_id)).await
 }
 
+/// Seals every organisation's webhook secret again under the current
+/// server secret (after a rotation; the sealer must know the previous one).
+pub async fn reseal(db: &Db, sealer: &Sealer) -> Result<crate::crypto::Resealed, DbError> {
+    let mut report = crate::crypto::Resealed::default();
+    let orgs = organizations::Entity::find()
+        .filter(organizations::Column::WebhookSecret.is_not_null())
+        .all(db.conn())
+        .await?;
+    for org in orgs {
+        let Some(old) = org.webhook_secret.as_deref() else {
+            continue;
+        };
+        if let Some(sealed) = report.step(sealer, old, &context(&org.id)) {
+            organizations::Entity::update_many()
+                .col_expr(organizations::Column::WebhookSecret, Expr::value(sealed))
+                .filter(organizations::Column::Id.eq(&org.id))
+                .filter(organizations::Column::WebhookSecret.eq(old))
+                .exec(db.conn())
+                .await?;
+        }
+    }
+    Ok(report)
+}
+
 /// Replaces the org's signing secret; returns the new one.
 pub async fn rotate_secret(db: &Db, sealer: &Sealer, org_id: &str) -> Result<String, DbError> {
     let secret = new_secret();

@@ -50,11 +50,20 @@ async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Result<W
         storage,
         providers: Providers::new(&settings.providers, settings.models.enable_test_model),
         fetch,
-        sealer: thumbforge_db::crypto::Sealer::from_secret(secrecy::ExposeSecret::expose_secret(
-            &secret,
-        )),
+        sealer: sealer(settings, &secret),
         metrics: Metrics::new(),
     })
+}
+
+/// The sealer for provider keys and webhook secrets: the current secret,
+/// and the previous one while a rotation is in progress.
+pub fn sealer(
+    settings: &Settings,
+    secret: &secrecy::SecretString,
+) -> thumbforge_db::crypto::Sealer {
+    use secrecy::ExposeSecret;
+    thumbforge_db::crypto::Sealer::from_secret(secret.expose_secret())
+        .with_previous(settings.previous_secret.as_ref().map(|s| s.expose_secret()))
 }
 
 /// Samples queue depth, the Redis in-flight count and the oldest waiting

@@ -179,3 +179,160 @@ async fn separate_api_and_worker_share_a_data_dir() {
     shutdown.cancel();
     let _ = worker.await;
 }
+
+#[tokio::test]
+async fn keys_are_listed_without_the_key_and_revoked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let created = thumbforge(dir.path())
+        .args(["keys", "create", "--org", "rotating"])
+        .output()
+        .expect("runs");
+    let key = String::from_utf8(created.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let list = thumbforge(dir.path())
+        .args(["keys", "list", "--org", "rotating"])
+        .output()
+        .expect("runs");
+    let listed = String::from_utf8(list.stdout).expect("utf-8");
+    assert!(!listed.contains(&key), "the key itself is never listed");
+    assert!(
+        listed.contains(&key[..8]) && listed.contains("live"),
+        "{listed}"
+    );
+    let id = listed.split('\t').next().expect("id").to_owned();
+    let db = thumbforge_worker::connect_db(&test_settings(dir.path()))
+        .await
+        .expect("db");
+    assert!(
+        thumbforge_db::keys::authenticate(&db, &key)
+            .await
+            .expect("reads")
+            .is_some()
+    );
+    for expected in [true, false] {
+        let revoke = thumbforge(dir.path())
+            .args(["keys", "revoke", "--org", "rotating", &id])
+            .output()
+            .expect("runs");
+        assert_eq!(
+            revoke.status.success(),
+            expected,
+            "revoke, then nothing to revoke"
+        );
+    }
+    assert!(
+        thumbforge_db::keys::authenticate(&db, &key)
+            .await
+            .expect("reads")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
+    use std::io::Write;
+    use thumbforge_db::crypto::Sealer;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let with_secrets = |current: &str, previous: Option<&str>| {
+        let mut cmd = thumbforge(dir.path());
+        cmd.env("THUMBFORGE_SECRET", current);
+        if let Some(previous) = previous {
+            cmd.env("THUMBFORGE_PREVIOUS_SECRET", previous);
+        }
+        cmd
+    };
+    assert!(
+        with_secrets("old-secret", None)
+            .args(["keys", "create", "--org", "sealed"])
+            .output()
+            .expect("runs")
+            .status
+            .success()
+    );
+    let mut set = with_secrets("old-secret", None)
+        .args([
+            "provider-keys",
+            "set",
+            "--org",
+            "sealed",
+            "--provider",
+            "openai",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    set.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"sk-rotate-me\n")
+        .expect("write");
+    assert!(set.wait().expect("waits").success());
+    let db = thumbforge_worker::connect_db(&test_settings(dir.path()))
+        .await
+        .expect("db");
+    let org = thumbforge_db::orgs::find_by_slug(&db, "sealed")
+        .await
+        .expect("reads")
+        .expect("org");
+    // A webhook secret sealed under the old secret too.
+    let hook_secret =
+        thumbforge_db::webhooks::secret(&db, &Sealer::from_secret("old-secret"), &org.id)
+            .await
+            .expect("made");
+    let key_under = |secret: &str| {
+        let db = db.clone();
+        let org_id = org.id.clone();
+        let sealer = Sealer::from_secret(secret);
+        async move {
+            thumbforge_db::provider_keys::get(
+                &db,
+                &sealer,
+                &org_id,
+                thumbforge_core::ProviderKind::OpenAi,
+            )
+            .await
+            .expect("reads")
+            .expect("a row")
+        }
+    };
+    assert!(key_under("new-secret").await.is_err(), "not yet re-sealed");
+
+    let refused = with_secrets("new-secret", None)
+        .arg("reseal")
+        .output()
+        .expect("runs");
+    assert!(
+        !refused.status.success(),
+        "reseal needs the previous secret"
+    );
+    let resealed = with_secrets("new-secret", Some("old-secret"))
+        .arg("reseal")
+        .output()
+        .expect("runs");
+    let report = String::from_utf8_lossy(&resealed.stdout).into_owned();
+    assert!(
+        resealed.status.success(),
+        "{report} {}",
+        String::from_utf8_lossy(&resealed.stderr)
+    );
+    assert!(report.contains("provider keys: 1 re-sealed"), "{report}");
+    assert!(report.contains("webhook secrets: 1 re-sealed"), "{report}");
+    // The new secret alone now opens both; a second run has nothing to do.
+    assert_eq!(
+        key_under("new-secret").await.expect("opens"),
+        "sk-rotate-me"
+    );
+    assert_eq!(
+        thumbforge_db::webhooks::secret(&db, &Sealer::from_secret("new-secret"), &org.id)
+            .await
+            .expect("opens"),
+        hook_secret
+    );
+    let again = with_secrets("new-secret", Some("old-secret"))
+        .arg("reseal")
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 re-sealed, 1 already current"));
+}
