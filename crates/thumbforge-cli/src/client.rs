@@ -627,7 +627,7 @@ mod tests {
     fn times_are_utc_calendar_dates() {
         assert_eq!(format_ms(0), "1970-01-01 00:00:00");
         assert_eq!(format_ms(1_709_251_199_000), "2024-02-29 23:59:59");
-        assert_eq!(format_ms(1_796_083_200_000), "2026-11-30 00:00:00");
+        assert_eq!(format_ms(1_795_996_800_000), "2026-11-30 00:00:00");
     }
 
     #[test]
