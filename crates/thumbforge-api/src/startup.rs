@@ -256,8 +256,8 @@ impl Application {
                         }
                     }
                 })
-                .service(mcp.clone().scope_with_path("/api/mcp"))
                 .configure(routes::configure)
+                .service(mcp.clone().scope_with_path("/api/mcp"))
                 .default_service(web::to(routes::not_found))
         })
         .disable_signals()

@@ -488,8 +488,9 @@ async fn wait_and_download(api: &Api, id: &str, args: &WaitArgs) -> anyhow::Resu
         .expect("static template")
         .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✓");
     let mut slots: Vec<ProgressBar> = Vec::new();
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
+    // Listening from the start (a spawned task registers the handler at
+    // once), so even an early Ctrl-C stops only the waiting.
+    let mut interrupted = tokio::spawn(tokio::signal::ctrl_c());
     let (generation, raw) = loop {
         let (generation, raw) = api.generation(id).await?;
         for (i, t) in generation.thumbnails.iter().enumerate() {
@@ -531,6 +532,7 @@ async fn wait_and_download(api: &Api, id: &str, args: &WaitArgs) -> anyhow::Resu
             }
         }
     };
+    interrupted.abort();
     drop(slots);
     let mut files = Vec::new();
     let succeeded: Vec<&Thumbnail> = generation

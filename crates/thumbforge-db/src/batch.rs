@@ -376,8 +376,14 @@ async fn record_many(db: &Db, ops: &[RecordOp]) -> Result<RecordedMany, DbError>
 async fn record_single_pg<'a>(
     db: &Db,
     ops: &[&'a RecordOp],
-) -> Result<(std::collections::HashSet<String>, HashMap<String, GenerationStatus>, Vec<&'a RecordOp>), DbError>
-{
+) -> Result<
+    (
+        std::collections::HashSet<String>,
+        HashMap<String, GenerationStatus>,
+        Vec<&'a RecordOp>,
+    ),
+    DbError,
+> {
     let mut changed = std::collections::HashSet::new();
     let mut derived = HashMap::new();
     if ops.is_empty() {

@@ -20,7 +20,15 @@ use actix_web::{HttpResponse, web};
 use crate::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // actix tries resources in the order they are registered: the poll,
+    // the hottest route by far, goes first.
     cfg.service(
+        web::resource("/api/v1/generations/{id}")
+            .route(web::get().to(generations::get))
+            .route(web::delete().to(generations::delete))
+            .default_service(allow("GET, DELETE")),
+    )
+    .service(
         web::resource("/api/v1/generate")
             .route(web::post().to(generate::generate))
             .default_service(allow("POST")),
@@ -51,12 +59,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(allow("POST")),
     )
     .configure(ui::configure)
-    .service(
-        web::resource("/api/v1/generations/{id}")
-            .route(web::get().to(generations::get))
-            .route(web::delete().to(generations::delete))
-            .default_service(allow("GET, DELETE")),
-    )
     .service(
         web::resource("/api/v1/generations/{id}/events")
             .route(web::get().to(events::stream_events))
