@@ -272,36 +272,26 @@ pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refus
             return Ok(Err(Refused::WrongState));
         }
     }
-    let updated = thumbnails::Entity::update_many()
+    let mut reopen = thumbnails::Entity::update_many()
         .col_expr(
             thumbnails::Column::Status,
             Expr::value(ThumbnailStatus::Processing.as_str()),
         )
         .col_expr(
-            thumbnails::Column::Error,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            thumbnails::Column::CompletedAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .col_expr(
-            thumbnails::Column::StartedAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .col_expr(
-            thumbnails::Column::LeaseExpiresAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .col_expr(
-            thumbnails::Column::DismissedAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .col_expr(
             thumbnails::Column::AttemptBase,
             Expr::value(thumbnail.attempts),
         )
-        .col_expr(thumbnails::Column::EnqueuedAt, Expr::value(now))
+        .col_expr(thumbnails::Column::EnqueuedAt, Expr::value(now));
+    for cleared in [
+        thumbnails::Column::Error,
+        thumbnails::Column::CompletedAt,
+        thumbnails::Column::StartedAt,
+        thumbnails::Column::LeaseExpiresAt,
+        thumbnails::Column::DismissedAt,
+    ] {
+        reopen = reopen.col_expr(cleared, Expr::cust("NULL"));
+    }
+    let updated = reopen
         .filter(thumbnails::Column::Id.eq(thumbnail_id))
         .filter(thumbnails::Column::Status.eq(FAILED))
         .exec(&txn)

@@ -13,30 +13,6 @@ async fn admin_key(app: &TestApp) -> String {
     keys::create(app.db(), &ops.id, "admin").await.expect("key")
 }
 
-async fn get(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(format!("{}{path}", app.address))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .post(format!("{}{path}", app.address))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 fn ids(list: &Value) -> Vec<String> {
     list.as_array()
         .expect("a list")
@@ -48,13 +24,13 @@ fn ids(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn only_admin_keys_see_the_queue() {
     let app = TestApp::spawn().await;
-    let (status, problem) = get(&app, &app.key, "/api/v1/admin/queue").await;
+    let (status, problem) = app.get_json(&app.key, "/api/v1/admin/queue").await;
     assert_eq!(status, 403);
     assert_eq!(problem["code"], "insufficient_scope");
-    let (status, _) = get(&app, "tfk_nope", "/api/v1/admin/queue").await;
+    let (status, _) = app.get_json("tfk_nope", "/api/v1/admin/queue").await;
     assert_eq!(status, 401);
     let admin = admin_key(&app).await;
-    let (status, report) = get(&app, &admin, "/api/v1/admin/queue").await;
+    let (status, report) = app.get_json(&admin, "/api/v1/admin/queue").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["overview"]["dead"], 0);
     assert!(report["queue"]["depth"].is_i64(), "{report}");
@@ -103,29 +79,34 @@ async fn a_dead_job_is_listed_retried_with_its_credits_and_discarded() {
     // 2 debited, the failed one refunded.
     assert_eq!(balance(&app).await, Some(9));
 
-    let (_, report) = get(&app, &admin, "/api/v1/admin/queue").await;
+    let (_, report) = app.get_json(&admin, "/api/v1/admin/queue").await;
     assert_eq!(ids(&report["dead"]), vec![dead_id.clone()]);
     assert_eq!(report["overview"]["dead"], 1);
     let first_failure = report["dead"][0]["completedAt"].as_i64().expect("time");
 
     // Only failed thumbnails can be retried.
-    let (status, problem) =
-        post(&app, &admin, &format!("/api/v1/admin/jobs/{good_id}/retry")).await;
+    let (status, problem) = app
+        .post_json(&admin, &format!("/api/v1/admin/jobs/{good_id}/retry"))
+        .await;
     assert_eq!(
         (status, problem["code"].as_str()),
         (409, Some("job_not_dead"))
     );
-    let (status, _) = post(&app, &admin, "/api/v1/admin/jobs/thm_missing/retry").await;
+    let (status, _) = app
+        .post_json(&admin, "/api/v1/admin/jobs/thm_missing/retry")
+        .await;
     assert_eq!(status, 404);
 
     // Retry: the generation reopens, the refund is taken back, the job runs
     // again (and, scripted to fail, fails again and is refunded again).
-    let (status, body) = post(&app, &admin, &format!("/api/v1/admin/jobs/{dead_id}/retry")).await;
+    let (status, body) = app
+        .post_json(&admin, &format!("/api/v1/admin/jobs/{dead_id}/retry"))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["action"], "retried");
     let again = app.wait_terminal(&app.key, &id).await;
     assert_eq!(again["status"], "partial");
-    let (_, report) = get(&app, &admin, "/api/v1/admin/queue").await;
+    let (_, report) = app.get_json(&admin, "/api/v1/admin/queue").await;
     let second_failure = report["dead"][0]["completedAt"].as_i64().expect("time");
     assert!(
         second_failure > first_failure,
@@ -139,23 +120,17 @@ async fn a_dead_job_is_listed_retried_with_its_credits_and_discarded() {
     );
 
     // Discard: off the dead list, still failed; a second discard is refused.
-    let (status, _) = post(
-        &app,
-        &admin,
-        &format!("/api/v1/admin/jobs/{dead_id}/discard"),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(&admin, &format!("/api/v1/admin/jobs/{dead_id}/discard"))
+        .await;
     assert_eq!(status, 200);
-    let (_, report) = get(&app, &admin, "/api/v1/admin/queue").await;
+    let (_, report) = app.get_json(&admin, "/api/v1/admin/queue").await;
     assert!(ids(&report["dead"]).is_empty(), "{report}");
     let still = app.wait_terminal(&app.key, &id).await;
     assert_eq!(still["thumbnails"][1]["status"], "failed");
-    let (status, problem) = post(
-        &app,
-        &admin,
-        &format!("/api/v1/admin/jobs/{dead_id}/discard"),
-    )
-    .await;
+    let (status, problem) = app
+        .post_json(&admin, &format!("/api/v1/admin/jobs/{dead_id}/discard"))
+        .await;
     assert_eq!(
         (status, problem["code"].as_str()),
         (409, Some("job_not_discardable"))
@@ -182,12 +157,9 @@ async fn retrying_a_job_whose_org_cannot_pay_is_refused() {
     credits::set_balance(app.db(), &org.id, Some(0))
         .await
         .expect("balance");
-    let (status, problem) = post(
-        &app,
-        &admin,
-        &format!("/api/v1/admin/jobs/{thumbnail}/retry"),
-    )
-    .await;
+    let (status, problem) = app
+        .post_json(&admin, &format!("/api/v1/admin/jobs/{thumbnail}/retry"))
+        .await;
     assert_eq!(
         (status, problem["code"].as_str()),
         (402, Some("insufficient_credits"))
@@ -206,17 +178,16 @@ async fn discarding_a_running_job_fails_it_and_ends_its_generation() {
             json!({"prompt": "[sleep:20000]", "model": "test"}),
         )
         .await;
-    let (_, generation) = get(&app, &app.key, &format!("/api/v1/generations/{id}")).await;
+    let (_, generation) = app
+        .get_json(&app.key, &format!("/api/v1/generations/{id}"))
+        .await;
     let thumbnail = generation["thumbnails"][0]["id"]
         .as_str()
         .expect("id")
         .to_owned();
-    let (status, _) = post(
-        &app,
-        &admin,
-        &format!("/api/v1/admin/jobs/{thumbnail}/discard"),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(&admin, &format!("/api/v1/admin/jobs/{thumbnail}/discard"))
+        .await;
     assert_eq!(status, 200);
     let ended = tokio::time::timeout(Duration::from_secs(5), app.wait_terminal(&app.key, &id))
         .await
@@ -224,7 +195,7 @@ async fn discarding_a_running_job_fails_it_and_ends_its_generation() {
     assert_eq!(ended["status"], "failed");
     assert_eq!(ended["thumbnails"][0]["error"], "Discarded by an operator.");
     // Listed as dead now, like any failure.
-    let (_, report) = get(&app, &admin, "/api/v1/admin/queue").await;
+    let (_, report) = app.get_json(&admin, "/api/v1/admin/queue").await;
     assert_eq!(ids(&report["dead"]), vec![thumbnail]);
 }
 
@@ -266,7 +237,7 @@ async fn the_playground_and_dashboard_are_served_without_a_cdn() {
         .await
         .expect("sent");
     assert_eq!(missing.status(), 404);
-    let (status, models) = get(&app, &app.key, "/api/v1/models").await;
+    let (status, models) = app.get_json(&app.key, "/api/v1/models").await;
     assert_eq!(status, 200);
     let local = models["data"]
         .as_array()

@@ -215,6 +215,18 @@ impl TestApp {
         .await
     }
 
+    /// GET `path` with `key`: the status and the JSON body (Null if none).
+    pub async fn get_json(&self, key: &str, path: &str) -> (u16, Value) {
+        let request = self.client.get(format!("{}{path}", self.address));
+        json_answer(request.bearer_auth(key)).await
+    }
+
+    /// POST `path` (no body) with `key`: the status and the JSON body.
+    pub async fn post_json(&self, key: &str, path: &str) -> (u16, Value) {
+        let request = self.client.post(format!("{}{path}", self.address));
+        json_answer(request.bearer_auth(key)).await
+    }
+
     pub async fn download(&self, url: &str) -> reqwest::Response {
         self.client.get(url).send().await.expect("download sent")
     }
@@ -224,6 +236,12 @@ impl TestApp {
             app.stop().await;
         }
     }
+}
+
+async fn json_answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 pub async fn wait_terminal(

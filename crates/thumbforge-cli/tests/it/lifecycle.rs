@@ -24,30 +24,6 @@ async fn balance(app: &TestApp, slug: &str) -> Option<i64> {
         .expect("org")
 }
 
-async fn get_json(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(format!("{}{path}", app.address))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .post(format!("{}{path}", app.address))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn listing_pages_through_the_orgs_generations_newest_first() {
     let app = TestApp::spawn().await;
@@ -68,7 +44,7 @@ async fn listing_pages_through_the_orgs_generations_newest_first() {
     let mut seen = Vec::new();
     let mut path = "/api/v1/generations?limit=2".to_owned();
     loop {
-        let (status, page) = get_json(&app, &app.key, &path).await;
+        let (status, page) = app.get_json(&app.key, &path).await;
         assert_eq!(status, 200, "{page}");
         let data = page["data"].as_array().expect("data");
         assert!(data.len() <= 2);
@@ -89,10 +65,12 @@ async fn listing_pages_through_the_orgs_generations_newest_first() {
     assert_eq!(seen[0], failed, "newest first");
     assert_eq!(seen[5], made[0]);
 
-    let (_, only_failed) = get_json(&app, &app.key, "/api/v1/generations?status=failed").await;
+    let (_, only_failed) = app
+        .get_json(&app.key, "/api/v1/generations?status=failed")
+        .await;
     assert_eq!(only_failed["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(only_failed["data"][0]["id"], failed.as_str());
-    let (_, theirs) = get_json(&app, &other, "/api/v1/generations").await;
+    let (_, theirs) = app.get_json(&other, "/api/v1/generations").await;
     assert_eq!(
         theirs["data"].as_array().map(Vec::len),
         Some(0),
@@ -104,8 +82,9 @@ async fn listing_pages_through_the_orgs_generations_newest_first() {
         ("cursor=nonsense", "invalid_cursor"),
         ("status=done", "invalid_status"),
     ] {
-        let (status, problem) =
-            get_json(&app, &app.key, &format!("/api/v1/generations?{query}")).await;
+        let (status, problem) = app
+            .get_json(&app.key, &format!("/api/v1/generations?{query}"))
+            .await;
         assert_eq!(
             (status, problem["code"].as_str()),
             (422, Some(code)),
@@ -137,7 +116,9 @@ async fn cancel_stops_unfinished_thumbnails_and_refunds_them() {
         Some(98),
         "2 thumbnails x 1 credit"
     );
-    let (status, canceled) = post(&app, &key, &format!("/api/v1/generations/{id}/cancel")).await;
+    let (status, canceled) = app
+        .post_json(&key, &format!("/api/v1/generations/{id}/cancel"))
+        .await;
     assert_eq!(status, 200, "{canceled}");
     assert_eq!(canceled["status"], "canceled");
     for t in canceled["thumbnails"].as_array().expect("thumbnails") {
@@ -147,18 +128,24 @@ async fn cancel_stops_unfinished_thumbnails_and_refunds_them() {
     assert_eq!(balance(&app, "acme").await, Some(100), "refunded");
     // The running jobs finish their sleep; their results are discarded.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    let (_, after) = get_json(&app, &key, &format!("/api/v1/generations/{id}")).await;
+    let (_, after) = app
+        .get_json(&key, &format!("/api/v1/generations/{id}"))
+        .await;
     assert_eq!(after["status"], "canceled", "{after}");
     assert_eq!(balance(&app, "acme").await, Some(100));
 
     // A finished generation is answered unchanged and keeps its cost.
     let done = app.generate(&key, json!({"prompt": "quick"})).await;
     app.wait_terminal(&key, &done).await;
-    let (status, body) = post(&app, &key, &format!("/api/v1/generations/{done}/cancel")).await;
+    let (status, body) = app
+        .post_json(&key, &format!("/api/v1/generations/{done}/cancel"))
+        .await;
     assert_eq!((status, body["status"].as_str()), (200, Some("succeeded")));
     assert_eq!(balance(&app, "acme").await, Some(99));
     let other = app.create_key("other-org", Plan::Pro).await;
-    let (status, _) = post(&app, &other, &format!("/api/v1/generations/{done}/cancel")).await;
+    let (status, _) = app
+        .post_json(&other, &format!("/api/v1/generations/{done}/cancel"))
+        .await;
     assert_eq!(status, 404, "another org's generation");
 }
 
@@ -265,7 +252,7 @@ async fn an_idempotency_key_replays_the_original_and_refuses_other_parameters() 
 
     let bad = send(&app.key, body, &"k".repeat(300)).await;
     assert_eq!(bad.status(), 400);
-    let (_, page) = get_json(&app, &app.key, "/api/v1/generations").await;
+    let (_, page) = app.get_json(&app.key, "/api/v1/generations").await;
     assert_eq!(
         page["data"].as_array().map(Vec::len),
         Some(1),
@@ -365,7 +352,7 @@ async fn a_key_without_the_generator_scope_is_refused() {
     assert_eq!(response.status(), 403);
     let problem: Value = response.json().await.expect("json");
     assert_eq!(problem["code"], "insufficient_scope");
-    let (status, _) = get_json(&app, &narrow, "/api/v1/generations").await;
+    let (status, _) = app.get_json(&narrow, "/api/v1/generations").await;
     assert_eq!(status, 403);
 }
 
