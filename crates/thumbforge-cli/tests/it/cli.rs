@@ -220,3 +220,57 @@ async fn ctrl_c_while_waiting_leaves_the_generation_running_and_says_how_to_resu
     let done = app.wait_terminal(&app.key, &id).await;
     assert_eq!(done["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn a_local_reference_file_is_uploaded_and_used() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("face.png");
+    image::RgbImage::from_pixel(64, 48, image::Rgb([200, 30, 30]))
+        .save(&file)
+        .expect("png written");
+    let out = run(client(&app)
+        .args([
+            "generate",
+            "--prompt",
+            "with a reference",
+            "--json",
+            "--reference",
+        ])
+        .arg(&file))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let accepted: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let id = accepted["generationId"].as_str().expect("id");
+    let (_, assets) = app.get_json(&app.key, "/api/v1/assets").await;
+    let asset = assets["data"][0]["id"]
+        .as_str()
+        .expect("an asset was uploaded");
+    let generation = thumbforge_db::generations::find_for_org(
+        app.db(),
+        &thumbforge_db::orgs::find_by_slug(app.db(), "acme")
+            .await
+            .expect("read")
+            .expect("org")
+            .id,
+        id,
+    )
+    .await
+    .expect("read")
+    .expect("generation");
+    assert!(
+        generation.generation.inspiration_ids.contains(asset),
+        "{}",
+        generation.generation.inspiration_ids
+    );
+    let missing = run(client(&app).args([
+        "generate",
+        "--prompt",
+        "x",
+        "--reference",
+        "/nonexistent/face.png",
+    ]))
+    .await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("reading the reference /nonexistent/face.png"));
+}
