@@ -22,7 +22,7 @@ use rmcp::{
 };
 use rmcp_actix_web::transport::StreamableHttpService;
 use serde::Deserialize;
-use thumbforge_core::{GenerateRequest, GenerationId};
+use thumbforge_core::GenerateRequest;
 use thumbforge_db::{generations, keys::Caller};
 
 use crate::{AppState, error::ApiError, routes::generate::GenerateBody};
@@ -181,12 +181,12 @@ impl ThumbforgeMcp {
         Extension(parts): Extension<http::request::Parts>,
     ) -> Result<CallToolResult, McpError> {
         let caller = self.caller(&parts, false).await?;
-        let not_found = || rpc_error(ApiError::NotFound("generation"));
-        let id = GenerationId::parse(&args.generation_id).ok_or_else(not_found)?;
-        let view = generations::find_for_org(&self.state.db, &caller.org_id, id.as_str())
-            .await
-            .map_err(|e| rpc_error(e.into()))?
-            .ok_or_else(not_found)?;
+        let view = async {
+            let id = crate::routes::generations::parse_id(&args.generation_id)?;
+            crate::routes::generations::find_view(&self.state, &caller.org_id, &id).await
+        }
+        .await
+        .map_err(rpc_error)?;
         let body =
             crate::routes::generations::render(&self.state, &base_url(&self.state, &parts), &view);
         Ok(CallToolResult::structured(

@@ -23,7 +23,7 @@ use std::{
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::stream;
 use serde::Serialize;
-use thumbforge_core::{GenerationId, GenerationStatus};
+use thumbforge_core::GenerationStatus;
 use thumbforge_db::generations;
 
 use super::generations::{GenerationBody, render};
@@ -115,12 +115,9 @@ pub async fn stream_events(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::NotFound("generation");
-    let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
+    let id = crate::routes::generations::parse_id(&path.into_inner())?;
     // Answer 404 now rather than as an empty stream.
-    generations::find_for_org(&state.db, &caller.org_id, id.as_str())
-        .await?
-        .ok_or_else(not_found)?;
+    crate::routes::generations::find_view(&state, &caller.org_id, &id).await?;
     let watch = Watch {
         base: state.base_url(&req),
         state,

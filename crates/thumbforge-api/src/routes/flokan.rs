@@ -9,8 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, web}
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use thumbforge_core::{
-    GenerateRequest, GenerationId, GenerationStatus, Label, ModelId, Prompt, ReferenceUrls,
-    ThumbnailCount, Title, ValidationError,
+    GenerateRequest, GenerationStatus, Label, ModelId, Prompt, ReferenceUrls, ThumbnailCount,
+    Title, ValidationError,
     request::{ReferenceIds, parse_model, parse_provider},
 };
 use thumbforge_db::{generations, now_ms};
@@ -385,10 +385,6 @@ pub async fn list(
     })))
 }
 
-fn generation_id(raw: String) -> Result<GenerationId, ApiError> {
-    GenerationId::parse(&raw).ok_or(ApiError::NotFound("generation"))
-}
-
 /// `GET /generations/{id}`: the same record as generate's.
 #[utoipa::path(
     get,
@@ -406,10 +402,8 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> FlokanResult {
     let Authenticated(caller) = caller?;
-    let id = generation_id(path.into_inner())?;
-    let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("generation"))?;
+    let id = crate::routes::generations::parse_id(&path.into_inner())?;
+    let view = crate::routes::generations::find_view(&state, &caller.org_id, &id).await?;
     Ok(ok(
         StatusCode::OK,
         record(&state, &state.base_url(&req), &view),
@@ -432,7 +426,7 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> FlokanResult {
     let Authenticated(caller) = caller?;
-    let id = generation_id(path.into_inner())?;
+    let id = crate::routes::generations::parse_id(&path.into_inner())?;
     super::generations::delete_generation(&state, &caller.org_id, &id).await?;
     Ok(ok(
         StatusCode::OK,

@@ -48,9 +48,7 @@ pub async fn get(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    // A malformed id and another org's id answer exactly like a missing one.
-    let not_found = || ApiError::NotFound("generation");
-    let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
+    let id = parse_id(&path.into_inner())?;
     let base = state.base_url(&req);
     let now_secs = now_ms() / 1000;
     // A terminal generation's whole answer is the same until its URLs'
@@ -68,9 +66,7 @@ pub async fn get(
             .content_type("application/json")
             .body(body.bytes.clone()));
     }
-    let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
-        .await?
-        .ok_or_else(not_found)?;
+    let view = find_view(&state, &caller.org_id, &id).await?;
     let body = serde_json::to_vec(&render(&state, &base, &view)).map_err(ApiError::internal)?;
     let body = actix_web::web::Bytes::from(body);
     // A terminal generation never changes again: keep its answer.
@@ -88,6 +84,23 @@ pub async fn get(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
+}
+
+/// A generation id from a path or argument. A malformed id answers 404,
+/// exactly like a missing one or another org's.
+pub fn parse_id(raw: &str) -> Result<GenerationId, ApiError> {
+    GenerationId::parse(raw).ok_or(ApiError::NotFound("generation"))
+}
+
+/// The org's generation with its thumbnails, or the same 404.
+pub async fn find_view(
+    state: &AppState,
+    org_id: &str,
+    id: &GenerationId,
+) -> Result<generations::GenerationView, ApiError> {
+    generations::find_for_org(&state.db, org_id, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("generation"))
 }
 
 /// A generation as every native endpoint shows it: FatThumb's fields.
@@ -238,14 +251,11 @@ pub async fn cancel(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::NotFound("generation");
-    let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
+    let id = parse_id(&path.into_inner())?;
     generations::cancel(&state.db, &caller.org_id, id.as_str())
         .await?
-        .ok_or_else(not_found)?;
-    let view = generations::find_for_org(&state.db, &caller.org_id, id.as_str())
-        .await?
-        .ok_or_else(not_found)?;
+        .ok_or(ApiError::NotFound("generation"))?;
+    let view = find_view(&state, &caller.org_id, &id).await?;
     Ok(HttpResponse::Ok().json(render(&state, &state.base_url(&req), &view)))
 }
 
@@ -265,8 +275,7 @@ pub async fn delete(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::NotFound("generation");
-    let id = GenerationId::parse(&path.into_inner()).ok_or_else(not_found)?;
+    let id = parse_id(&path.into_inner())?;
     delete_generation(&state, &caller.org_id, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
