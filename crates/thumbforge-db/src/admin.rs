@@ -21,7 +21,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 use serde::Serialize;
-use thumbforge_core::{GenerationStatus, ModelId, ThumbnailStatus};
+use thumbforge_core::{GenerationStatus, ModelId, ProviderChoice, ThumbnailStatus};
 
 use crate::{
     Db, DbError, credits,
@@ -187,8 +187,11 @@ pub enum Refused {
     /// Retry: the thumbnail is not failed. Discard: it already ended
     /// other than failed, or was dismissed.
     WrongState,
-    /// Retry: the organisation cannot pay for the reopened generation.
-    InsufficientCredits,
+    /// Retry: the organisation cannot pay the `needed` credits the
+    /// reopened generation takes back.
+    InsufficientCredits {
+        needed: i64,
+    },
 }
 
 /// What to push after a retry: the thumbnail, its generation, and the
@@ -227,7 +230,7 @@ pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refus
     if ended {
         // Undo the end's refund: the generation costs its full price again
         // until it ends again, when what did not succeed is refunded anew.
-        let per_thumbnail = if generation.provider_used == "system" {
+        let per_thumbnail = if generation.provider_used == ProviderChoice::Platform.used_label() {
             generation
                 .model
                 .parse::<ModelId>()
@@ -239,7 +242,7 @@ pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refus
         let full = per_thumbnail * i64::from(generation.count);
         let owed = full - i64::from(generation.credits_consumed);
         if owed > 0 && !credits::debit(&txn, &generation.org_id, owed).await? {
-            return Ok(Err(Refused::InsufficientCredits));
+            return Ok(Err(Refused::InsufficientCredits { needed: owed }));
         }
         let reopened = generations::Entity::update_many()
             .col_expr(

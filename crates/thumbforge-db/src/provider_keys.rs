@@ -12,7 +12,8 @@ use crate::{
     now_ms,
 };
 
-fn context(org_id: &str, provider: ProviderKind) -> String {
+/// The associated data a key is sealed with: the row's identity.
+fn context(org_id: &str, provider: &str) -> String {
     format!("{org_id}/{provider}")
 }
 
@@ -28,7 +29,7 @@ pub async fn set(
     let row = provider_keys::ActiveModel {
         org_id: Set(org_id.to_owned()),
         provider: Set(provider.as_str().to_owned()),
-        sealed: Set(sealer.seal(key, &context(org_id, provider))),
+        sealed: Set(sealer.seal(key, &context(org_id, provider.as_str()))),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -70,7 +71,7 @@ pub async fn get(
     let row = provider_keys::Entity::find_by_id((org_id.to_owned(), provider.as_str().to_owned()))
         .one(db.conn())
         .await?;
-    Ok(row.map(|r| sealer.open(&r.sealed, &context(org_id, provider))))
+    Ok(row.map(|r| sealer.open(&r.sealed, &context(org_id, provider.as_str()))))
 }
 
 /// Which providers the org has keys for, with when they were set. Never
@@ -98,7 +99,7 @@ pub async fn reseal(db: &Db, sealer: &Sealer) -> Result<crate::crypto::Resealed,
     use sea_orm::{ActiveModelTrait, IntoActiveModel};
     let mut report = crate::crypto::Resealed::default();
     for row in provider_keys::Entity::find().all(db.conn()).await? {
-        let context = format!("{}/{}", row.org_id, row.provider);
+        let context = context(&row.org_id, &row.provider);
         if let Some(sealed) = report.step(sealer, &row.sealed, &context) {
             let mut active = row.into_active_model();
             active.sealed = Set(sealed);

@@ -78,9 +78,7 @@ pub async fn sample_queue(queue: &JobQueue, db: &Db, metrics: &Metrics) {
         if let Ok(depth) = queue.depth().await {
             metrics.queue_depth.set(depth);
         }
-        if let JobQueue::Redis(redis) = queue
-            && let Ok(n) = redis.in_flight().await
-        {
+        if let Ok(Some(n)) = queue.in_flight().await {
             metrics.queue_in_flight.set(n);
         }
     };

@@ -84,19 +84,30 @@ pub async fn queue(
         .json(report))
 }
 
-fn refused(e: Refused, action: &str) -> ApiError {
+/// The answer to a refused action; `wrong_state` is the action's own 409.
+fn refused(e: Refused, wrong_state: fn() -> ApiError) -> ApiError {
     match e {
         Refused::NotFound => ApiError::NotFound("thumbnail"),
-        Refused::WrongState if action == "retry" => ApiError::Conflict {
-            code: "job_not_dead",
-            detail: "only a failed thumbnail can be retried".to_owned(),
+        Refused::WrongState => wrong_state(),
+        Refused::InsufficientCredits { needed } => ApiError::InsufficientCredits {
+            needed: i32::try_from(needed).unwrap_or(i32::MAX),
         },
-        Refused::WrongState => ApiError::Conflict {
-            code: "job_not_discardable",
-            detail: "only a processing thumbnail, or a failed one still listed as dead, can be discarded"
+    }
+}
+
+fn not_dead() -> ApiError {
+    ApiError::Conflict {
+        code: "job_not_dead",
+        detail: "only a failed thumbnail can be retried".to_owned(),
+    }
+}
+
+fn not_discardable() -> ApiError {
+    ApiError::Conflict {
+        code: "job_not_discardable",
+        detail:
+            "only a processing thumbnail, or a failed one still listed as dead, can be discarded"
                 .to_owned(),
-        },
-        Refused::InsufficientCredits => ApiError::InsufficientCredits { needed: 0 },
     }
 }
 
@@ -118,7 +129,7 @@ pub async fn retry(
     let id = path.into_inner();
     let reopened = admin::retry(&state.db, &id)
         .await?
-        .map_err(|e| refused(e, "retry"))?;
+        .map_err(|e| refused(e, not_dead))?;
     tracing::info!(
         thumbnail.id = %reopened.thumbnail_id,
         generation.id = %reopened.generation_id,
@@ -164,7 +175,7 @@ pub async fn discard(
     let id = path.into_inner();
     admin::discard(&state.db, &id)
         .await?
-        .map_err(|e| refused(e, "discard"))?;
+        .map_err(|e| refused(e, not_discardable))?;
     tracing::info!(thumbnail.id = %id, operator.org = %caller.org_id, "operator discarded a job");
     Ok(HttpResponse::Ok().json(JobAction {
         thumbnail_id: id,
