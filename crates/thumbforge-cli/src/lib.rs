@@ -200,9 +200,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: KeysCommand::List { org },
         } => {
             let db = open_db(&settings).await?;
-            let org = orgs::find_by_slug(&db, &org)
-                .await?
-                .with_context(|| format!("no organisation `{org}`"))?;
+            let org = find_org(&db, &org).await?;
             for key in keys::list(&db, &org.id).await? {
                 let state = match key.revoked_at {
                     Some(at) => format!("revoked {at}"),
@@ -219,9 +217,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: KeysCommand::Revoke { org, id },
         } => {
             let db = open_db(&settings).await?;
-            let org = orgs::find_by_slug(&db, &org)
-                .await?
-                .with_context(|| format!("no organisation `{org}`"))?;
+            let org = find_org(&db, &org).await?;
             anyhow::ensure!(
                 keys::revoke(&db, &org.id, &id).await?,
                 "org `{}` has no live key `{id}`",
@@ -284,9 +280,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let db = open_db(&settings).await?;
             db.migrate().await.context("migrating")?;
-            let org = orgs::find_by_slug(&db, &org)
-                .await?
-                .with_context(|| format!("no organisation `{org}`"))?;
+            let org = find_org(&db, &org).await?;
             let current = credits::balance(&db, &org.id).await?.flatten();
             let next = match (set, add, unmetered) {
                 (Some(n), _, _) => Some(Some(n)),
@@ -317,18 +311,9 @@ async fn provider_keys_command(
 ) -> anyhow::Result<()> {
     let db = open_db(settings).await?;
     db.migrate().await.context("migrating")?;
-    let org_of = |slug: String| {
-        let db = db.clone();
-        async move {
-            orgs::find_by_slug(&db, &slug)
-                .await
-                .context("reading the organisation")?
-                .with_context(|| format!("no organisation `{slug}`"))
-        }
-    };
     match command {
         ProviderKeysCommand::Set { org, provider } => {
-            let org = org_of(org).await?;
+            let org = find_org(&db, &org).await?;
             let mut key = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut key)
                 .context("reading the key from standard input")?;
@@ -344,13 +329,13 @@ async fn provider_keys_command(
             eprintln!("stored the {provider} key for org `{}`", org.slug);
         }
         ProviderKeysCommand::List { org } => {
-            let org = org_of(org).await?;
+            let org = find_org(&db, &org).await?;
             for row in provider_keys::list(&db, &org.id).await? {
                 println!("{}\tset {}", row.provider, row.updated_at);
             }
         }
         ProviderKeysCommand::Delete { org, provider } => {
-            let org = org_of(org).await?;
+            let org = find_org(&db, &org).await?;
             anyhow::ensure!(
                 provider_keys::delete(&db, &org.id, provider).await?,
                 "org `{}` has no {provider} key",
@@ -360,6 +345,14 @@ async fn provider_keys_command(
         }
     }
     Ok(())
+}
+
+/// The organisation with this slug, or an error that names it.
+async fn find_org(db: &Db, slug: &str) -> anyhow::Result<orgs::Org> {
+    orgs::find_by_slug(db, slug)
+        .await
+        .context("reading the organisation")?
+        .with_context(|| format!("no organisation `{slug}`"))
 }
 
 async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
