@@ -408,16 +408,18 @@ async fn record_single_pg<'a>(
         rows.push(format!("({})", row.join(", ")));
     }
     let now = params.push(Value::from(now_ms()));
+    let thumbnail_status = params.push(Value::from(ThumbnailStatus::Succeeded.as_str()));
+    let generation_status = params.push(Value::from(GenerationStatus::Succeeded.as_str()));
     let sql = format!(
         "WITH v(tid, storage_key, watermarked_key, file_size_bytes, width, height, generation_time_ms) \
          AS (VALUES {rows}), \
-         t AS (UPDATE thumbnails SET status = 'succeeded', error = NULL, storage_key = v.storage_key, \
+         t AS (UPDATE thumbnails SET status = {thumbnail_status}, error = NULL, storage_key = v.storage_key, \
            watermarked_key = v.watermarked_key, file_size_bytes = v.file_size_bytes, width = v.width, \
            height = v.height, generation_time_ms = v.generation_time_ms, completed_at = {now}, \
            lease_expires_at = NULL \
            FROM v WHERE thumbnails.id = v.tid AND {thumbnail_guard} \
            RETURNING thumbnails.id AS tid, thumbnails.generation_id AS gid), \
-         g AS (UPDATE generations SET status = 'succeeded', updated_at = {now}, completed_at = {now} \
+         g AS (UPDATE generations SET status = {generation_status}, updated_at = {now}, completed_at = {now} \
            FROM t WHERE generations.id = t.gid AND generations.count = 1 AND {generation_guard} \
            RETURNING generations.id AS gid) \
          SELECT t.tid, g.gid FROM t LEFT JOIN g ON g.gid = t.gid",
