@@ -41,6 +41,20 @@ wait_for() {
   echo "timed out waiting for $1" >&2; exit 1
 }
 psql_admin() { psql -h 127.0.0.1 -U postgres -d postgres -qAt "$@"; }
+# CPU time (clock ticks) used so far by every PostgreSQL process, including
+# backends that already exited (reaped into the postmaster's child time).
+pg_ticks() {
+  local t=0 p
+  for p in $(pgrep -x postgres; pgrep -f '^postgres: '); do
+    t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+pid_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+redis_ticks() { pid_ticks "$(pgrep -x redis-server | head -n1)"; }
+# Microseconds of CPU per operation: ticks, operations.
+per_op_us() { echo "$1 $2" | awk -v hz="$(getconf CLK_TCK)" '{ if ($2 > 0) printf "%.0f", $1 * 1e6 / hz / $2; else print "n/a" }'; }
+secs="${DURATION%s}"
 psql_bench() { psql -h 127.0.0.1 -U postgres -d tf_bench -qAt "$@"; }
 
 psql_admin -c "DROP DATABASE IF EXISTS tf_bench WITH (FORCE)" -c "CREATE DATABASE tf_bench"
@@ -70,7 +84,10 @@ pgb() { # script → tps
   pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "${DURATION%s}" -f "$1" tf_bench 2>/dev/null \
     | awk '/^tps/ {print int($3)}'
 }
+PG0="$(pg_ticks)"
 PG_INSERT="$(pgb "$DATA/insert.sql")"
+sleep 1
+PG_INSERT_CPU="$(per_op_us "$(($(pg_ticks) - PG0))" "$((PG_INSERT * secs))")"
 PG_SELECT="$(pgb "$DATA/select.sql")"
 
 # --- API: submit, then poll ----------------------------------------------
@@ -92,7 +109,12 @@ run_wrk() { # label, connections, extra args...
   echo "$out" | awk 'BEGIN {n = 0} /Non-2xx/ {n = $4} END {print n}' >"$DATA/$label.non2xx"
 }
 run_wrk healthz "$CONNECTIONS" "http://127.0.0.1:$PORT/healthz"
+PG0="$(pg_ticks)"; API0="$(pid_ticks "$API_PID")"; R0="$(redis_ticks)"
 run_wrk submit "$CONNECTIONS" -s "$DATA/post.lua" "http://127.0.0.1:$PORT/api/v1/generate"
+SUBMITS="$(awk -v r="$(cat "$DATA/submit.rps")" -v s="$secs" 'BEGIN {printf "%.0f", r * s}')"
+SUBMIT_PG_CPU="$(per_op_us "$(($(pg_ticks) - PG0))" "$SUBMITS")"
+SUBMIT_API_CPU="$(per_op_us "$(($(pid_ticks "$API_PID") - API0))" "$SUBMITS")"
+SUBMIT_REDIS_CPU="$(per_op_us "$(($(redis_ticks) - R0))" "$SUBMITS")"
 BACKLOG="$(psql_bench -c "SELECT COUNT(*) FROM thumbnails")"
 
 # --- end to end: one worker drains the submitted backlog -----------------
@@ -147,6 +169,13 @@ echo "| queue core no-op, concurrency 50 | $QB_NOOP jobs/s | BullMQ no-op $BQ_NO
 echo "| queue + status writes (claim, succeed, refresh; no image), concurrency 50 | $QB_WRITES jobs/s | BullMQ no-op $BQ_NOOP jobs/s | $(ratio "$QB_WRITES" "$BQ_NOOP") | ≥ 0.5x |"
 echo "| worker end to end, $BACKLOG \`[flat]\` thumbnails (PNG encode + file write + status writes), 1 worker x $WORKER_CONCURRENCY | $E2E_RATE thumbnails/s ($FAILED not succeeded) | BullMQ no-op $BQ_NOOP jobs/s | $(ratio "$E2E_RATE" "$BQ_NOOP") | (no target) |"
 echo "| API peak RSS, 64 connections polling | $RSS_MB MB | | | ≤ 64 MB |"
+echo
+echo "Ceilings, same run. No poll can answer faster than \`/healthz\`, which does no work:"
+echo "/healthz ÷ pgbench SELECT = $(ratio "$(r healthz rps)" "$PG_SELECT") (the most any poll could reach; target 2.0x)."
+echo "CPU per operation (machine: $(nproc) cores, shared by the load generator and every server):"
+echo "pgbench INSERT: PostgreSQL ${PG_INSERT_CPU} µs per transaction;"
+echo "submit: PostgreSQL ${SUBMIT_PG_CPU} µs, thumbforge-api ${SUBMIT_API_CPU} µs, Redis ${SUBMIT_REDIS_CPU} µs per request;"
+echo "at 1.0x the whole machine has $(awk -v c="$(nproc)" -v t="$PG_INSERT" 'BEGIN {if (t > 0) printf "%.0f", c * 1e6 / t; else print "n/a"}') µs per submit for wrk, the API, PostgreSQL and Redis together."
 echo
 echo "Queue core (\`thumbforge-queue-bench\`) and BullMQ (\`scripts/bullmq/bench.mjs\`), same Redis, same run:"
 echo

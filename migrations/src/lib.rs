@@ -9,6 +9,7 @@ mod m20261130_000004_flokan_fields;
 mod m20261130_000005_webhooks;
 mod m20261130_000006_styles;
 mod m20261130_000007_operator_actions;
+mod m20261130_000008_unsettled_generations;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_webhooks::Migration),
             Box::new(m20261130_000006_styles::Migration),
             Box::new(m20261130_000007_operator_actions::Migration),
+            Box::new(m20261130_000008_unsettled_generations::Migration),
         ]
     }
 }

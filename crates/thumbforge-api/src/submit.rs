@@ -6,7 +6,8 @@
 //! carries many requests instead of one. Nothing waits to fill a batch: an
 //! idle server inserts a lone request at once.
 
-use thumbforge_db::{Db, DbError, batch::dispatch, generations, now_ms, thumbnails};
+use thumbforge_core::batch::dispatch;
+use thumbforge_db::{Db, DbError, generations, now_ms, thumbnails};
 use thumbforge_queue::{JobQueue, RenderThumbnail};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;

@@ -333,6 +333,11 @@ pub async fn discard(db: &Db, thumbnail_id: &str) -> Result<Result<(), Refused>,
             })
         }
         PROCESSING => {
+            crate::generations::mark_unsettled(
+                db.conn(),
+                std::slice::from_ref(&thumbnail.generation_id),
+            )
+            .await?;
             if !crate::thumbnails::fail(db, thumbnail_id, "Discarded by an operator.").await? {
                 return Ok(Err(Refused::WrongState));
             }

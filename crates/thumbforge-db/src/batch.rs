@@ -20,14 +20,15 @@
 //! inside it: two batches finishing the last two thumbnails of one
 //! generation each commit first, so the later reader sees both.
 
-use std::{collections::HashMap, future::Future, sync::Arc};
+use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, TransactionTrait,
     Value, sea_query::Expr,
 };
+use thumbforge_core::batch::dispatch;
 use thumbforge_core::{GenerationStatus, ThumbnailStatus};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     Db, DbError,
@@ -136,40 +137,6 @@ impl StatusWriter {
 
 fn stopped() -> DbError {
     DbError::Corrupt("the status writer stopped".to_owned())
-}
-
-/// Runs `run` on batches of what arrives on `rx`: as soon as one of
-/// `runners` is free it takes everything queued meanwhile (up to `max`).
-/// Nothing waits to fill a batch, so one operation alone runs at once and
-/// batches grow only while the runners are busy. Ends when every sender
-/// is dropped.
-pub async fn dispatch<Op, F, Fut>(mut rx: mpsc::Receiver<Op>, runners: usize, max: usize, run: F)
-where
-    Op: Send + 'static,
-    F: Fn(Vec<Op>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let runners = Arc::new(Semaphore::new(runners.max(1)));
-    loop {
-        let Ok(permit) = runners.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < max {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
-        }
-        let work = run(batch);
-        tokio::spawn(async move {
-            work.await;
-            drop(permit);
-        });
-    }
 }
 
 async fn claim_batch(db: &Db, ops: Vec<ClaimOp>) {
@@ -334,6 +301,10 @@ async fn record_many(db: &Db, ops: &[RecordOp]) -> Result<RecordedMany, DbError>
         let row: Vec<String> = values.into_iter().map(|v| params.push(v)).collect();
         rows.push(format!("({})", row.join(", ")));
     }
+    // Their generations are re-derived by a later write: marked first, so
+    // a process that dies in between leaves them for the sweeper.
+    let marks: Vec<String> = ops.iter().map(|op| op.generation_id.clone()).collect();
+    crate::generations::mark_unsettled(db.conn(), &marks).await?;
     let completed_at = params.push(Value::from(now_ms()));
     // `tid`, not `id`: RETURNING must name the updated table's column
     // unambiguously on both PostgreSQL and SQLite.
@@ -543,11 +514,13 @@ pub(crate) async fn end_generations(
         .filter(still_processing("generations"));
     if status == GenerationStatus::Succeeded {
         update.exec(db.conn()).await?;
+        crate::generations::unmark(db.conn(), ids).await?;
         return Ok(());
     }
     let txn = db.conn().begin().await?;
     let ended = update.exec_with_returning(&txn).await?;
     crate::credits::refund_ended(&txn, &ended, succeeded).await?;
+    crate::generations::unmark(&txn, ids).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use thumbforge_core::{
 
 use crate::{
     Db, DbError,
-    entities::{generations, thumbnails},
+    entities::{generations, thumbnails, unsettled_generations},
     now_ms,
 };
 
@@ -360,25 +360,87 @@ pub async fn refresh_status(db: &Db, generation_id: &str) -> Result<GenerationSt
     Ok(derived)
 }
 
-/// Processing generations none of whose thumbnails is still processing: a
-/// worker died between finishing the last thumbnail and refreshing the
-/// generation. The sweeper refreshes these.
-pub async fn settled_but_processing(db: &Db, limit: u64) -> Result<Vec<String>, DbError> {
-    use sea_orm::{QuerySelect, sea_query::Query};
-    let still_running = Query::select()
-        .column(thumbnails::Column::GenerationId)
-        .from(thumbnails::Entity)
-        .and_where(thumbnails::Column::Status.eq(ThumbnailStatus::Processing.as_str()))
-        .to_owned();
-    Ok(generations::Entity::find()
-        .filter(generations::Column::Status.eq(GenerationStatus::Processing.as_str()))
-        .filter(generations::Column::Id.not_in_subquery(still_running))
+/// Marks generations whose thumbnails are about to change in a write that
+/// does not also re-derive the generation. Call it before that write: a
+/// process that dies between the two leaves the mark, and the sweeper
+/// ([`settle_marked`]) finishes the job. The mark goes when the generation
+/// ends. Ids already marked keep their first mark.
+pub async fn mark_unsettled<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Result<(), DbError> {
+    use sea_orm::{ActiveValue::Set, sea_query::OnConflict};
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let since = now_ms();
+    unsettled_generations::Entity::insert_many(ids.into_iter().map(|id| {
+        unsettled_generations::ActiveModel {
+            id: Set(id),
+            since: Set(since),
+        }
+    }))
+    .on_conflict(
+        OnConflict::column(unsettled_generations::Column::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes the marks of generations that ended.
+pub(crate) async fn unmark<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Result<(), DbError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    unsettled_generations::Entity::delete_many()
+        .filter(unsettled_generations::Column::Id.is_in(ids.iter().cloned()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marked generations whose mark is older than `before` (Unix ms), oldest
+/// first: candidates a worker may have left processing after their last
+/// thumbnail ended.
+pub async fn marked_before(db: &Db, before: i64, limit: u64) -> Result<Vec<String>, DbError> {
+    use sea_orm::QuerySelect;
+    Ok(unsettled_generations::Entity::find()
+        .filter(unsettled_generations::Column::Since.lt(before))
+        .order_by_asc(unsettled_generations::Column::Since)
         .limit(limit)
         .all(db.conn())
         .await?
         .into_iter()
-        .map(|g| g.id)
+        .map(|m| m.id)
         .collect())
+}
+
+/// Settles one marked generation: a gone or ended generation loses its
+/// mark; a processing one is re-derived, which ends it (and removes the
+/// mark) when all its thumbnails have ended. One still running keeps its
+/// mark, moved to the back of the line. Returns whether this call ended
+/// the generation.
+pub async fn settle_marked(db: &Db, id: &str) -> Result<bool, DbError> {
+    let open = generations::Entity::find_by_id(id.to_owned())
+        .one(db.conn())
+        .await?
+        .is_some_and(|g| g.status == GenerationStatus::Processing.as_str());
+    if !open {
+        unmark(db.conn(), &[id.to_owned()]).await?;
+        return Ok(false);
+    }
+    if refresh_status(db, id).await?.is_terminal() {
+        return Ok(true);
+    }
+    unsettled_generations::Entity::update_many()
+        .col_expr(unsettled_generations::Column::Since, Expr::value(now_ms()))
+        .filter(unsettled_generations::Column::Id.eq(id))
+        .exec(db.conn())
+        .await?;
+    Ok(false)
 }
 
 /// A generation's stored status, whatever its organisation (operators,
@@ -403,6 +465,10 @@ pub async fn cancel(db: &Db, org_id: &str, id: &str) -> Result<Option<Generation
     else {
         return Ok(None);
     };
+    let open = generation.status == GenerationStatus::Processing.as_str();
+    if open {
+        mark_unsettled(db.conn(), &[id.to_owned()]).await?;
+    }
     let now = now_ms();
     thumbnails::Entity::update_many()
         .col_expr(
@@ -422,7 +488,7 @@ pub async fn cancel(db: &Db, org_id: &str, id: &str) -> Result<Option<Generation
         .filter(thumbnails::Column::Status.eq(ThumbnailStatus::Processing.as_str()))
         .exec(db.conn())
         .await?;
-    if generation.status != GenerationStatus::Processing.as_str() {
+    if !open {
         return Ok(Some(generation.status.parse().map_err(DbError::Corrupt)?));
     }
     Ok(Some(refresh_status(db, id).await?))

@@ -215,6 +215,10 @@ pub async fn fail_overdue(
         .limit(limit)
         .all(db.conn())
         .await?;
+    // Each generation is re-derived after its thumbnails fail: marked
+    // first, so a sweeper that dies in between leaves them to the next.
+    let marks: Vec<String> = overdue.iter().map(|t| t.generation_id.clone()).collect();
+    crate::generations::mark_unsettled(db.conn(), &marks).await?;
     let mut generations = Vec::new();
     for t in overdue {
         if fail(db, &t.id, error).await? && !generations.contains(&t.generation_id) {

@@ -42,6 +42,11 @@ pub enum QueueError {
     Timeout(Duration),
     #[error("encoding job: {0}")]
     Encode(#[from] serde_json::Error),
+    /// One failure shared by every operation of a batch.
+    #[error("{0}")]
+    Shared(std::sync::Arc<QueueError>),
+    #[error("the queue's batcher stopped")]
+    Stopped,
 }
 
 /// Where the queue lives.

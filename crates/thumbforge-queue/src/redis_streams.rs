@@ -39,6 +39,7 @@ use redis::{
     aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
     streams::{StreamAutoClaimReply, StreamId, StreamReadReply},
 };
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use crate::{QueueError, RenderThumbnail};
@@ -60,16 +61,30 @@ end
 return added
 ";
 
-/// Finishes one delivery: acknowledge, delete, and forget the live mark if
-/// it still points at this entry.
+/// Finishes deliveries: acknowledge and delete each entry (ARGV[2],
+/// ARGV[4], …), and forget a live mark (ARGV[3], …) if it still points at
+/// that entry.
 const ACK: &str = r"
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[2] then
-  redis.call('HDEL', KEYS[2], ARGV[3])
+for i = 2, #ARGV, 2 do
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+  redis.call('XDEL', KEYS[1], ARGV[i])
+  if redis.call('HGET', KEYS[2], ARGV[i + 1]) == ARGV[i] then
+    redis.call('HDEL', KEYS[2], ARGV[i + 1])
+  end
 end
 return 1
 ";
+
+/// Acknowledgements of one process in flight at once, and the most one
+/// script call carries: jobs that end together share one round trip.
+const ACK_RUNNERS: usize = 2;
+const ACK_BATCH: usize = 64;
+
+struct AckOp {
+    entry_id: String,
+    thumbnail_id: String,
+    reply: oneshot::Sender<Result<(), QueueError>>,
+}
 
 /// Forgets consumers that hold nothing and have not been seen for a while.
 const PRUNE: &str = r"
@@ -233,6 +248,24 @@ impl RedisQueue {
     }
 }
 
+/// One script call for a batch of acknowledgements; a failure is every
+/// op's failure (the entries stay pending, go idle and are delivered
+/// again, and a job that finds its thumbnail terminal does nothing).
+async fn ack_batch(queue: &RedisQueue, ops: Vec<AckOp>) {
+    let script = Script::new(ACK);
+    let mut invocation = script.key(&queue.keys.stream);
+    invocation.key(&queue.keys.live).arg(GROUP);
+    for op in &ops {
+        invocation.arg(&op.entry_id).arg(&op.thumbnail_id);
+    }
+    let mut conn = queue.conn.clone();
+    let result: Result<i64, _> = timed(invocation.invoke_async(&mut conn)).await;
+    let result = result.map(|_| ()).map_err(Arc::new);
+    for op in ops {
+        let _ = op.reply.send(result.clone().map_err(QueueError::Shared));
+    }
+}
+
 async fn ensure_group<C: redis::aio::ConnectionLike + Send>(
     conn: &mut C,
     stream: &str,
@@ -304,6 +337,7 @@ pub struct RedisConsumer {
     name: String,
     settings: ConsumerSettings,
     held: Arc<Mutex<HashSet<String>>>,
+    acks: mpsc::Sender<AckOp>,
 }
 
 impl std::fmt::Debug for RedisConsumer {
@@ -315,12 +349,25 @@ impl std::fmt::Debug for RedisConsumer {
 }
 
 impl RedisConsumer {
+    /// Starts the acknowledgement batcher on the current Tokio runtime.
     pub fn new(queue: RedisQueue, name: String, settings: ConsumerSettings) -> RedisConsumer {
+        let (acks, rx) = mpsc::channel(1024);
+        let ack_queue = queue.clone();
+        tokio::spawn(thumbforge_core::batch::dispatch(
+            rx,
+            ACK_RUNNERS,
+            ACK_BATCH,
+            move |ops| {
+                let queue = ack_queue.clone();
+                async move { ack_batch(&queue, ops).await }
+            },
+        ));
         RedisConsumer {
             queue,
             name,
             settings,
             held: Arc::default(),
+            acks,
         }
     }
 
@@ -379,21 +426,22 @@ impl RedisConsumer {
     }
 
     /// The job ended (succeeded, failed for good, or had nothing to do).
+    /// The job ended (succeeded, failed for good, or had nothing to do).
+    /// Batched with the acknowledgements of other jobs of this process
+    /// that end meanwhile: one script call for all of them.
     pub async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
-        let script = Script::new(ACK);
-        let mut conn = self.queue.conn.clone();
-        let result: Result<i64, _> = timed(
-            script
-                .key(&self.queue.keys.stream)
-                .key(&self.queue.keys.live)
-                .arg(GROUP)
-                .arg(&delivery.entry_id)
-                .arg(&delivery.job.thumbnail_id)
-                .invoke_async(&mut conn),
-        )
-        .await;
+        let (reply, answer) = oneshot::channel();
+        let op = AckOp {
+            entry_id: delivery.entry_id.clone(),
+            thumbnail_id: delivery.job.thumbnail_id.clone(),
+            reply,
+        };
+        let result = match self.acks.send(op).await {
+            Ok(()) => answer.await.unwrap_or(Err(QueueError::Stopped)),
+            Err(_) => Err(QueueError::Stopped),
+        };
         self.forget(&delivery.entry_id);
-        result.map(|_| ())
+        result
     }
 
     /// The job hit an infrastructure error: stop refreshing the entry, so it

@@ -10,7 +10,9 @@
 //!    again under a new attempt key;
 //! 4. thumbnails older than the deadline end as failed, "timed out";
 //! 5. generations whose thumbnails are all terminal but which still say
-//!    processing (a worker died before refreshing) are refreshed.
+//!    processing (a worker died before refreshing) are refreshed. They are
+//!    found by their mark in `unsettled_generations`, written before any
+//!    thumbnail write that leaves the generation to a second write.
 //!
 //! Every step is a conditional write, so any number of sweepers (one per
 //! worker process) can run at once.
@@ -118,9 +120,12 @@ pub async fn sweep_once(
         generations::refresh_status(db, generation_id).await?;
     }
 
-    for generation_id in generations::settled_but_processing(db, BATCH).await? {
-        generations::refresh_status(db, &generation_id).await?;
-        report.refreshed += 1;
+    // Marks younger than the grace belong to writes still in progress.
+    let settle_before = now - config.enqueue_grace.as_millis() as i64;
+    for generation_id in generations::marked_before(db, settle_before, BATCH).await? {
+        if generations::settle_marked(db, &generation_id).await? {
+            report.refreshed += 1;
+        }
     }
     Ok(report)
 }

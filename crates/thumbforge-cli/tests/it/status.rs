@@ -305,3 +305,83 @@ async fn batched_status_writes_match_the_single_row_rules() {
     let first = &views[0].thumbnails[0].id;
     assert!(writer.claim(first, 0).await.expect("db").is_none());
 }
+
+/// A worker that dies between a thumbnail's write and its generation's
+/// re-derivation leaves the generation processing with every thumbnail
+/// ended. Its mark (written before the thumbnail write) lets the sweeper
+/// find and end it; an unmarked generation that is merely running keeps
+/// running.
+#[tokio::test]
+async fn the_sweeper_settles_a_generation_a_worker_left_behind() {
+    use sea_orm::EntityTrait;
+    use thumbforge_db::entities::unsettled_generations;
+    let app = TestApp::spawn().await;
+    let org = thumbforge_db::orgs::ensure(app.db(), "left-behind", Some(Plan::Pro))
+        .await
+        .expect("org");
+    let request = direct_request("left behind", 2);
+    let view = generations::create(app.db(), &org.id, Plan::Pro, ModelId::Local, &request)
+        .await
+        .expect("created");
+    let id = view.generation.id.clone();
+    // What the general record path does, minus the re-derivation.
+    generations::mark_unsettled(app.db().conn(), std::slice::from_ref(&id))
+        .await
+        .expect("marked");
+    for t in &view.thumbnails {
+        assert!(thumbnails::fail(app.db(), &t.id, "gone").await.expect("db"));
+    }
+    assert_eq!(
+        generations::status_of(app.db(), &id)
+            .await
+            .expect("db")
+            .as_deref(),
+        Some("processing"),
+        "nothing re-derived it yet"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = generations::status_of(app.db(), &id).await.expect("db");
+        if status.as_deref() == Some("failed") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweeper never settled it: {status:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let mark = unsettled_generations::Entity::find_by_id(id.clone())
+        .one(app.db().conn())
+        .await
+        .expect("db");
+    assert!(mark.is_none(), "the mark goes with the generation's end");
+
+    // A marked generation still running keeps its mark (moved back), and
+    // stays processing.
+    let running = generations::create(app.db(), &org.id, Plan::Pro, ModelId::Local, &request)
+        .await
+        .expect("created");
+    let running_id = running.generation.id.clone();
+    generations::mark_unsettled(app.db().conn(), std::slice::from_ref(&running_id))
+        .await
+        .expect("marked");
+    assert!(
+        !generations::settle_marked(app.db(), &running_id)
+            .await
+            .expect("db"),
+        "a running generation is not ended"
+    );
+    assert_eq!(
+        generations::status_of(app.db(), &running_id)
+            .await
+            .expect("db")
+            .as_deref(),
+        Some("processing")
+    );
+    let kept = unsettled_generations::Entity::find_by_id(running_id.clone())
+        .one(app.db().conn())
+        .await
+        .expect("db");
+    assert!(kept.is_some(), "a running generation keeps its mark");
+}

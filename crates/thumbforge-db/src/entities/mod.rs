@@ -9,5 +9,6 @@ pub mod organizations;
 pub mod provider_keys;
 pub mod styles;
 pub mod thumbnails;
+pub mod unsettled_generations;
 pub mod webhook_attempts;
 pub mod webhook_deliveries;
