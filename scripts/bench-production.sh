@@ -41,11 +41,12 @@ wait_for() {
   echo "timed out waiting for $1" >&2; exit 1
 }
 psql_admin() { psql -h 127.0.0.1 -U postgres -d postgres -qAt "$@"; }
-# CPU time (clock ticks) used so far by every PostgreSQL process, including
-# backends that already exited (reaped into the postmaster's child time).
+# CPU time (clock ticks) used so far by every PostgreSQL process (the
+# postmaster and each backend are all named `postgres`), including backends
+# that already exited (reaped into the postmaster's child time).
 pg_ticks() {
   local t=0 p
-  for p in $(pgrep -x postgres; pgrep -f '^postgres: '); do
+  for p in $(pgrep -x postgres); do
     t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
   done
   echo "$t"

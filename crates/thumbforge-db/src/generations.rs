@@ -402,13 +402,30 @@ pub(crate) async fn unmark<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Resu
     Ok(())
 }
 
-/// Marked generations whose mark is older than `before` (Unix ms), oldest
-/// first: candidates a worker may have left processing after their last
-/// thumbnail ended.
+/// Marked generations whose mark is older than `before` (Unix ms) and none
+/// of whose thumbnails is still processing, oldest mark first: the ones a
+/// worker may have left processing after their last thumbnail ended.
+/// Generations still running are skipped here, so a pass costs one query
+/// however many are running.
 pub async fn marked_before(db: &Db, before: i64, limit: u64) -> Result<Vec<String>, DbError> {
-    use sea_orm::QuerySelect;
+    use sea_orm::{ExprTrait, QuerySelect, sea_query::Query};
+    let still_running = Query::select()
+        .expr(Expr::val(1))
+        .from(thumbnails::Entity)
+        .and_where(
+            Expr::col((thumbnails::Entity, thumbnails::Column::GenerationId)).equals((
+                unsettled_generations::Entity,
+                unsettled_generations::Column::Id,
+            )),
+        )
+        .and_where(
+            Expr::col((thumbnails::Entity, thumbnails::Column::Status))
+                .eq(ThumbnailStatus::Processing.as_str()),
+        )
+        .to_owned();
     Ok(unsettled_generations::Entity::find()
         .filter(unsettled_generations::Column::Since.lt(before))
+        .filter(Expr::exists(still_running).not())
         .order_by_asc(unsettled_generations::Column::Since)
         .limit(limit)
         .all(db.conn())
@@ -420,9 +437,10 @@ pub async fn marked_before(db: &Db, before: i64, limit: u64) -> Result<Vec<Strin
 
 /// Settles one marked generation: a gone or ended generation loses its
 /// mark; a processing one is re-derived, which ends it (and removes the
-/// mark) when all its thumbnails have ended. One still running keeps its
-/// mark, moved to the back of the line. Returns whether this call ended
-/// the generation.
+/// mark) when all its thumbnails have ended. One still running (an
+/// operator's retry may have reopened it meanwhile) keeps its mark, moved
+/// to the back of the line. Returns whether this call ended the
+/// generation.
 pub async fn settle_marked(db: &Db, id: &str) -> Result<bool, DbError> {
     let open = generations::Entity::find_by_id(id.to_owned())
         .one(db.conn())

@@ -366,6 +366,13 @@ async fn the_sweeper_settles_a_generation_a_worker_left_behind() {
     generations::mark_unsettled(app.db().conn(), std::slice::from_ref(&running_id))
         .await
         .expect("marked");
+    let candidates = generations::marked_before(app.db(), i64::MAX, 1000)
+        .await
+        .expect("db");
+    assert!(
+        !candidates.contains(&running_id),
+        "a generation with processing thumbnails is not a candidate"
+    );
     assert!(
         !generations::settle_marked(app.db(), &running_id)
             .await
