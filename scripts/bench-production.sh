@@ -171,7 +171,7 @@ echo "| queue + status writes (claim, succeed, refresh; no image), concurrency 5
 echo "| worker end to end, $BACKLOG \`[flat]\` thumbnails (PNG encode + file write + status writes), 1 worker x $WORKER_CONCURRENCY | $E2E_RATE thumbnails/s ($FAILED not succeeded) | BullMQ no-op $BQ_NOOP jobs/s | $(ratio "$E2E_RATE" "$BQ_NOOP") | (no target) |"
 echo "| API peak RSS, 64 connections polling | $RSS_MB MB | | | ≤ 64 MB |"
 echo
-echo "Ceilings, same run. No poll can answer faster than \`/healthz\`, which does no work:"
+echo "Ceilings, same run. No poll answers faster than this server's \`/healthz\` (routing and middleware, no handler work):"
 echo "/healthz ÷ pgbench SELECT = $(ratio "$(r healthz rps)" "$PG_SELECT") (the most any poll could reach; target 2.0x)."
 echo "CPU per operation (machine: $(nproc) cores, shared by the load generator and every server):"
 echo "pgbench INSERT: PostgreSQL ${PG_INSERT_CPU} µs per transaction;"
