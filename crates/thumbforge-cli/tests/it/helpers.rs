@@ -161,6 +161,29 @@ impl TestApp {
         self.app.as_ref().expect("app running").db()
     }
 
+    /// A generation of `count` thumbnails created straight in the database
+    /// for a Pro org named `org`, never enqueued: only the test acts on it
+    /// until the sweeper's grace passes.
+    pub async fn direct_generation(
+        &self,
+        org: &str,
+        count: i64,
+    ) -> thumbforge_db::generations::GenerationView {
+        let org = orgs::ensure(self.db(), org, Some(Plan::Pro))
+            .await
+            .expect("org");
+        let request = direct_request(&format!("direct for {}", org.slug), count);
+        thumbforge_db::generations::create(
+            self.db(),
+            &org.id,
+            Plan::Pro,
+            thumbforge_core::ModelId::Local,
+            &request,
+        )
+        .await
+        .expect("created")
+    }
+
     pub async fn create_key(&self, org: &str, plan: Plan) -> String {
         let org = orgs::ensure(self.db(), org, Some(plan)).await.expect("org");
         keys::create(self.db(), &org.id, keys::DEFAULT_SCOPES)

@@ -63,15 +63,7 @@ async fn safety_blocks_fail_with_a_generic_message() {
 #[tokio::test]
 async fn terminal_thumbnails_never_change_again() {
     let app = TestApp::spawn().await;
-    let org = thumbforge_db::orgs::ensure(app.db(), "direct", Some(Plan::Pro))
-        .await
-        .expect("org");
-    // Created straight in the database, never enqueued: only this test acts on it
-    // (the sweeper's grace is longer than the test).
-    let request = direct_request("direct", 2);
-    let view = generations::create(app.db(), &org.id, Plan::Pro, ModelId::Local, &request)
-        .await
-        .expect("created");
+    let view = app.direct_generation("direct", 2).await;
     let a = &view.thumbnails[0].id;
     // Outcomes are recorded the way workers record them, through the
     // batched writer; the sweeper's single-row `fail` is used directly.
@@ -316,13 +308,7 @@ async fn the_sweeper_settles_a_generation_a_worker_left_behind() {
     use sea_orm::EntityTrait;
     use thumbforge_db::entities::unsettled_generations;
     let app = TestApp::spawn().await;
-    let org = thumbforge_db::orgs::ensure(app.db(), "left-behind", Some(Plan::Pro))
-        .await
-        .expect("org");
-    let request = direct_request("left behind", 2);
-    let view = generations::create(app.db(), &org.id, Plan::Pro, ModelId::Local, &request)
-        .await
-        .expect("created");
+    let view = app.direct_generation("left-behind", 2).await;
     let id = view.generation.id.clone();
     // What the general record path does, minus the re-derivation.
     generations::mark_unsettled(app.db().conn(), std::slice::from_ref(&id))
@@ -359,9 +345,7 @@ async fn the_sweeper_settles_a_generation_a_worker_left_behind() {
 
     // A marked generation still running keeps its mark (moved back), and
     // stays processing.
-    let running = generations::create(app.db(), &org.id, Plan::Pro, ModelId::Local, &request)
-        .await
-        .expect("created");
+    let running = app.direct_generation("left-behind", 2).await;
     let running_id = running.generation.id.clone();
     generations::mark_unsettled(app.db().conn(), std::slice::from_ref(&running_id))
         .await
