@@ -10,7 +10,11 @@
 //!   the generations;
 //! * outcomes: one `UPDATE … FROM (VALUES …)` for every thumbnail of the
 //!   batch, committed, then one read of the statuses of their generations
-//!   and at most one `UPDATE` per derived status.
+//!   and at most one `UPDATE` per derived status. Their generations are
+//!   marked in `unsettled_generations` before the thumbnail write, so the
+//!   sweeper finishes any a dying process leaves half done. On PostgreSQL
+//!   a one-thumbnail generation's success skips all that: one statement
+//!   writes the thumbnail and ends the generation.
 //!
 //! Nothing waits to fill a batch: a batch starts as soon as a runner is
 //! free and takes what has queued up meanwhile, so an idle worker pays one

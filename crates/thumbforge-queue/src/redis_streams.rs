@@ -426,7 +426,6 @@ impl RedisConsumer {
     }
 
     /// The job ended (succeeded, failed for good, or had nothing to do).
-    /// The job ended (succeeded, failed for good, or had nothing to do).
     /// Batched with the acknowledgements of other jobs of this process
     /// that end meanwhile: one script call for all of them.
     pub async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
