@@ -45,7 +45,12 @@ impl Resealed {
             self.current += 1;
             return None;
         }
-        match sealer.open(sealed, context) {
+        // Not current: only the previous secret can open it.
+        let opened = sealer
+            .previous
+            .as_ref()
+            .map(|previous| Sealer::open_with(previous, sealed, context));
+        match opened.unwrap_or(Err(OpenError)) {
             Ok(plain) => {
                 self.resealed += 1;
                 Some(sealer.seal(&plain, context))
