@@ -131,18 +131,37 @@ async fn run_batch(db: &Db, queue: &JobQueue, ops: Vec<SubmitOp>) {
             })
         })
         .collect();
-    let pushed = match queue.enqueue(&jobs).await {
-        Ok(()) => Submitted::Pushed,
+    let pushed = match push_committed(db, queue, &jobs).await {
+        Ok(true) => Submitted::Pushed,
+        Ok(false) => Submitted::PushFailed,
         Err(e) => {
-            warn!(error = %e, generations = committed.len(), "enqueue failed; the sweeper will retry");
-            let ids: Vec<String> = jobs.into_iter().map(|(job, _)| job.thumbnail_id).collect();
-            if let Err(e) = thumbnails::clear_enqueued(db, &ids).await {
-                warn!(error = %e, "could not clear enqueued_at");
-            }
+            warn!(error = %e, "could not clear enqueued_at");
             Submitted::PushFailed
         }
     };
     for (_, reply) in committed {
         let _ = reply.send(Ok(pushed));
     }
+}
+
+/// Pushes the jobs of committed thumbnails. `Ok(false)`: the push failed
+/// and their `enqueued_at` was cleared, so the sweeper's never-enqueued
+/// pass pushes them within `enqueue_grace_secs`. `Err`: the push failed
+/// and so did the clearing (the sweeper's lost-job check still finds them,
+/// after `lost_check_secs`).
+pub async fn push_committed(
+    db: &Db,
+    queue: &JobQueue,
+    jobs: &[(RenderThumbnail, i32)],
+) -> Result<bool, DbError> {
+    let Err(e) = queue.enqueue(jobs).await else {
+        return Ok(true);
+    };
+    warn!(error = %e, jobs = jobs.len(), "enqueue failed; the sweeper will push them");
+    let ids: Vec<String> = jobs
+        .iter()
+        .map(|(job, _)| job.thumbnail_id.clone())
+        .collect();
+    thumbnails::clear_enqueued(db, &ids).await?;
+    Ok(false)
 }

@@ -143,14 +143,7 @@ pub async fn retry(
         enqueued_at_ms: thumbforge_db::now_ms(),
     };
     // Committed first: if this push fails the sweeper pushes it later.
-    if let Err(e) = state.queue.enqueue(&[(job, reopened.attempts)]).await {
-        tracing::warn!(error = %e, "push after retry failed; the sweeper will push it");
-        thumbforge_db::thumbnails::clear_enqueued(
-            &state.db,
-            std::slice::from_ref(&reopened.thumbnail_id),
-        )
-        .await?;
-    }
+    crate::submit::push_committed(&state.db, &state.queue, &[(job, reopened.attempts)]).await?;
     Ok(HttpResponse::Ok().json(JobAction {
         thumbnail_id: reopened.thumbnail_id,
         action: "retried",
