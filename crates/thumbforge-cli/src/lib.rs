@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use thumbforge_config::{Overrides, Settings};
 use thumbforge_core::{Plan, ProviderKind};
-use thumbforge_db::{Db, credits, crypto::Sealer, keys, orgs, provider_keys};
+use thumbforge_db::{Db, credits, keys, orgs, provider_keys};
 
 pub use embedded::{DEV_ORG, Embedded};
 
@@ -322,7 +322,7 @@ async fn provider_keys_command(
             let secret = settings
                 .resolve_secret()
                 .context("reading the server secret")?;
-            let sealer = Sealer::from_secret(secrecy::ExposeSecret::expose_secret(&secret));
+            let sealer = thumbforge_worker::sealer(settings, &secret);
             provider_keys::set(&db, &sealer, &org.id, provider, key)
                 .await
                 .context("storing the key")?;
