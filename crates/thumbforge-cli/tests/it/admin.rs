@@ -13,6 +13,18 @@ async fn admin_key(app: &TestApp) -> String {
     keys::create(app.db(), &ops.id, "admin").await.expect("key")
 }
 
+/// Meters the test key's org (`acme`) with `balance` credits; its id.
+async fn meter_acme(app: &TestApp, balance: i64) -> String {
+    let org = orgs::find_by_slug(app.db(), "acme")
+        .await
+        .expect("read")
+        .expect("org");
+    credits::set_balance(app.db(), &org.id, Some(balance))
+        .await
+        .expect("balance");
+    org.id
+}
+
 fn ids(list: &Value) -> Vec<String> {
     list.as_array()
         .expect("a list")
@@ -43,13 +55,7 @@ async fn only_admin_keys_see_the_queue() {
 async fn a_dead_job_is_listed_retried_with_its_credits_and_discarded() {
     let app = TestApp::spawn().await;
     let admin = admin_key(&app).await;
-    let org = orgs::find_by_slug(app.db(), "acme")
-        .await
-        .expect("read")
-        .expect("org");
-    credits::set_balance(app.db(), &org.id, Some(10))
-        .await
-        .expect("balance");
+    let org_id = meter_acme(&app, 10).await;
     let id = app
         .generate(
             &app.key,
@@ -67,7 +73,7 @@ async fn a_dead_job_is_listed_retried_with_its_credits_and_discarded() {
         .expect("id")
         .to_owned();
     let balance = |app: &TestApp| {
-        let org_id = org.id.clone();
+        let org_id = org_id.clone();
         let db = app.db().clone();
         async move {
             credits::balance(&db, &org_id)
@@ -141,20 +147,14 @@ async fn a_dead_job_is_listed_retried_with_its_credits_and_discarded() {
 async fn retrying_a_job_whose_org_cannot_pay_is_refused() {
     let app = TestApp::spawn().await;
     let admin = admin_key(&app).await;
-    let org = orgs::find_by_slug(app.db(), "acme")
-        .await
-        .expect("read")
-        .expect("org");
-    credits::set_balance(app.db(), &org.id, Some(1))
-        .await
-        .expect("balance");
+    let org_id = meter_acme(&app, 1).await;
     let id = app
         .generate(&app.key, json!({"prompt": "[fail]", "model": "test"}))
         .await;
     let ended = app.wait_terminal(&app.key, &id).await;
     assert_eq!(ended["status"], "failed");
     let thumbnail = ended["thumbnails"][0]["id"].as_str().expect("id");
-    credits::set_balance(app.db(), &org.id, Some(0))
+    credits::set_balance(app.db(), &org_id, Some(0))
         .await
         .expect("balance");
     let (status, problem) = app
