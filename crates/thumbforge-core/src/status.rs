@@ -19,7 +19,7 @@ pub enum ThumbnailStatus {
 }
 
 impl ThumbnailStatus {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             ThumbnailStatus::Processing => "processing",
             ThumbnailStatus::Succeeded => "succeeded",

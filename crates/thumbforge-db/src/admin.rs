@@ -29,8 +29,7 @@ use crate::{
     now_ms,
 };
 
-const PROCESSING: &str = "processing";
-const FAILED: &str = "failed";
+use crate::thumbnails::{FAILED, PROCESSING};
 
 /// Counts for the dashboard's header.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -123,30 +122,31 @@ pub async fn overview(db: &Db) -> Result<Overview, DbError> {
             .add(thumbnails::Column::LeaseExpiresAt.gte(now)),
     )
     .await?;
-    let oldest_waiting_at = thumbnails::Entity::find()
-        .select_only()
-        .column_as(thumbnails::Column::CreatedAt.min(), "oldest")
-        .filter(waiting_filter(now))
-        .into_tuple::<Option<i64>>()
-        .one(db.conn())
-        .await?
-        .flatten();
     Ok(Overview {
         waiting,
         running,
         retrying: count(retrying_filter()).await?,
         dead: count(dead_filter()).await?,
-        oldest_waiting_at,
+        oldest_waiting_at: oldest_waiting(db, thumbnails::Column::CreatedAt, now).await?,
     })
 }
 
 /// When the thumbnail that has waited longest for a worker was (last)
 /// queued, if any waits: the queue-age alert's input.
 pub async fn oldest_waiting_enqueued(db: &Db) -> Result<Option<i64>, DbError> {
+    oldest_waiting(db, thumbnails::Column::EnqueuedAt, now_ms()).await
+}
+
+/// The least `column` among waiting thumbnails, if any waits.
+async fn oldest_waiting(
+    db: &Db,
+    column: thumbnails::Column,
+    now: i64,
+) -> Result<Option<i64>, DbError> {
     Ok(thumbnails::Entity::find()
         .select_only()
-        .column_as(thumbnails::Column::EnqueuedAt.min(), "oldest")
-        .filter(waiting_filter(now_ms()))
+        .column_as(column.min(), "oldest")
+        .filter(waiting_filter(now))
         .into_tuple::<Option<i64>>()
         .one(db.conn())
         .await?
@@ -230,16 +230,15 @@ pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refus
     if ended {
         // Undo the end's refund: the generation costs its full price again
         // until it ends again, when what did not succeed is refunded anew.
-        let per_thumbnail = if generation.provider_used == ProviderChoice::Platform.used_label() {
-            generation
-                .model
-                .parse::<ModelId>()
-                .map(|m| i64::from(m.catalog().credits))
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        let full = per_thumbnail * i64::from(generation.count);
+        let on_platform = generation.provider_used == ProviderChoice::Platform.used_label();
+        let full = generation
+            .model
+            .parse::<ModelId>()
+            .map(|m| {
+                let count = u32::try_from(generation.count).unwrap_or(0);
+                i64::from(crate::generations::price(m, on_platform, count))
+            })
+            .unwrap_or(0);
         let owed = full - i64::from(generation.credits_consumed);
         if owed > 0 && !credits::debit(&txn, &generation.org_id, owed).await? {
             return Ok(Err(Refused::InsufficientCredits { needed: owed }));

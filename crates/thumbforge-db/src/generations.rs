@@ -105,14 +105,22 @@ pub fn build(
     }
 }
 
-/// Credits a request costs: the model's price per thumbnail on the
-/// platform's keys, nothing on the org's own key.
+/// Credits a request costs.
 pub fn credits_for(model: ModelId, request: &GenerateRequest) -> i32 {
-    match request.provider {
-        ProviderChoice::Platform => {
-            (model.catalog().credits * u32::from(request.count.get())) as i32
-        }
-        ProviderChoice::Byok(_) => 0,
+    price(
+        model,
+        matches!(request.provider, ProviderChoice::Platform),
+        u32::from(request.count.get()),
+    )
+}
+
+/// The price of `count` thumbnails: the model's price per thumbnail on the
+/// platform's keys, nothing on the org's own key.
+pub fn price(model: ModelId, on_platform: bool, count: u32) -> i32 {
+    if on_platform {
+        (model.catalog().credits * count) as i32
+    } else {
+        0
     }
 }
 

@@ -13,7 +13,9 @@ use crate::{
     now_ms,
 };
 
-const PROCESSING: &str = "processing";
+/// The stored forms, for filters and `match` patterns.
+pub(crate) const PROCESSING: &str = ThumbnailStatus::Processing.as_str();
+pub(crate) const FAILED: &str = ThumbnailStatus::Failed.as_str();
 
 /// Everything a worker needs to produce one thumbnail.
 #[derive(Debug, Clone)]
