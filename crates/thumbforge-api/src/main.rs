@@ -2,6 +2,10 @@
 
 use thumbforge_config::{Overrides, Settings};
 
+/// See docs/decisions.md ("mimalloc as the global allocator").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(&Overrides::default())?;

@@ -215,6 +215,10 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        // The filter is fixed for the life of the process: when it drops
+        // the access log's target, skip the middleware rather than render
+        // each request line for nothing.
+        let access_logged = tracing::enabled!(target: ACCESS_LOG_TARGET, tracing::Level::INFO);
         let mut server = actix_web::HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -227,7 +231,10 @@ impl Application {
                         .into()
                     }),
                 )
-                .wrap(access_log())
+                .wrap(actix_web::middleware::Condition::new(
+                    access_logged,
+                    access_log(),
+                ))
                 .wrap_fn({
                     let metrics = metrics.clone();
                     move |req, srv| {
@@ -247,8 +254,8 @@ impl Application {
                             }
                             let route = response.request().match_pattern();
                             metrics.observe_http(
-                                method.as_str(),
-                                route.as_deref().unwrap_or("unmatched"),
+                                method_label(&method),
+                                route.unwrap_or_else(|| "unmatched".to_owned()),
                                 response.status().as_u16(),
                                 start.elapsed().as_secs_f64(),
                             );
@@ -285,9 +292,32 @@ impl Application {
     }
 }
 
+const ACCESS_LOG_TARGET: &str = "thumbforge::http";
+
 /// One access-log line per request (through the log→tracing bridge).
 fn access_log() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms").log_target("thumbforge::http")
+    actix_web::middleware::Logger::new("%r %s %Dms").log_target(ACCESS_LOG_TARGET)
+}
+
+/// A request method as a metric label, without allocating for the
+/// standard methods.
+fn method_label(method: &actix_web::http::Method) -> std::borrow::Cow<'static, str> {
+    use actix_web::http::Method;
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    match STANDARD.iter().find(|(m, _)| m == method) {
+        Some((_, name)) => std::borrow::Cow::Borrowed(name),
+        None => std::borrow::Cow::Owned(method.as_str().to_owned()),
+    }
 }
 
 /// The server secret (see `Settings::resolve_secret`).

@@ -2,7 +2,7 @@
 //! apps in one process see their own numbers). `/metrics` on the API and on
 //! the worker's health port renders it in the OpenMetrics text format.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -17,7 +17,7 @@ use prometheus_client::{
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// The route template (`/api/v1/generations/{id}`), never the raw path,
     /// so ids do not explode the series count.
     pub route: String,
@@ -26,7 +26,7 @@ pub struct HttpLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub method: String,
+    pub method: Cow<'static, str>,
     pub route: String,
 }
 
@@ -161,20 +161,27 @@ impl Metrics {
     }
 
     /// Records one HTTP request.
-    pub fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Counts one answered request and its latency. Takes its labels by
+    /// value: a request's method is a `&'static str` for every standard
+    /// method, and its route template is already an owned `String`, so
+    /// this allocates once (the route's copy for the second family).
+    pub fn observe_http(
+        &self,
+        method: Cow<'static, str>,
+        route: String,
+        status: u16,
+        seconds: f64,
+    ) {
+        let labels = RouteLabels { method, route };
+        self.http_duration.get_or_create(&labels).observe(seconds);
+        let RouteLabels { method, route } = labels;
         self.http_requests
             .get_or_create(&HttpLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
+                method,
+                route,
                 status,
             })
             .inc();
-        self.http_duration
-            .get_or_create(&RouteLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-            })
-            .observe(seconds);
     }
 
     /// The OpenMetrics text exposition.
