@@ -27,6 +27,10 @@ use thumbforge_queue::{ConsumerSettings, Delivery, RedisConsumer, RedisQueue, Re
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// The allocator of `thumbforge-worker`, whose path this measures.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 struct Args {
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
