@@ -329,3 +329,21 @@ pub fn resolve_secret(settings: &Settings) -> anyhow::Result<SecretString> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+    use actix_web::http::Method;
+    use std::borrow::Cow;
+
+    #[test]
+    fn standard_methods_are_borrowed_labels_and_others_are_copied() {
+        assert!(matches!(method_label(&Method::GET), Cow::Borrowed("GET")));
+        assert!(matches!(
+            method_label(&Method::DELETE),
+            Cow::Borrowed("DELETE")
+        ));
+        let purge = Method::from_bytes(b"PURGE").unwrap();
+        assert!(matches!(method_label(&purge), Cow::Owned(ref s) if s == "PURGE"));
+    }
+}
