@@ -343,7 +343,7 @@ mod tests {
             method_label(&Method::DELETE),
             Cow::Borrowed("DELETE")
         ));
-        let purge = Method::from_bytes(b"PURGE").unwrap();
+        let purge = Method::from_bytes(b"PURGE").expect("a valid method token");
         assert!(matches!(method_label(&purge), Cow::Owned(ref s) if s == "PURGE"));
     }
 }
