@@ -160,11 +160,11 @@ impl Metrics {
         })
     }
 
-    /// Records one HTTP request.
-    /// Counts one answered request and its latency. Takes its labels by
-    /// value: a request's method is a `&'static str` for every standard
-    /// method, and its route template is already an owned `String`, so
-    /// this allocates once (the route's copy for the second family).
+    /// Counts one answered request and records its latency. Takes its
+    /// labels by value (a standard method is a `&'static str`, and the
+    /// route template is the `String` the caller already has), so once a
+    /// series exists this allocates nothing: the two families share the
+    /// labels by moving them.
     pub fn observe_http(
         &self,
         method: Cow<'static, str>,
