@@ -10,6 +10,7 @@ mod m20261130_000005_webhooks;
 mod m20261130_000006_styles;
 mod m20261130_000007_operator_actions;
 mod m20261130_000008_unsettled_generations;
+mod m20261130_000009_open_thumbnails;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_styles::Migration),
             Box::new(m20261130_000007_operator_actions::Migration),
             Box::new(m20261130_000008_unsettled_generations::Migration),
+            Box::new(m20261130_000009_open_thumbnails::Migration),
         ]
     }
 }

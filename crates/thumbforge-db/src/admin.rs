@@ -25,11 +25,11 @@ use thumbforge_core::{GenerationStatus, ModelId, ProviderChoice, ThumbnailStatus
 
 use crate::{
     Db, DbError, credits,
-    entities::{generations, thumbnails},
+    entities::{generations, open_thumbnails, thumbnails},
     now_ms,
 };
 
-use crate::thumbnails::{FAILED, PROCESSING};
+use crate::thumbnails::{FAILED, PROCESSING, is_open};
 
 /// Counts for the dashboard's header.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -81,14 +81,19 @@ impl From<thumbnails::Model> for JobRow {
     }
 }
 
+/// Failed and not dismissed. `error IS NOT NULL` (only an end other than
+/// success sets it) lets both databases answer from the partial index
+/// `idx_thumbnails_failed` instead of reading every thumbnail.
 fn dead_filter() -> sea_orm::Condition {
     sea_orm::Condition::all()
+        .add(thumbnails::Column::Error.is_not_null())
         .add(thumbnails::Column::Status.eq(FAILED))
         .add(thumbnails::Column::DismissedAt.is_null())
 }
 
 fn retrying_filter() -> sea_orm::Condition {
     sea_orm::Condition::all()
+        .add(is_open())
         .add(thumbnails::Column::Status.eq(PROCESSING))
         .add(
             Expr::col(thumbnails::Column::Attempts)
@@ -99,6 +104,7 @@ fn retrying_filter() -> sea_orm::Condition {
 
 fn waiting_filter(now: i64) -> sea_orm::Condition {
     sea_orm::Condition::all()
+        .add(is_open())
         .add(thumbnails::Column::Status.eq(PROCESSING))
         .add(
             sea_orm::Condition::any()
@@ -118,6 +124,7 @@ pub async fn overview(db: &Db) -> Result<Overview, DbError> {
     let waiting = count(waiting_filter(now)).await?;
     let running = count(
         sea_orm::Condition::all()
+            .add(is_open())
             .add(thumbnails::Column::Status.eq(PROCESSING))
             .add(thumbnails::Column::LeaseExpiresAt.gte(now)),
     )
@@ -301,6 +308,19 @@ pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refus
     if updated.rows_affected != 1 {
         return Ok(Err(Refused::WrongState));
     }
+    // Processing again, so open again, in the same transaction. A row the
+    // sweeper has not pruned yet is replaced, not kept: a prune running
+    // now read it as ended, and PostgreSQL skips a row deleted under a
+    // running statement, while the new row is invisible to it. Kept, the
+    // prune would delete it after this commit.
+    open_thumbnails::Entity::delete_by_id(thumbnail.id.clone())
+        .exec(&txn)
+        .await?;
+    open_thumbnails::Entity::insert(open_thumbnails::ActiveModel {
+        id: sea_orm::ActiveValue::Set(thumbnail.id.clone()),
+    })
+    .exec_without_returning(&txn)
+    .await?;
     txn.commit().await?;
     Ok(Ok(Reopened {
         thumbnail_id: thumbnail.id,

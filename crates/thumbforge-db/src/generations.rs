@@ -12,7 +12,7 @@ use thumbforge_core::{
 
 use crate::{
     Db, DbError,
-    entities::{generations, thumbnails, unsettled_generations},
+    entities::{generations, open_thumbnails, thumbnails, unsettled_generations},
     now_ms,
 };
 
@@ -269,8 +269,18 @@ async fn insert_rows<C: ConnectionTrait>(
                 .flat_map(|v| v.thumbnails.iter().cloned())
                 .map(IntoActiveModel::into_active_model),
         );
+        let insert_open = open_thumbnails::Entity::insert_many(
+            views
+                .iter()
+                .flat_map(|v| &v.thumbnails)
+                .filter(|t| t.status == ThumbnailStatus::Processing.as_str())
+                .map(|t| open_thumbnails::ActiveModel {
+                    id: sea_orm::ActiveValue::Set(t.id.clone()),
+                }),
+        );
         insert_generations.exec_without_returning(conn).await?;
         insert_thumbnails.exec_without_returning(conn).await?;
+        insert_open.exec_without_returning(conn).await?;
     }
     Ok(())
 }
@@ -285,7 +295,9 @@ const INSERT_MANY_PG: &str = "WITH g AS (\
     $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], \
     $14::int[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[]) \
     AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, \
-    c20)) \
+    c20)), \
+    o AS (INSERT INTO open_thumbnails (id) SELECT u.id FROM UNNEST($21::text[], $25::text[]) \
+    AS u(id, status) WHERE u.status = 'processing') \
     INSERT INTO thumbnails (id, generation_id, org_id, idx, status, is_watermarked, is_hidden, \
     attempts, created_at, enqueued_at) \
     SELECT * FROM UNNEST($21::text[], $22::text[], $23::text[], $24::int[], $25::text[], \

@@ -9,7 +9,7 @@ use thumbforge_core::ThumbnailStatus;
 
 use crate::{
     Db, DbError,
-    entities::{generations, thumbnails},
+    entities::{generations, open_thumbnails, thumbnails},
     now_ms,
 };
 
@@ -102,6 +102,60 @@ pub async fn fail(db: &Db, id: &str, error: &str) -> Result<bool, DbError> {
     Ok(res.rows_affected == 1)
 }
 
+/// Prunes the open set: removes up to `limit` rows of thumbnails that
+/// ended (or are gone), and returns how many went.
+///
+/// One statement, so the check and the delete share one snapshot. An
+/// operator's retry that reopens a thumbnail meanwhile replaces its row
+/// (see [`crate::admin::retry`]): the old row, deleted under this
+/// statement, is skipped, and the new one is invisible to it.
+pub async fn prune_open(db: &Db, limit: u64) -> Result<usize, DbError> {
+    use sea_orm::sea_query::Query;
+    let still_processing = Query::select()
+        .expr(Expr::val(1))
+        .from(thumbnails::Entity)
+        .and_where(
+            Expr::col((thumbnails::Entity, thumbnails::Column::Id))
+                .equals((open_thumbnails::Entity, open_thumbnails::Column::Id)),
+        )
+        .and_where(thumbnails::Column::Status.eq(PROCESSING))
+        .to_owned();
+    let ended = Query::select()
+        .column(open_thumbnails::Column::Id)
+        .from(open_thumbnails::Entity)
+        .and_where(Expr::exists(still_processing).not())
+        .limit(limit)
+        .to_owned();
+    Ok(open_thumbnails::Entity::delete_many()
+        .filter(open_thumbnails::Column::Id.in_subquery(ended))
+        .exec(db.conn())
+        .await?
+        .rows_affected as usize)
+}
+
+/// The ids in the open set (tests, drills).
+pub async fn open_ids(db: &Db) -> Result<Vec<String>, DbError> {
+    Ok(open_thumbnails::Entity::find()
+        .select_only()
+        .column(open_thumbnails::Column::Id)
+        .into_tuple()
+        .all(db.conn())
+        .await?)
+}
+
+/// Only thumbnails in the open set: every processing one is there, and
+/// ended ones only until the next prune, so the sweeper's and the lists'
+/// scans are as long as the work in flight, not as the history (there is
+/// no status index).
+pub(crate) fn is_open() -> sea_orm::sea_query::SimpleExpr {
+    thumbnails::Column::Id.in_subquery(
+        sea_orm::sea_query::Query::select()
+            .column(open_thumbnails::Column::Id)
+            .from(open_thumbnails::Entity)
+            .to_owned(),
+    )
+}
+
 /// A thumbnail the sweeper should hand to the queue again.
 #[derive(Debug, Clone)]
 pub struct Stranded {
@@ -126,6 +180,7 @@ async fn stranded_where(
     limit: u64,
 ) -> Result<Vec<Stranded>, DbError> {
     Ok(thumbnails::Entity::find()
+        .filter(is_open())
         .filter(thumbnails::Column::Status.eq(PROCESSING))
         .filter(condition)
         .order_by_asc(order)
@@ -212,6 +267,7 @@ pub async fn fail_overdue(
     limit: u64,
 ) -> Result<Vec<String>, DbError> {
     let overdue = thumbnails::Entity::find()
+        .filter(is_open())
         .filter(thumbnails::Column::Status.eq(PROCESSING))
         .filter(thumbnails::Column::CreatedAt.lt(created_before))
         .limit(limit)

@@ -14,6 +14,10 @@
 //!    found by their mark in `unsettled_generations`, written before any
 //!    thumbnail write that leaves the generation to a second write.
 //!
+//! Passes 1–4 find processing thumbnails through `open_thumbnails` (there
+//! is no status index; see migration 9), which each pass first prunes of
+//! thumbnails that ended.
+//!
 //! Every step is a conditional write, so any number of sweepers (one per
 //! worker process) can run at once.
 
@@ -26,6 +30,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 const BATCH: u64 = 500;
+/// Ended thumbnails removed from the open set per pass: more than a busy
+/// worker fleet ends in one interval.
+const PRUNE_BATCH: u64 = 100_000;
 
 #[derive(Debug, Clone)]
 pub struct SweepConfig {
@@ -42,6 +49,8 @@ pub struct SweepReport {
     pub requeued: usize,
     pub timed_out: usize,
     pub refreshed: usize,
+    /// Ended thumbnails removed from the open set (routine, not a repair).
+    pub pruned: usize,
 }
 
 pub async fn sweep_once(
@@ -50,7 +59,14 @@ pub async fn sweep_once(
     config: &SweepConfig,
 ) -> anyhow::Result<SweepReport> {
     let now = now_ms();
-    let mut report = SweepReport::default();
+    // Ended thumbnails leave the open set first, so the passes below scan
+    // what is in flight. Bounded per pass like the others.
+    let mut report = SweepReport {
+        pruned: thumbnails::prune_open(db, PRUNE_BATCH)
+            .await
+            .context("pruning the open set")?,
+        ..SweepReport::default()
+    };
 
     let lost = thumbnails::never_enqueued(db, now - config.enqueue_grace.as_millis() as i64, BATCH)
         .await
@@ -148,7 +164,13 @@ pub async fn run(db: Db, queue: JobQueue, config: SweepConfig, shutdown: Cancell
             _ = tick.tick() => {}
         }
         match sweep_once(&db, &queue, &config).await {
-            Ok(report) if report != SweepReport::default() => {
+            Ok(report)
+                if report
+                    != (SweepReport {
+                        pruned: report.pruned,
+                        ..SweepReport::default()
+                    }) =>
+            {
                 info!(?report, "sweeper repaired work")
             }
             Ok(_) => {}

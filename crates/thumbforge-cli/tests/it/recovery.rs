@@ -214,3 +214,81 @@ async fn a_graceful_restart_of_the_embedded_app_keeps_everything() {
     assert_eq!(done["status"], "succeeded");
     restarted.stop().await;
 }
+
+/// Polls the database until the thumbnail is no longer processing.
+async fn wait_thumbnail_ended(
+    app: &TestApp,
+    id: &str,
+) -> thumbforge_db::entities::thumbnails::Model {
+    let start = Instant::now();
+    loop {
+        let row = thumbnails::find(app.db(), id)
+            .await
+            .expect("db")
+            .expect("row");
+        if row.status != "processing" {
+            return row;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "thumbnail {id} still processing after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// There is no status index: the sweeper finds unfinished thumbnails
+/// through the open set. A new thumbnail is in it, an ended one is pruned
+/// from it, and an operator's retry puts it back, so a reopened thumbnail
+/// whose job never reached the queue is still found and run again.
+#[tokio::test]
+async fn the_open_set_holds_what_is_processing_and_the_sweeper_prunes_it() {
+    let app = TestApp::spawn().await;
+    let org = thumbforge_db::orgs::ensure(app.db(), "acme", None)
+        .await
+        .expect("org");
+    // Stored, not pushed: the sweeper's lost-job check pushes it.
+    let view = generations::create(
+        app.db(),
+        &org.id,
+        Plan::Pro,
+        ModelId::Test,
+        &direct_request("open set [fail:0]", 1),
+    )
+    .await
+    .expect("created");
+    let id = view.thumbnails[0].id.clone();
+    let open = || async { thumbnails::open_ids(app.db()).await.expect("open set") };
+    assert!(open().await.contains(&id), "a new thumbnail is open");
+
+    let first = wait_thumbnail_ended(&app, &id).await;
+    assert_eq!(first.status, "failed");
+    let start = Instant::now();
+    while open().await.contains(&id) {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the sweeper prunes an ended thumbnail"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Reopened by an operator, and (as if the push after the retry was
+    // lost) not pushed: only the open set leads the sweeper to it.
+    let reopened = thumbforge_db::admin::retry(app.db(), &id)
+        .await
+        .expect("db")
+        .expect("retried");
+    assert_eq!(reopened.thumbnail_id, id);
+    assert!(
+        open().await.contains(&id),
+        "a retried thumbnail is open again"
+    );
+    let second = wait_thumbnail_ended(&app, &id).await;
+    assert_eq!(second.status, "failed");
+    assert!(
+        second.attempts > first.attempts,
+        "it ran again: attempts {} then {}",
+        first.attempts,
+        second.attempts
+    );
+}

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod assets;
 pub mod generations;
 pub mod idempotency_keys;
+pub mod open_thumbnails;
 pub mod organizations;
 pub mod provider_keys;
 pub mod styles;
