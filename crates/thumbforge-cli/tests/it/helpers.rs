@@ -169,19 +169,26 @@ impl TestApp {
         org: &str,
         count: i64,
     ) -> thumbforge_db::generations::GenerationView {
+        let prompt = format!("direct for {org}");
+        self.direct_generation_with(org, thumbforge_core::ModelId::Local, &prompt, count)
+            .await
+    }
+
+    /// [`Self::direct_generation`] with this model and prompt.
+    pub async fn direct_generation_with(
+        &self,
+        org: &str,
+        model: thumbforge_core::ModelId,
+        prompt: &str,
+        count: i64,
+    ) -> thumbforge_db::generations::GenerationView {
         let org = orgs::ensure(self.db(), org, Some(Plan::Pro))
             .await
             .expect("org");
-        let request = direct_request(&format!("direct for {}", org.slug), count);
-        thumbforge_db::generations::create(
-            self.db(),
-            &org.id,
-            Plan::Pro,
-            thumbforge_core::ModelId::Local,
-            &request,
-        )
-        .await
-        .expect("created")
+        let request = direct_request(prompt, count);
+        thumbforge_db::generations::create(self.db(), &org.id, Plan::Pro, model, &request)
+            .await
+            .expect("created")
     }
 
     pub async fn create_key(&self, org: &str, plan: Plan) -> String {

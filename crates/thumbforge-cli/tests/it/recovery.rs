@@ -244,19 +244,10 @@ async fn wait_thumbnail_ended(
 #[tokio::test]
 async fn the_open_set_holds_what_is_processing_and_the_sweeper_prunes_it() {
     let app = TestApp::spawn().await;
-    let org = thumbforge_db::orgs::ensure(app.db(), "acme", None)
-        .await
-        .expect("org");
     // Stored, not pushed: the sweeper's lost-job check pushes it.
-    let view = generations::create(
-        app.db(),
-        &org.id,
-        Plan::Pro,
-        ModelId::Test,
-        &direct_request("open set [fail:0]", 1),
-    )
-    .await
-    .expect("created");
+    let view = app
+        .direct_generation_with("acme", ModelId::Test, "open set [fail:0]", 1)
+        .await;
     let id = view.thumbnails[0].id.clone();
     let open = || async { thumbnails::open_ids(app.db()).await.expect("open set") };
     assert!(open().await.contains(&id), "a new thumbnail is open");
