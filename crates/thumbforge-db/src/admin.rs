@@ -29,7 +29,7 @@ use crate::{
     now_ms,
 };
 
-use crate::thumbnails::{FAILED, PROCESSING, is_open};
+use crate::thumbnails::{FAILED, PROCESSING, in_flight};
 
 /// Counts for the dashboard's header.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -92,25 +92,19 @@ fn dead_filter() -> sea_orm::Condition {
 }
 
 fn retrying_filter() -> sea_orm::Condition {
-    sea_orm::Condition::all()
-        .add(is_open())
-        .add(thumbnails::Column::Status.eq(PROCESSING))
-        .add(
-            Expr::col(thumbnails::Column::Attempts)
-                .sub(Expr::col(thumbnails::Column::AttemptBase))
-                .gt(1),
-        )
+    in_flight().add(
+        Expr::col(thumbnails::Column::Attempts)
+            .sub(Expr::col(thumbnails::Column::AttemptBase))
+            .gt(1),
+    )
 }
 
 fn waiting_filter(now: i64) -> sea_orm::Condition {
-    sea_orm::Condition::all()
-        .add(is_open())
-        .add(thumbnails::Column::Status.eq(PROCESSING))
-        .add(
-            sea_orm::Condition::any()
-                .add(thumbnails::Column::LeaseExpiresAt.is_null())
-                .add(thumbnails::Column::LeaseExpiresAt.lt(now)),
-        )
+    in_flight().add(
+        sea_orm::Condition::any()
+            .add(thumbnails::Column::LeaseExpiresAt.is_null())
+            .add(thumbnails::Column::LeaseExpiresAt.lt(now)),
+    )
 }
 
 pub async fn overview(db: &Db) -> Result<Overview, DbError> {
@@ -122,13 +116,7 @@ pub async fn overview(db: &Db) -> Result<Overview, DbError> {
             .await
     };
     let waiting = count(waiting_filter(now)).await?;
-    let running = count(
-        sea_orm::Condition::all()
-            .add(is_open())
-            .add(thumbnails::Column::Status.eq(PROCESSING))
-            .add(thumbnails::Column::LeaseExpiresAt.gte(now)),
-    )
-    .await?;
+    let running = count(in_flight().add(thumbnails::Column::LeaseExpiresAt.gte(now))).await?;
     Ok(Overview {
         waiting,
         running,

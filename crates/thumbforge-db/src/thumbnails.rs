@@ -143,17 +143,21 @@ pub async fn open_ids(db: &Db) -> Result<Vec<String>, DbError> {
         .await?)
 }
 
-/// Only thumbnails in the open set: every processing one is there, and
-/// ended ones only until the next prune, so the sweeper's and the lists'
-/// scans are as long as the work in flight, not as the history (there is
-/// no status index).
-pub(crate) fn is_open() -> sea_orm::sea_query::SimpleExpr {
-    thumbnails::Column::Id.in_subquery(
-        sea_orm::sea_query::Query::select()
-            .column(open_thumbnails::Column::Id)
-            .from(open_thumbnails::Entity)
-            .to_owned(),
-    )
+/// Processing thumbnails, found through the open set: every processing
+/// one is there, and ended ones only until the next prune, so the
+/// sweeper's and the lists' scans are as long as the work in flight, not
+/// as the history (there is no status index).
+pub(crate) fn in_flight() -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(
+            thumbnails::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(open_thumbnails::Column::Id)
+                    .from(open_thumbnails::Entity)
+                    .to_owned(),
+            ),
+        )
+        .add(thumbnails::Column::Status.eq(PROCESSING))
 }
 
 /// A thumbnail the sweeper should hand to the queue again.
@@ -180,8 +184,7 @@ async fn stranded_where(
     limit: u64,
 ) -> Result<Vec<Stranded>, DbError> {
     Ok(thumbnails::Entity::find()
-        .filter(is_open())
-        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .filter(in_flight())
         .filter(condition)
         .order_by_asc(order)
         .limit(limit)
@@ -267,8 +270,7 @@ pub async fn fail_overdue(
     limit: u64,
 ) -> Result<Vec<String>, DbError> {
     let overdue = thumbnails::Entity::find()
-        .filter(is_open())
-        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .filter(in_flight())
         .filter(thumbnails::Column::CreatedAt.lt(created_before))
         .limit(limit)
         .all(db.conn())

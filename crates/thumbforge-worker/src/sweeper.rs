@@ -164,12 +164,12 @@ pub async fn run(db: Db, queue: JobQueue, config: SweepConfig, shutdown: Cancell
             _ = tick.tick() => {}
         }
         match sweep_once(&db, &queue, &config).await {
+            // Pruning is routine; anything else was a repair.
             Ok(report)
-                if report
-                    != (SweepReport {
-                        pruned: report.pruned,
-                        ..SweepReport::default()
-                    }) =>
+                if (SweepReport {
+                    pruned: 0,
+                    ..report
+                }) != SweepReport::default() =>
             {
                 info!(?report, "sweeper repaired work")
             }
