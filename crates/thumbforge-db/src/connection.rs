@@ -10,6 +10,11 @@ use thumbforge_migration::MigratorTrait;
 
 use crate::DbError;
 
+/// A pooled connection idle this long is pinged before use; a busy one is
+/// not (its failure surfaces as the statement's error, and the pool drops
+/// it on release).
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(5);
+
 /// Unix milliseconds, the unit every stored timestamp and the API use.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -59,6 +64,11 @@ impl Db {
             .min_connections(1)
             .acquire_timeout(acquire_timeout)
             .connect_timeout(acquire_timeout)
+            // The pool pings a connection before handing it out only after
+            // it sat idle (where a restart, proxy or firewall may have
+            // dropped it), not on every checkout: the default cost every
+            // batch a round trip before its statement (docs/decisions.md).
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
             .sqlx_logging(false);
         if async_commit && !is_sqlite {
             options.map_sqlx_postgres_opts(|opts| opts.options([("synchronous_commit", "off")]));
