@@ -14,8 +14,10 @@ use tracing::warn;
 
 /// Inserts in flight at once (each holds one database connection). More
 /// did not help on 2 cores: 1, 2, 4, 8 and 16 runners gave 9.9k, 8.4k,
-/// 8.6k, 8.1k and 7.9k submits/s (wrk -c32, one run each); two keep one
-/// slow insert from stalling every submit.
+/// 8.6k, 8.1k and 7.9k submits/s (wrk -c32, one run each), but one runner
+/// did not beat two in four interleaved rounds later (7.4k against 8.0k
+/// mean, docs/benchmarks.md); two keep one slow insert from stalling every
+/// submit.
 const RUNNERS: usize = 2;
 /// Most generations in one insert.
 const MAX_BATCH: usize = 64;
