@@ -109,6 +109,16 @@ phase() { # kind, command... : runs the command, adds its ticks to kind.pg / .ap
 }
 # Median of numbers, one per line.
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# Operations in all rounds: file of per-round rates (first column).
+ops_in() { awk -v s="$rsecs" '{n += $1 * s} END {printf "%.0f", n}' "$1"; }
+# The median round of one measure: label, file of rounds, column. Writes
+# label.rps (the median) and label.p99 (that round's p99).
+median_round() {
+  local label=$1 file=$2 col=$3 mid
+  awk -v c="$col" '{print $c}' "$file" | median >"$DATA/$label.rps"
+  mid="$(awk -v c="$col" '{print NR, $c}' "$file" | sort -g -k2 | awk -v m="$(( (ROUNDS + 1) / 2 ))" 'NR == m {print $1}')"
+  cp "$DATA/$label$mid.p99" "$DATA/$label.p99"
+}
 
 # --- the rows of submits, PostgreSQL alone ----------------------------------
 psql_admin -c "DROP DATABASE IF EXISTS tf_bench_rows WITH (FORCE)" -c "CREATE DATABASE tf_bench_rows"
@@ -161,15 +171,13 @@ for i in $(seq "$ROUNDS"); do
   echo "$(cat "$DATA/submit$i.rps") $(sed -n "${i}p" "$DATA/insert.all")" >>"$DATA/submit.rounds"
 done
 PG_INSERT="$(median <"$DATA/insert.all")"
-PG_INSERT_CPU="$(per_op_us "${TICKS[insert.pg]}" "$(awk -v s="$rsecs" '{n += $1 * s} END {printf "%.0f", n}' "$DATA/insert.all")")"
-SUBMITS="$(awk -v s="$rsecs" '{n += $1 * s} END {printf "%.0f", n}' "$DATA/submit.rounds")"
+PG_INSERT_CPU="$(per_op_us "${TICKS[insert.pg]}" "$(ops_in "$DATA/insert.all")")"
+SUBMITS="$(ops_in "$DATA/submit.rounds")"
 SUBMIT_PG_CPU="$(per_op_us "${TICKS[submit.pg]}" "$SUBMITS")"
 SUBMIT_API_CPU="$(per_op_us "${TICKS[submit.api]}" "$SUBMITS")"
 SUBMIT_REDIS_CPU="$(per_op_us "${TICKS[submit.redis]}" "$SUBMITS")"
-awk '{print $1}' "$DATA/submit.rounds" | median >"$DATA/submit.rps"
-# The p99 and non-2xx of the median round.
-MID="$(awk '{print NR, $1}' "$DATA/submit.rounds" | sort -g -k2 | awk -v m="$(( (ROUNDS + 1) / 2 ))" 'NR == m {print $1}')"
-cp "$DATA/submit$MID.p99" "$DATA/submit.p99"
+median_round submit "$DATA/submit.rounds" 1
+# Non-2xx answers in all rounds.
 awk 'BEGIN {n = 0} {n += $1} END {print n}' "$DATA"/submit[0-9]*.non2xx >"$DATA/submit.non2xx"
 BACKLOG="$(psql_bench -c "SELECT COUNT(*) FROM thumbnails")"
 
@@ -198,12 +206,8 @@ for i in $(seq "$ROUNDS"); do
   echo "$(cat "$DATA/poll$i.rps") $sel $(cat "$DATA/healthz$i.rps")" >>"$DATA/poll.rounds"
 done
 PG_SELECT="$(median <"$DATA/select.all")"
-for m in poll healthz; do
-  col=$([ "$m" = poll ] && echo 1 || echo 3)
-  awk -v c="$col" '{print $c}' "$DATA/poll.rounds" | median >"$DATA/$m.rps"
-  MID="$(awk -v c="$col" '{print NR, $c}' "$DATA/poll.rounds" | sort -g -k2 | awk -v m="$(( (ROUNDS + 1) / 2 ))" 'NR == m {print $1}')"
-  cp "$DATA/$m$MID.p99" "$DATA/$m.p99"
-done
+median_round poll "$DATA/poll.rounds" 1
+median_round healthz "$DATA/poll.rounds" 3
 # RSS of the API under 64 connections (polls), sampled every 100 ms.
 ( while kill -0 "$API_PID" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$API_PID/status"; sleep 0.1; done ) >"$DATA/rss" &
 RSS_SAMPLER=$!
