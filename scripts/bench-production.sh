@@ -10,7 +10,7 @@
 #   one round, not the whole figure;
 # - PostgreSQL alone writing what submits write (a generation, its thumbnail
 #   and its open-set row, same indexes and foreign keys), 16 submits per
-#   statement from 2 clients like the API's two submit runners: how far the
+#   statement from 1 client like the API's one submit runner: how far the
 #   rows themselves are from the pgbench INSERT figure;
 # - BullMQ on the same Redis (scripts/bullmq) against the queue core alone
 #   (thumbforge-queue-bench: no-op throughput, idle pickup, 100k backlog);
@@ -28,6 +28,7 @@ DURATION="${DURATION:-10s}"
 ROUNDS="${ROUNDS:-3}"
 ROUND_DURATION="${ROUND_DURATION:-5s}"
 ROWS_BATCH="${ROWS_BATCH:-16}"
+ROWS_CLIENTS="${ROWS_CLIENTS:-1}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 PORT="${PORT:-18282}"
@@ -62,6 +63,8 @@ pg_ticks() {
   echo "$t"
 }
 pid_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Idle ticks of the whole machine (idle + iowait, all CPUs).
+idle_ticks() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
 redis_ticks() { pid_ticks "$(pgrep -x redis-server | head -n1)"; }
 # Microseconds of CPU per operation: ticks, operations.
 per_op_us() { echo "$1 $2" | awk -v hz="$(getconf CLK_TCK)" '{ if ($2 > 0) printf "%.0f", $1 * 1e6 / hz / $2; else print "n/a" }'; }
@@ -98,11 +101,12 @@ rsecs="${ROUND_DURATION%s}"
 # CPU ticks of PostgreSQL, the API and Redis, summed over the phases of one
 # kind (so the pgbench rounds between the wrk rounds are left out).
 declare -A TICKS=()
-phase() { # kind, command... : runs the command, adds its ticks to kind.pg / .api / .redis
+phase() { # kind, command... : runs the command, adds its ticks to kind.pg / .api / .redis / .idle
   local kind=$1; shift
-  local p0 a0 r0
-  p0="$(pg_ticks)"; a0="$(pid_ticks "${API_PID:-0}")"; r0="$(redis_ticks)"
+  local p0 a0 r0 i0
+  p0="$(pg_ticks)"; a0="$(pid_ticks "${API_PID:-0}")"; r0="$(redis_ticks)"; i0="$(idle_ticks)"
   "$@"
+  TICKS[$kind.idle]=$(( ${TICKS[$kind.idle]:-0} + $(idle_ticks) - i0 ))
   TICKS[$kind.pg]=$(( ${TICKS[$kind.pg]:-0} + $(pg_ticks) - p0 ))
   TICKS[$kind.api]=$(( ${TICKS[$kind.api]:-0} + $(pid_ticks "${API_PID:-0}") - a0 ))
   TICKS[$kind.redis]=$(( ${TICKS[$kind.redis]:-0} + $(redis_ticks) - r0 ))
@@ -139,7 +143,7 @@ INSERT INTO thumbnails (id, generation_id, org_id, idx, status, is_watermarked, 
   attempts, created_at, enqueued_at)
 SELECT tid, gid, '$ROWS_ORG', 0, 'processing', false, false, 0, 0, 0 FROM u;
 SQL
-rows_round() { pgb "$DATA/rows.sql" 2 tf_bench_rows >"$DATA/rows.tps"; sleep 1; }
+rows_round() { pgb "$DATA/rows.sql" "$ROWS_CLIENTS" tf_bench_rows >"$DATA/rows.tps"; sleep 1; }
 phase rows rows_round
 ROWS_RATE=$(( $(cat "$DATA/rows.tps") * ROWS_BATCH ))
 ROWS_CPU="$(per_op_us "${TICKS[rows.pg]}" "$((ROWS_RATE * rsecs))")"
@@ -165,11 +169,22 @@ run_wrk() { # label, connections, extra args...
 }
 # Interleaved rounds: pgbench INSERT, then submit.
 insert_round() { pgb "$DATA/insert.sql" >>"$DATA/insert.all"; sleep 1; }
+# Commits and generations during the submit rounds: submits per commit is
+# the batch the API formed.
+commits() { psql_bench -c "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'tf_bench') || ' ' || (SELECT COUNT(*) FROM generations)"; }
+SUBMIT_COMMITS=0 SUBMIT_STORED=0
 for i in $(seq "$ROUNDS"); do
   phase insert insert_round
+  read -r c0 g0 <<<"$(commits)"
   phase submit run_wrk "submit$i" "$CONNECTIONS" -d"$ROUND_DURATION" -s "$DATA/post.lua" "http://127.0.0.1:$PORT/api/v1/generate"
+  sleep 1.5 # PostgreSQL 15 flushes a backend's counters at most once a second
+  read -r c1 g1 <<<"$(commits)"
+  # Less the one commit of each of the two reads.
+  SUBMIT_COMMITS=$((SUBMIT_COMMITS + c1 - c0 - 2)) SUBMIT_STORED=$((SUBMIT_STORED + g1 - g0))
   echo "$(cat "$DATA/submit$i.rps") $(sed -n "${i}p" "$DATA/insert.all")" >>"$DATA/submit.rounds"
 done
+SUBMIT_BATCH="$(awk -v g="$SUBMIT_STORED" -v c="$SUBMIT_COMMITS" 'BEGIN {if (c > 0) printf "%.1f", g / c; else print "n/a"}')"
+SUBMIT_IDLE="$(awk -v i="${TICKS[submit.idle]}" -v c="$(nproc)" -v s="$(( ROUNDS * rsecs ))" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", 100 * i / (c * s * hz)}')"
 PG_INSERT="$(median <"$DATA/insert.all")"
 PG_INSERT_CPU="$(per_op_us "${TICKS[insert.pg]}" "$(ops_in "$DATA/insert.all")")"
 SUBMITS="$(ops_in "$DATA/submit.rounds")"
@@ -252,10 +267,10 @@ echo
 echo "Ceilings, same run. No poll answers faster than this server's \`/healthz\` (routing and middleware, no handler work):"
 echo "/healthz ÷ pgbench SELECT = $(round_ratio "$DATA/poll.rounds" 2 3) (the most any poll could reach; target 2.0x)."
 echo "Rounds (thumbforge / peer): submit $(round_list "$DATA/submit.rounds" 1 2); poll $(round_list "$DATA/poll.rounds" 1 2); /healthz $(round_list "$DATA/poll.rounds" 3 2)."
-echo "PostgreSQL alone writing the rows of submits, $ROWS_BATCH per statement from 2 clients (no HTTP, no API, no Redis): $ROWS_RATE submits/s, $(ratio "$ROWS_RATE" "$PG_INSERT") of pgbench INSERT, ${ROWS_CPU} µs of PostgreSQL per submit."
+echo "PostgreSQL alone writing the rows of submits, $ROWS_BATCH per statement from $ROWS_CLIENTS client(s) (no HTTP, no API, no Redis): $ROWS_RATE submits/s, $(ratio "$ROWS_RATE" "$PG_INSERT") of pgbench INSERT, ${ROWS_CPU} µs of PostgreSQL per submit."
 echo "CPU per operation (machine: $(nproc) cores, shared by the load generator and every server):"
 echo "pgbench INSERT: PostgreSQL ${PG_INSERT_CPU} µs per transaction;"
-echo "submit: PostgreSQL ${SUBMIT_PG_CPU} µs, thumbforge-api ${SUBMIT_API_CPU} µs, Redis ${SUBMIT_REDIS_CPU} µs per request;"
+echo "submit: PostgreSQL ${SUBMIT_PG_CPU} µs, thumbforge-api ${SUBMIT_API_CPU} µs, Redis ${SUBMIT_REDIS_CPU} µs per request, $SUBMIT_BATCH submits per commit, the machine ${SUBMIT_IDLE}% idle;"
 echo "at 1.0x the whole machine has $(awk -v c="$(nproc)" -v t="$PG_INSERT" 'BEGIN {if (t > 0) printf "%.0f", c * 1e6 / t; else print "n/a"}') µs per submit for wrk, the API, PostgreSQL and Redis together."
 echo
 echo "Queue core (\`thumbforge-queue-bench\`) and BullMQ (\`scripts/bullmq/bench.mjs\`), same Redis, same run:"

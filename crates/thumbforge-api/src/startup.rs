@@ -65,7 +65,6 @@ pub struct AppState {
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
     pub url_ttl_secs: i64,
-    pub queue_breaker: Breaker,
     pub metrics: Arc<Metrics>,
     pub caches: Caches,
     /// New generations are committed and pushed through here, in batches.
@@ -113,31 +112,6 @@ impl Caches {
                 .time_to_live(std::time::Duration::from_secs(300))
                 .build(),
         }
-    }
-}
-
-/// Open for a short while after the queue failed: generate answers 503
-/// `queue_unavailable` without touching the database. The first request
-/// after the window tries the queue again.
-#[derive(Debug, Default)]
-pub struct Breaker {
-    open_until_ms: std::sync::atomic::AtomicI64,
-}
-
-impl Breaker {
-    const OPEN_FOR_MS: i64 = 2_000;
-
-    pub fn is_open(&self) -> bool {
-        self.open_until_ms
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > thumbforge_db::now_ms()
-    }
-
-    pub fn trip(&self) {
-        self.open_until_ms.store(
-            thumbforge_db::now_ms() + Self::OPEN_FOR_MS,
-            std::sync::atomic::Ordering::Relaxed,
-        );
     }
 }
 
@@ -206,7 +180,6 @@ impl Application {
             public_url: settings.public_url.clone(),
             max_body_bytes: settings.api.max_body_bytes,
             url_ttl_secs: settings.api.url_ttl_secs as i64,
-            queue_breaker: Breaker::default(),
             metrics: deps.metrics.clone(),
             caches: Caches::new(std::time::Duration::from_secs(settings.api.auth_cache_secs)),
         });

@@ -1,10 +1,19 @@
 //! Group commit for submits. Concurrent `POST /generate` requests hand
 //! their new generations to the [`Submitter`], which stores whatever has
-//! queued up as one insert (one commit) and pushes all their jobs with one
-//! queue call. Each request still answers only after its own generation is
-//! committed, so the promise of a 2xx is unchanged; under load a commit
-//! carries many requests instead of one. Nothing waits to fill a batch: an
-//! idle server inserts a lone request at once.
+//! queued up as one insert (one commit). Each request answers as soon as
+//! its own generation is committed, so the promise of a 2xx is unchanged;
+//! under load a commit carries many requests instead of one. Nothing waits
+//! to fill a batch: an idle server inserts a lone request at once.
+//!
+//! The jobs of committed generations go to a second stage, which pushes
+//! whatever has queued up there with one queue call. The request does not
+//! wait for that push: a committed thumbnail is accepted whether or not
+//! its job reaches the queue, because the sweeper pushes any whose job did
+//! not (`enqueued_at` cleared on a failed push, the lost-job check after a
+//! crash). Freed of the push, a store runner takes its next batch at once,
+//! and the requests of the next batch gather while it was pushing.
+
+use std::sync::Arc;
 
 use thumbforge_core::batch::dispatch;
 use thumbforge_db::{Db, DbError, generations, now_ms, thumbnails};
@@ -12,24 +21,27 @@ use thumbforge_queue::{JobQueue, RenderThumbnail};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
-/// Inserts in flight at once (each holds one database connection). More
-/// did not help on 2 cores: 1, 2, 4, 8 and 16 runners gave 9.9k, 8.4k,
-/// 8.6k, 8.1k and 7.9k submits/s (wrk -c32, one run each), but one runner
-/// did not beat two in four interleaved rounds later (7.4k against 8.0k
-/// mean, docs/benchmarks.md); two keep one slow insert from stalling every
-/// submit.
-const RUNNERS: usize = 2;
+/// Inserts in flight at once (each holds one database connection). One:
+/// with the push off the store runner, one runner gathers batches of about
+/// 17 under `wrk -c32` instead of two runners' 9, which costs PostgreSQL
+/// less per submit. Four interleaved rounds: 11.7k submits/s mean against
+/// 10.4k for two runners pushing inline, as before (+12%, 4 of 4 rounds),
+/// and 10.8k for two runners with the push off (docs/benchmarks.md).
+/// Letting a second runner start only once 8 or 12 submits waited, or
+/// running three, gained nothing over one.
+const RUNNERS: usize = 1;
 /// Most generations in one insert.
 const MAX_BATCH: usize = 64;
+/// Queue pushes in flight at once.
+const PUSHERS: usize = 1;
+/// Most store batches one push carries.
+const MAX_PUSH: usize = 16;
 
 /// What became of a submit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Submitted {
-    /// Committed and its jobs pushed.
-    Pushed,
-    /// Committed, but the push failed: `enqueued_at` was cleared, so the
-    /// sweeper pushes these jobs once the queue is back.
-    PushFailed,
+    /// Committed; its jobs are on their way to the queue.
+    Stored,
     /// Not stored: the org's credit balance could not pay for it.
     InsufficientCredits,
 }
@@ -41,24 +53,43 @@ struct SubmitOp {
     reply: oneshot::Sender<Result<Submitted, DbError>>,
 }
 
+/// The jobs of one committed batch.
+type Jobs = Vec<(RenderThumbnail, i32)>;
+
 #[derive(Debug, Clone)]
 pub struct Submitter {
     tx: mpsc::Sender<SubmitOp>,
+    breaker: Arc<Breaker>,
 }
 
 impl Submitter {
     /// Starts the runners on the current Tokio runtime.
     pub fn new(db: Db, queue: JobQueue) -> Submitter {
+        let breaker = Arc::new(Breaker::default());
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(dispatch(rx, RUNNERS, MAX_BATCH, move |ops| {
-            let (db, queue) = (db.clone(), queue.clone());
-            async move { run_batch(&db, &queue, ops).await }
+        let (push_tx, push_rx) = mpsc::channel::<Jobs>(256);
+        let push_db = db.clone();
+        let push_breaker = breaker.clone();
+        tokio::spawn(dispatch(push_rx, PUSHERS, MAX_PUSH, move |batches| {
+            let (db, queue, breaker) = (push_db.clone(), queue.clone(), push_breaker.clone());
+            async move { push_batches(&db, &queue, &breaker, batches).await }
         }));
-        Submitter { tx }
+        tokio::spawn(dispatch(rx, RUNNERS, MAX_BATCH, move |ops| {
+            let (db, push_tx) = (db.clone(), push_tx.clone());
+            async move { run_batch(&db, &push_tx, ops).await }
+        }));
+        Submitter { tx, breaker }
     }
 
-    /// Debits a metered org, commits `view` (built by
-    /// [`generations::build`]) with its thumbnails, then pushes its jobs.
+    /// The queue failed a push a moment ago: refuse new work for a short
+    /// while (503), so clients retry rather than wait on the sweeper.
+    pub fn queue_down(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    /// Debits a metered org and commits `view` (built by
+    /// [`generations::build`]) with its thumbnails; its jobs are pushed
+    /// after the answer.
     pub async fn submit(
         &self,
         view: generations::GenerationView,
@@ -81,7 +112,7 @@ fn stopped() -> DbError {
     DbError::Corrupt("the submit queue stopped".to_owned())
 }
 
-async fn run_batch(db: &Db, queue: &JobQueue, ops: Vec<SubmitOp>) {
+async fn run_batch(db: &Db, push: &mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
     let metered: Vec<bool> = ops.iter().map(|op| op.metered).collect();
     let (views, replies): (Vec<_>, Vec<_>) = ops.into_iter().map(|op| (op.view, op.reply)).unzip();
     let mut committed = Vec::with_capacity(views.len());
@@ -120,29 +151,37 @@ async fn run_batch(db: &Db, queue: &JobQueue, ops: Vec<SubmitOp>) {
         return;
     }
     let enqueued_at_ms = now_ms();
-    let jobs: Vec<(RenderThumbnail, i32)> = committed
-        .iter()
-        .flat_map(|(view, _)| {
-            view.thumbnails.iter().map(|t| {
-                let job = RenderThumbnail {
-                    thumbnail_id: t.id.clone(),
-                    generation_id: view.generation.id.clone(),
-                    enqueued_at_ms,
-                };
-                (job, 0)
-            })
-        })
-        .collect();
-    let pushed = match push_committed(db, queue, &jobs).await {
-        Ok(true) => Submitted::Pushed,
-        Ok(false) => Submitted::PushFailed,
+    let mut jobs = Jobs::new();
+    for (view, reply) in committed {
+        jobs.extend(view.thumbnails.iter().map(|t| {
+            let job = RenderThumbnail {
+                thumbnail_id: t.id.clone(),
+                generation_id: view.generation.id.clone(),
+                enqueued_at_ms,
+            };
+            (job, 0)
+        }));
+        let _ = reply.send(Ok(Submitted::Stored));
+    }
+    // Waits only while the push stage is full, so a stalled queue slows
+    // the stores down instead of piling jobs up here. The channel closes
+    // only with the process; the sweeper's lost-job check covers that.
+    if push.send(jobs).await.is_err() {
+        warn!("the push stage stopped; the sweeper will push these jobs");
+    }
+}
+
+/// Pushes the jobs of several committed batches with one queue call. When
+/// that fails the breaker opens and the jobs' `enqueued_at` is cleared.
+async fn push_batches(db: &Db, queue: &JobQueue, breaker: &Breaker, batches: Vec<Jobs>) {
+    let jobs: Jobs = batches.into_iter().flatten().collect();
+    match push_committed(db, queue, &jobs).await {
+        Ok(true) => {}
+        Ok(false) => breaker.trip(),
         Err(e) => {
+            breaker.trip();
             warn!(error = %e, "could not clear enqueued_at");
-            Submitted::PushFailed
         }
-    };
-    for (_, reply) in committed {
-        let _ = reply.send(Ok(pushed));
     }
 }
 
@@ -166,4 +205,29 @@ pub async fn push_committed(
         .collect();
     thumbnails::clear_enqueued(db, &ids).await?;
     Ok(false)
+}
+
+/// Open for a short while after a push failed: generate answers 503
+/// `queue_unavailable` without touching the database. The first submit
+/// after the window is stored, and its push tries the queue again.
+#[derive(Debug, Default)]
+pub struct Breaker {
+    open_until_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Breaker {
+    const OPEN_FOR_MS: i64 = 2_000;
+
+    pub fn is_open(&self) -> bool {
+        self.open_until_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > thumbforge_db::now_ms()
+    }
+
+    pub fn trip(&self) {
+        self.open_until_ms.store(
+            thumbforge_db::now_ms() + Self::OPEN_FOR_MS,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
 }

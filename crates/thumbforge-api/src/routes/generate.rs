@@ -2,9 +2,8 @@
 //!
 //! Answers `202 Accepted` as soon as the generation and its thumbnails are
 //! committed (batched with concurrent submits: `crate::submit`). Jobs are
-//! enqueued after the commit; if that fails the answer is still 202,
-//! because the sweeper enqueues any committed thumbnail whose job never
-//! reached the queue.
+//! pushed after the commit, without holding up the answer; a job that
+//! never reaches the queue is pushed by the sweeper.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -247,31 +246,22 @@ pub async fn generate(
     respond(&req, &state, &caller.org_id, accepted, wait, false).await
 }
 
-/// Debits, commits and enqueues a built generation (batched with
-/// concurrent submits). Refuses up front while the queue is known to be
-/// down, so the client retries rather than waiting on the sweeper.
+/// Debits and commits a built generation (batched with concurrent
+/// submits); its jobs are pushed right after. Refuses up front while the
+/// queue is known to be down, so the client retries rather than waiting
+/// on the sweeper.
 pub async fn accept(
     state: &AppState,
     caller: &thumbforge_db::keys::Caller,
     view: generations::GenerationView,
 ) -> Result<(), ApiError> {
-    if state.queue_breaker.is_open() {
+    if state.submitter.queue_down() {
         return Err(ApiError::QueueUnavailable);
     }
-    let generation_id = view.generation.id.clone();
     let needed = view.generation.credits_consumed;
     match state.submitter.submit(view, caller.metered).await? {
         Submitted::InsufficientCredits => Err(ApiError::InsufficientCredits { needed }),
-        Submitted::PushFailed => {
-            // Committed, so accepted: the sweeper enqueues it once the
-            // queue is back (within `enqueue_grace_secs`, `enqueued_at`
-            // being cleared). Later requests get 503 until the breaker
-            // closes.
-            state.queue_breaker.trip();
-            warn!(generation.id = %generation_id, "enqueue failed; the sweeper will retry");
-            Ok(())
-        }
-        Submitted::Pushed => Ok(()),
+        Submitted::Stored => Ok(()),
     }
 }
 
