@@ -132,13 +132,19 @@ impl AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Ends when the submitter's pushes are done (`Submitter::new`).
+    submits_drained: tokio::task::JoinHandle<()>,
 }
+
+/// Longest wait at shutdown for the pushes of answered submits.
+pub const DRAIN_SECS: u64 = 5;
 
 impl Application {
     pub async fn build(settings: &Settings, deps: ApiDeps) -> anyhow::Result<Application> {
         let default_model: ModelId = parse_model(&settings.models.default)
             .with_context(|| format!("models.default = {:?}", settings.models.default))?;
-        let submitter = crate::submit::Submitter::new(deps.db.clone(), deps.queue.clone());
+        let (submitter, submits_drained) =
+            crate::submit::Submitter::new(deps.db.clone(), deps.queue.clone());
         let limiter = crate::ratelimit::Limiter::new(
             &settings.limits,
             settings
@@ -249,6 +255,7 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            submits_drained,
         })
     }
 
@@ -260,8 +267,20 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until the server is stopped, then waits (at most
+    /// [`DRAIN_SECS`]) for the jobs of answered submits that are still on
+    /// their way to the queue, so a restart does not leave them to the
+    /// sweeper's lost-job check.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let drain = std::time::Duration::from_secs(DRAIN_SECS);
+        if tokio::time::timeout(drain, self.submits_drained)
+            .await
+            .is_err()
+        {
+            tracing::warn!("submit pushes still pending at shutdown; the sweeper will push them");
+        }
+        served
     }
 }
 

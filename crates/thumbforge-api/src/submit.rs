@@ -63,14 +63,16 @@ pub struct Submitter {
 }
 
 impl Submitter {
-    /// Starts the runners on the current Tokio runtime.
-    pub fn new(db: Db, queue: JobQueue) -> Submitter {
+    /// Starts the runners on the current Tokio runtime. The handle
+    /// returned ends once every clone of the submitter is dropped and the
+    /// jobs of every committed batch were pushed (or left to the sweeper).
+    pub fn new(db: Db, queue: JobQueue) -> (Submitter, tokio::task::JoinHandle<()>) {
         let breaker = Arc::new(Breaker::default());
         let (tx, rx) = mpsc::channel(4096);
         let (push_tx, push_rx) = mpsc::channel::<Jobs>(256);
         let push_db = db.clone();
         let push_breaker = breaker.clone();
-        tokio::spawn(dispatch(push_rx, PUSHERS, MAX_PUSH, move |batches| {
+        let drained = tokio::spawn(dispatch(push_rx, PUSHERS, MAX_PUSH, move |batches| {
             let (db, queue, breaker) = (push_db.clone(), queue.clone(), push_breaker.clone());
             async move { push_batches(&db, &queue, &breaker, batches).await }
         }));
@@ -78,7 +80,7 @@ impl Submitter {
             let (db, push_tx) = (db.clone(), push_tx.clone());
             async move { run_batch(&db, &push_tx, ops).await }
         }));
-        Submitter { tx, breaker }
+        (Submitter { tx, breaker }, drained)
     }
 
     /// The queue failed a push a moment ago: refuse new work for a short
