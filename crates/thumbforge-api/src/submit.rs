@@ -10,8 +10,8 @@
 //! wait for that push: a committed thumbnail is accepted whether or not
 //! its job reaches the queue, because the sweeper pushes any whose job did
 //! not (`enqueued_at` cleared on a failed push, the lost-job check after a
-//! crash). Freed of the push, a store runner takes its next batch at once,
-//! and the requests of the next batch gather while it was pushing.
+//! crash). Freed of the push, a store runner takes its next batch as soon
+//! as its commit returns.
 
 use std::sync::Arc;
 
