@@ -6,7 +6,10 @@ use thumbforge_config::{Overrides, Settings};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
+/// One thread for this runtime: the HTTP workers are actix's own threads,
+/// and what runs here (the submit runner, its push stage, their drivers)
+/// is a few short tasks a millisecond (docs/decisions.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(&Overrides::default())?;
     thumbforge_telemetry::init(&settings.log.filter, settings.log.json);

@@ -143,8 +143,13 @@ impl Application {
     pub async fn build(settings: &Settings, deps: ApiDeps) -> anyhow::Result<Application> {
         let default_model: ModelId = parse_model(&settings.models.default)
             .with_context(|| format!("models.default = {:?}", settings.models.default))?;
+        let store_db = deps
+            .db
+            .dedicated(crate::submit::RUNNERS as u32)
+            .await
+            .context("connecting the submit runner to the database")?;
         let (submitter, submits_drained) =
-            crate::submit::Submitter::new(deps.db.clone(), deps.queue.clone());
+            crate::submit::Submitter::new(store_db, deps.db.clone(), deps.queue.clone());
         let limiter = crate::ratelimit::Limiter::new(
             &settings.limits,
             settings

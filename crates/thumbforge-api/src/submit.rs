@@ -29,7 +29,7 @@ use tracing::warn;
 /// and 10.8k for two runners with the push off (docs/benchmarks.md).
 /// Letting a second runner start only once 8 or 12 submits waited, or
 /// running three, gained nothing over one.
-const RUNNERS: usize = 1;
+pub const RUNNERS: usize = 1;
 /// Most generations in one insert.
 const MAX_BATCH: usize = 64;
 /// Queue pushes in flight at once.
@@ -63,21 +63,23 @@ pub struct Submitter {
 }
 
 impl Submitter {
-    /// Starts the runners on the current Tokio runtime. The handle
+    /// Starts the runners on the current Tokio runtime. The store runners
+    /// insert through `store_db` (a pool of their own, [`Db::dedicated`]);
+    /// the push stage clears `enqueued_at` through `db`. The handle
     /// returned ends once every clone of the submitter is dropped and the
     /// jobs of every committed batch were pushed (or left to the sweeper).
-    pub fn new(db: Db, queue: JobQueue) -> (Submitter, tokio::task::JoinHandle<()>) {
+    pub fn new(store_db: Db, db: Db, queue: JobQueue) -> (Submitter, tokio::task::JoinHandle<()>) {
         let breaker = Arc::new(Breaker::default());
         let (tx, rx) = mpsc::channel(4096);
         let (push_tx, push_rx) = mpsc::channel::<Jobs>(256);
-        let push_db = db.clone();
+        let push_db = db;
         let push_breaker = breaker.clone();
         let drained = tokio::spawn(dispatch(push_rx, PUSHERS, MAX_PUSH, move |batches| {
             let (db, queue, breaker) = (push_db.clone(), queue.clone(), push_breaker.clone());
             async move { push_batches(&db, &queue, &breaker, batches).await }
         }));
         tokio::spawn(dispatch(rx, RUNNERS, MAX_BATCH, move |ops| {
-            let (db, push_tx) = (db.clone(), push_tx.clone());
+            let (db, push_tx) = (store_db.clone(), push_tx.clone());
             async move { run_batch(&db, &push_tx, ops).await }
         }));
         (Submitter { tx, breaker }, drained)
