@@ -46,18 +46,6 @@ const MAX_BATCH: usize = 64;
 /// Batches of one kind in flight at once.
 const RUNNERS: usize = 2;
 
-/// A pool of `RUNNERS` connections for one kind of batch; the shared pool
-/// if that cannot be made (it connects lazily, so only a bad URL could).
-async fn dedicated(shared: Db) -> Db {
-    match shared.dedicated(RUNNERS as u32).await {
-        Ok(db) => db,
-        Err(e) => {
-            tracing::warn!(error = %e, "status writes share the pool");
-            shared
-        }
-    }
-}
-
 /// How a job ended, to be recorded.
 #[derive(Debug, Clone)]
 pub enum JobResult {
@@ -100,28 +88,19 @@ pub struct StatusWriter {
 }
 
 impl StatusWriter {
-    /// Starts the runners on the current Tokio runtime. Claims and
-    /// outcomes each write through a pool of their own ([`Db::dedicated`]).
+    /// Starts the runners on the current Tokio runtime.
     pub fn new(db: Db) -> StatusWriter {
         let (claims, claim_rx) = mpsc::channel(1024);
         let (records, record_rx) = mpsc::channel(1024);
         let claim_db = db.clone();
-        tokio::spawn(async move {
-            let db = dedicated(claim_db).await;
-            dispatch(claim_rx, RUNNERS, MAX_BATCH, move |ops| {
-                let db = db.clone();
-                async move { claim_batch(&db, ops).await }
-            })
-            .await;
-        });
-        tokio::spawn(async move {
-            let db = dedicated(db).await;
-            dispatch(record_rx, RUNNERS, MAX_BATCH, move |ops| {
-                let db = db.clone();
-                async move { record_batch(&db, ops).await }
-            })
-            .await;
-        });
+        tokio::spawn(dispatch(claim_rx, RUNNERS, MAX_BATCH, move |ops| {
+            let db = claim_db.clone();
+            async move { claim_batch(&db, ops).await }
+        }));
+        tokio::spawn(dispatch(record_rx, RUNNERS, MAX_BATCH, move |ops| {
+            let db = db.clone();
+            async move { record_batch(&db, ops).await }
+        }));
         StatusWriter { claims, records }
     }
 
