@@ -145,7 +145,7 @@ impl Application {
             .with_context(|| format!("models.default = {:?}", settings.models.default))?;
         let store_db = deps
             .db
-            .dedicated(crate::submit::RUNNERS as u32)
+            .dedicated(crate::submit::STORE_CONNECTIONS)
             .await
             .context("connecting the submit runner to the database")?;
         let (submitter, submits_drained) =

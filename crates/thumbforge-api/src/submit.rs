@@ -30,6 +30,10 @@ use tracing::warn;
 /// Letting a second runner start only once 8 or 12 submits waited, or
 /// running three, gained nothing over one.
 pub const RUNNERS: usize = 1;
+/// Connections of the store runners' own pool: one more than the runners,
+/// because sqlx pings a connection as it goes back to its pool, and the
+/// next batch should not wait for that round trip.
+pub const STORE_CONNECTIONS: u32 = RUNNERS as u32 + 1;
 /// Most generations in one insert.
 const MAX_BATCH: usize = 64;
 /// Queue pushes in flight at once.
