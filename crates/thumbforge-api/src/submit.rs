@@ -29,7 +29,7 @@ use tracing::warn;
 /// and 10.8k for two runners with the push off (docs/benchmarks.md).
 /// Letting a second runner start only once 8 or 12 submits waited, or
 /// running three, gained nothing over one.
-pub const RUNNERS: usize = 1;
+const RUNNERS: usize = 1;
 /// Connections of the store runners' own pool: one more than the runners,
 /// because sqlx pings a connection as it goes back to its pool, and the
 /// next batch should not wait for that round trip.
