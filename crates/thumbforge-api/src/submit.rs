@@ -76,10 +76,9 @@ impl Submitter {
         let breaker = Arc::new(Breaker::default());
         let (tx, rx) = mpsc::channel(4096);
         let (push_tx, push_rx) = mpsc::channel::<Jobs>(256);
-        let push_db = db;
         let push_breaker = breaker.clone();
         let drained = tokio::spawn(dispatch(push_rx, PUSHERS, MAX_PUSH, move |batches| {
-            let (db, queue, breaker) = (push_db.clone(), queue.clone(), push_breaker.clone());
+            let (db, queue, breaker) = (db.clone(), queue.clone(), push_breaker.clone());
             async move { push_batches(&db, &queue, &breaker, batches).await }
         }));
         tokio::spawn(dispatch(rx, RUNNERS, MAX_BATCH, move |ops| {
@@ -219,20 +218,20 @@ pub async fn push_committed(
 /// `queue_unavailable` without touching the database. The first submit
 /// after the window is stored, and its push tries the queue again.
 #[derive(Debug, Default)]
-pub struct Breaker {
+struct Breaker {
     open_until_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Breaker {
     const OPEN_FOR_MS: i64 = 2_000;
 
-    pub fn is_open(&self) -> bool {
+    fn is_open(&self) -> bool {
         self.open_until_ms
             .load(std::sync::atomic::Ordering::Relaxed)
             > thumbforge_db::now_ms()
     }
 
-    pub fn trip(&self) {
+    fn trip(&self) {
         self.open_until_ms.store(
             thumbforge_db::now_ms() + Self::OPEN_FOR_MS,
             std::sync::atomic::Ordering::Relaxed,
