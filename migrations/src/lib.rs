@@ -11,6 +11,7 @@ mod m20261130_000006_styles;
 mod m20261130_000007_operator_actions;
 mod m20261130_000008_unsettled_generations;
 mod m20261130_000009_open_thumbnails;
+mod m20261130_000010_submit_without_foreign_keys;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_operator_actions::Migration),
             Box::new(m20261130_000008_unsettled_generations::Migration),
             Box::new(m20261130_000009_open_thumbnails::Migration),
+            Box::new(m20261130_000010_submit_without_foreign_keys::Migration),
         ]
     }
 }
