@@ -11,7 +11,9 @@
 //! its job reaches the queue, because the sweeper pushes any whose job did
 //! not (`enqueued_at` cleared on a failed push, the lost-job check after a
 //! crash). Freed of the push, a store runner takes its next batch as soon
-//! as its commit returns.
+//! as its commit returns: it sends that batch's insert first, and only
+//! then answers the requests of the batch just committed and hands its
+//! jobs to the push stage.
 
 use std::sync::Arc;
 
@@ -50,11 +52,14 @@ pub enum Submitted {
     InsufficientCredits,
 }
 
+/// Where a submit's outcome goes.
+type Reply = oneshot::Sender<Result<Submitted, DbError>>;
+
 struct SubmitOp {
     view: generations::GenerationView,
     /// The org has a credit balance to debit.
     metered: bool,
-    reply: oneshot::Sender<Result<Submitted, DbError>>,
+    reply: Reply,
 }
 
 /// The jobs of one committed batch.
@@ -123,7 +128,7 @@ async fn run_batch(db: &Db, push: &mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
     let metered: Vec<bool> = ops.iter().map(|op| op.metered).collect();
     let (views, replies): (Vec<_>, Vec<_>) = ops.into_iter().map(|op| (op.view, op.reply)).unzip();
     let mut committed = Vec::with_capacity(views.len());
-    let mut settle = |view, reply: oneshot::Sender<_>, accepted: bool| {
+    let mut settle = |view, reply: Reply, accepted: bool| {
         if accepted {
             committed.push((view, reply));
         } else {
@@ -157,6 +162,31 @@ async fn run_batch(db: &Db, push: &mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
     if committed.is_empty() {
         return;
     }
+    // A place in the push stage first: this waits only while that stage is
+    // full, so a stalled queue slows the stores down instead of piling
+    // jobs up. The channel closes only with the process; the sweeper's
+    // lost-job check covers that.
+    let Ok(slot) = push.clone().reserve_owned().await else {
+        warn!("the push stage stopped; the sweeper will push these jobs");
+        answer(committed);
+        return;
+    };
+    // This runner is done once it returns, and the dispatcher hands it the
+    // next batch. The answers wait for that batch's insert to go out: the
+    // task yields once, and `thumbforge-api`'s one-thread runtime runs it
+    // only after the tasks already woken, the dispatcher and the next batch
+    // among them. (On a runtime of several threads, as under `thumbforge
+    // serve`, the order is loose; nothing depends on it.) Answering first
+    // kept the database idle for the answers' wakeups and the push stage's
+    // turn (docs/decisions.md, "Answer after the next insert is sent").
+    tokio::spawn(async move {
+        tokio::task::yield_now().await;
+        slot.send(answer(committed));
+    });
+}
+
+/// Answers committed submits, and returns their jobs.
+fn answer(committed: Vec<(generations::GenerationView, Reply)>) -> Jobs {
     let enqueued_at_ms = now_ms();
     let mut jobs = Jobs::new();
     for (view, reply) in committed {
@@ -170,12 +200,7 @@ async fn run_batch(db: &Db, push: &mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
         }));
         let _ = reply.send(Ok(Submitted::Stored));
     }
-    // Waits only while the push stage is full, so a stalled queue slows
-    // the stores down instead of piling jobs up here. The channel closes
-    // only with the process; the sweeper's lost-job check covers that.
-    if push.send(jobs).await.is_err() {
-        warn!("the push stage stopped; the sweeper will push these jobs");
-    }
+    jobs
 }
 
 /// Pushes the jobs of several committed batches with one queue call. When
