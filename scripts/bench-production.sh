@@ -52,6 +52,7 @@ wait_for() {
   echo "timed out waiting for $1" >&2; exit 1
 }
 psql_admin() { psql -h 127.0.0.1 -U postgres -d postgres -qAt "$@"; }
+fresh_db() { psql_admin -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"; }
 # CPU time (clock ticks) used so far by every PostgreSQL process (the
 # postmaster and each backend are all named `postgres`), including backends
 # that already exited (reaped into the postmaster's child time).
@@ -70,7 +71,7 @@ redis_ticks() { pid_ticks "$(pgrep -x redis-server | head -n1)"; }
 per_op_us() { echo "$1 $2" | awk -v hz="$(getconf CLK_TCK)" '{ if ($2 > 0) printf "%.0f", $1 * 1e6 / hz / $2; else print "n/a" }'; }
 psql_bench() { psql -h 127.0.0.1 -U postgres -d tf_bench -qAt "$@"; }
 
-psql_admin -c "DROP DATABASE IF EXISTS tf_bench WITH (FORCE)" -c "CREATE DATABASE tf_bench"
+fresh_db tf_bench
 PREFIX="bench-$$"
 # The load generators go far past a client's rate limit: limits off.
 export THUMBFORGE_LIMITS__FREE__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__FREE__GENERATES_PER_MINUTE=0 \
@@ -125,7 +126,7 @@ median_round() {
 }
 
 # --- the rows of submits, PostgreSQL alone ----------------------------------
-psql_admin -c "DROP DATABASE IF EXISTS tf_bench_rows WITH (FORCE)" -c "CREATE DATABASE tf_bench_rows"
+fresh_db tf_bench_rows
 DATABASE_URL="$PG/tf_bench_rows" "$BIN/thumbforge" migrate 2>/dev/null
 DATABASE_URL="$PG/tf_bench_rows" "$BIN/thumbforge" keys create --org bench --plan pro >/dev/null 2>&1
 ROWS_ORG="$(psql -h 127.0.0.1 -U postgres -d tf_bench_rows -qAt -c 'SELECT id FROM organizations LIMIT 1')"
@@ -240,7 +241,7 @@ PIDS=()
 # ran right after the end-to-end drain had updated every row there: one
 # run read 11,701 jobs/s there, and 13,958-17,396 on a fresh database
 # the same day.
-psql_admin -c "DROP DATABASE IF EXISTS tf_bench_queue WITH (FORCE)" -c "CREATE DATABASE tf_bench_queue"
+fresh_db tf_bench_queue
 QB="$("$BIN/thumbforge-queue-bench" --redis "$REDIS" --database "$PG/tf_bench_queue")"
 psql_admin -c "DROP DATABASE tf_bench_queue WITH (FORCE)"
 BQ="$(cd scripts/bullmq && node bench.mjs "$REDIS" 20000 50 1000)"

@@ -88,7 +88,7 @@ impl Submitter {
         }));
         tokio::spawn(dispatch(rx, RUNNERS, MAX_BATCH, move |ops| {
             let (db, push_tx) = (store_db.clone(), push_tx.clone());
-            async move { run_batch(&db, &push_tx, ops).await }
+            async move { run_batch(&db, push_tx, ops).await }
         }));
         (Submitter { tx, breaker }, drained)
     }
@@ -124,7 +124,7 @@ fn stopped() -> DbError {
     DbError::Corrupt("the submit queue stopped".to_owned())
 }
 
-async fn run_batch(db: &Db, push: &mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
+async fn run_batch(db: &Db, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
     let metered: Vec<bool> = ops.iter().map(|op| op.metered).collect();
     let (views, replies): (Vec<_>, Vec<_>) = ops.into_iter().map(|op| (op.view, op.reply)).unzip();
     let mut committed = Vec::with_capacity(views.len());
@@ -166,7 +166,7 @@ async fn run_batch(db: &Db, push: &mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
     // full, so a stalled queue slows the stores down instead of piling
     // jobs up. The channel closes only with the process; the sweeper's
     // lost-job check covers that.
-    let Ok(slot) = push.clone().reserve_owned().await else {
+    let Ok(slot) = push.reserve_owned().await else {
         warn!("the push stage stopped; the sweeper will push these jobs");
         answer(committed);
         return;
