@@ -130,10 +130,12 @@ fresh_db tf_bench_rows
 DATABASE_URL="$PG/tf_bench_rows" "$BIN/thumbforge" migrate 2>/dev/null
 DATABASE_URL="$PG/tf_bench_rows" "$BIN/thumbforge" keys create --org bench --plan pro >/dev/null 2>&1
 ROWS_ORG="$(psql -h 127.0.0.1 -U postgres -d tf_bench_rows -qAt -c 'SELECT id FROM organizations LIMIT 1')"
-# The ids are random like the API's nanoids; making them costs PostgreSQL a
-# little that a real submit does not, so the figure errs low.
+# The ids sort by time like the API's (a millisecond clock, then random);
+# making them costs PostgreSQL a little that a real submit does not, so the
+# figure errs low.
+ROWS_ID="lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || substr(md5(random()::text), 1, 14)"
 cat >"$DATA/rows.sql" <<SQL
-WITH u AS (SELECT substr(md5(random()::text), 1, 24) AS gid, substr(md5(random()::text), 1, 24) AS tid
+WITH u AS (SELECT 'gen_' || $ROWS_ID AS gid, 'thm_' || $ROWS_ID AS tid
   FROM generate_series(1, $ROWS_BATCH)),
 g AS (INSERT INTO generations (id, org_id, prompt, model, count, aspect_ratio, person_ids,
   inspiration_ids, status, created_at, updated_at, reference_urls, provider_used, credits_consumed)

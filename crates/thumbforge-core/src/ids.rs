@@ -1,6 +1,17 @@
-//! Prefixed random identifiers. The prefix tells a reader what an id names
-//! (`gen_…` is a generation); the random part comes from nanoid over an
-//! alphanumeric alphabet, so ids are URL-safe without escaping.
+//! Prefixed identifiers. The prefix tells a reader what an id names
+//! (`gen_…` is a generation). A new id's body is a ULID: 26 characters of
+//! Crockford base32 (digits and capitals, URL-safe without escaping), a
+//! 48-bit millisecond timestamp and then 80 random bits. Ids made later
+//! sort later, in byte order and in any collation that puts digits before
+//! letters, so a new row's primary key lands on the right edge of its
+//! index instead of on a random page: PostgreSQL then skips the descent
+//! (its rightmost-leaf fast path) and splits fewer pages. Writing the
+//! rows of submits cost PostgreSQL 35-38 µs per submit with such ids
+//! against 46-55 µs with random ones (docs/decisions.md, "Ids that sort
+//! by time"). Ids made before this change (`gen_` and 20 random
+//! alphanumerics) stay valid: to a client every id is opaque.
+//!
+//! Other tokens (API keys, secrets) stay wholly random ([`random_token`]).
 
 use std::fmt;
 
@@ -24,8 +35,9 @@ macro_rules! prefixed_id {
         impl $name {
             pub const PREFIX: &'static str = $prefix;
 
+            /// A new id: the prefix and a ULID (time first, then random).
             pub fn new() -> Self {
-                Self(format!("{}{}", $prefix, random_token(20)))
+                Self(format!("{}{}", $prefix, ulid::Ulid::generate()))
             }
 
             /// Accepts an id read back from storage or a path. Ids are
@@ -86,8 +98,28 @@ mod tests {
         let a = GenerationId::new();
         let b = GenerationId::new();
         assert!(a.as_str().starts_with("gen_"));
-        assert_eq!(a.as_str().len(), 24);
+        assert_eq!(a.as_str().len(), 30);
         assert_ne!(a, b);
+        let body = &a.as_str()[4..];
+        assert!(
+            body.bytes()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()),
+            "{a}"
+        );
+        assert!(GenerationId::parse(a.as_str()).is_some());
+    }
+
+    #[test]
+    fn ids_made_later_sort_later() {
+        let earlier: Vec<ThumbnailId> = (0..50).map(|_| ThumbnailId::new()).collect();
+        // The order is by millisecond; within one, it is random.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let later: Vec<ThumbnailId> = (0..50).map(|_| ThumbnailId::new()).collect();
+        for a in &earlier {
+            for b in &later {
+                assert!(a < b, "{a} should sort before {b}");
+            }
+        }
     }
 
     #[test]
