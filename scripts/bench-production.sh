@@ -9,7 +9,7 @@
 #   ROUND_DURATION long): a neighbour's burst on a shared machine then spoils
 #   one round, not the whole figure;
 # - PostgreSQL alone writing what submits write (a generation, its thumbnail
-#   and its open-set row, same indexes and foreign keys), 16 submits per
+#   and its open-set row, on the migrated schema), 16 submits per
 #   statement from 1 client like the API's one submit runner: how far the
 #   rows themselves are from the pgbench INSERT figure;
 # - BullMQ on the same Redis (scripts/bullmq) against the queue core alone
