@@ -52,7 +52,8 @@ wait_for() {
   echo "timed out waiting for $1" >&2; exit 1
 }
 psql_admin() { psql -h 127.0.0.1 -U postgres -d postgres -qAt "$@"; }
-fresh_db() { psql_admin -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"; }
+drop_db() { psql_admin -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; }
+fresh_db() { drop_db "$1" && psql_admin -c "CREATE DATABASE $1"; }
 # CPU time (clock ticks) used so far by every PostgreSQL process (the
 # postmaster and each backend are all named `postgres`), including backends
 # that already exited (reaped into the postmaster's child time).
@@ -150,7 +151,7 @@ rows_round() { pgb "$DATA/rows.sql" "$ROWS_CLIENTS" tf_bench_rows >"$DATA/rows.t
 phase rows rows_round
 ROWS_RATE=$(( $(cat "$DATA/rows.tps") * ROWS_BATCH ))
 ROWS_CPU="$(per_op_us "${TICKS[rows.pg]}" "$((ROWS_RATE * rsecs))")"
-psql_admin -c "DROP DATABASE tf_bench_rows WITH (FORCE)"
+drop_db tf_bench_rows
 
 # --- API: submit, then poll ----------------------------------------------
 THUMBFORGE_BIND="127.0.0.1:$PORT" "$BIN/thumbforge-api" >"$DATA/api.log" 2>&1 & PIDS+=($!)
@@ -245,7 +246,7 @@ PIDS=()
 # the same day.
 fresh_db tf_bench_queue
 QB="$("$BIN/thumbforge-queue-bench" --redis "$REDIS" --database "$PG/tf_bench_queue")"
-psql_admin -c "DROP DATABASE tf_bench_queue WITH (FORCE)"
+drop_db tf_bench_queue
 BQ="$(cd scripts/bullmq && node bench.mjs "$REDIS" 20000 50 1000)"
 
 r() { cat "$DATA/$1.$2"; }
