@@ -133,8 +133,9 @@ pub fn price(model: ModelId, on_platform: bool, count: u32) -> i32 {
 /// CTE inserts the generations. Reading by subscript costs PostgreSQL less
 /// than `UNNEST` over the same arrays, which materialises one set per
 /// array (through the API: 41 against 46 µs per submit in the mean of
-/// eight rounds, docs/decisions.md). Only the columns a new row sets are named (the rest
-/// start NULL), because the driver's arrays cannot hold NULLs.
+/// eight rounds, docs/decisions.md). Only the columns a new row sets are
+/// named (the rest start NULL), because the driver's arrays cannot hold
+/// NULLs.
 pub async fn insert_many(db: &Db, views: &[GenerationView]) -> Result<(), DbError> {
     if views.is_empty() {
         return Ok(());
