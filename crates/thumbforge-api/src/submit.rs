@@ -17,25 +17,34 @@
 
 use std::sync::Arc;
 
-use thumbforge_core::batch::dispatch;
-use thumbforge_db::{Db, DbError, generations, now_ms, thumbnails};
+use thumbforge_core::batch::{dispatch, dispatch_overlapping};
+use thumbforge_db::{Db, DbError, generations, now_ms, pg_insert::PgInserter, thumbnails};
 use thumbforge_queue::{JobQueue, RenderThumbnail};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
-/// Inserts in flight at once (each holds one database connection). One:
-/// with the push off the store runner, one runner gathers batches of about
-/// 17 under `wrk -c32` instead of two runners' 9, which costs PostgreSQL
-/// less per submit. Four interleaved rounds: 11.7k submits/s mean against
-/// 10.4k for two runners pushing inline, as before (+12%, 4 of 4 rounds),
-/// and 10.8k for two runners with the push off (docs/benchmarks.md).
-/// Letting a second runner start only once 8 or 12 submits waited, or
-/// running three, gained nothing over one.
+/// Inserts in flight at once through sea-orm (each holds one database
+/// connection). One: with the push off the store runner, one runner
+/// gathers batches of about 17 under `wrk -c32` instead of two runners' 9,
+/// which costs PostgreSQL less per submit. Four interleaved rounds: 11.7k
+/// submits/s mean against 10.4k for two runners pushing inline, as before
+/// (+12%, 4 of 4 rounds), and 10.8k for two runners with the push off
+/// (docs/benchmarks.md). Letting a second runner start only once 8 or 12
+/// submits waited, or running three, gained nothing over one.
 const RUNNERS: usize = 1;
+/// Inserts in flight at once on the pipelined connection of
+/// [`PgInserter`]: the second is sent while the first commits, so
+/// PostgreSQL is not idle for the round trip between them.
+const PIPELINED: usize = 2;
+/// Submits that must be waiting before a second insert goes out beside a
+/// running one; fewer wait for it to commit and join the next batch
+/// (`dispatch_overlapping`; docs/decisions.md).
+const MIN_OVERLAP: usize = 12;
 /// Connections of the store runners' own pool: one more than the runners,
 /// because sqlx pings a connection as it goes back to its pool, and the
-/// next batch should not wait for that round trip.
-pub const STORE_CONNECTIONS: u32 = RUNNERS as u32 + 1;
+/// next batch should not wait for that round trip. With [`PgInserter`]
+/// the pool carries only metered batches, up to [`PIPELINED`] at once.
+pub const STORE_CONNECTIONS: u32 = PIPELINED as u32 + 1;
 /// Most generations in one insert.
 const MAX_BATCH: usize = 64;
 /// Queue pushes in flight at once.
@@ -73,11 +82,17 @@ pub struct Submitter {
 
 impl Submitter {
     /// Starts the runners on the current Tokio runtime. The store runners
-    /// insert through `store_db` (a pool of their own, [`Db::dedicated`]);
+    /// insert through `fast` when given (PostgreSQL, unmetered batches),
+    /// else through `store_db` (a pool of their own, [`Db::dedicated`]);
     /// the push stage clears `enqueued_at` through `db`. The handle
     /// returned ends once every clone of the submitter is dropped and the
     /// jobs of every committed batch were pushed (or left to the sweeper).
-    pub fn new(store_db: Db, db: Db, queue: JobQueue) -> (Submitter, tokio::task::JoinHandle<()>) {
+    pub fn new(
+        store_db: Db,
+        fast: Option<PgInserter>,
+        db: Db,
+        queue: JobQueue,
+    ) -> (Submitter, tokio::task::JoinHandle<()>) {
         let breaker = Arc::new(Breaker::default());
         let (tx, rx) = mpsc::channel(4096);
         let (push_tx, push_rx) = mpsc::channel::<Jobs>(256);
@@ -86,10 +101,23 @@ impl Submitter {
             let (db, queue, breaker) = (db.clone(), queue.clone(), push_breaker.clone());
             async move { push_batches(&db, &queue, &breaker, batches).await }
         }));
-        tokio::spawn(dispatch(rx, RUNNERS, MAX_BATCH, move |ops| {
-            let (db, push_tx) = (store_db.clone(), push_tx.clone());
-            async move { run_batch(&db, push_tx, ops).await }
-        }));
+        let pipelined = fast.is_some();
+        let store = Arc::new(Store { db: store_db, fast });
+        let run = move |ops| {
+            let (store, push_tx) = (store.clone(), push_tx.clone());
+            async move { run_batch(&store, push_tx, ops).await }
+        };
+        if pipelined {
+            tokio::spawn(dispatch_overlapping(
+                rx,
+                PIPELINED,
+                MAX_BATCH,
+                MIN_OVERLAP,
+                run,
+            ));
+        } else {
+            tokio::spawn(dispatch(rx, RUNNERS, MAX_BATCH, run));
+        }
         (Submitter { tx, breaker }, drained)
     }
 
@@ -124,7 +152,31 @@ fn stopped() -> DbError {
     DbError::Corrupt("the submit queue stopped".to_owned())
 }
 
-async fn run_batch(db: &Db, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
+/// Where the store runners write.
+struct Store {
+    db: Db,
+    fast: Option<PgInserter>,
+}
+
+impl Store {
+    /// Debits the metered views and stores the ones paid for (all of an
+    /// unmetered batch), returning per view whether it was stored.
+    async fn create_batch(
+        &self,
+        views: &[generations::GenerationView],
+        metered: &[bool],
+    ) -> Result<Vec<bool>, DbError> {
+        match &self.fast {
+            Some(fast) if !generations::charges(views, metered) => {
+                fast.insert(views).await?;
+                Ok(vec![true; views.len()])
+            }
+            _ => generations::create_batch(&self.db, views, metered).await,
+        }
+    }
+}
+
+async fn run_batch(store: &Store, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
     let metered: Vec<bool> = ops.iter().map(|op| op.metered).collect();
     let (views, replies): (Vec<_>, Vec<_>) = ops.into_iter().map(|op| (op.view, op.reply)).unzip();
     let mut committed = Vec::with_capacity(views.len());
@@ -135,7 +187,7 @@ async fn run_batch(db: &Db, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
             let _ = reply.send(Ok(Submitted::InsufficientCredits));
         }
     };
-    match generations::create_batch(db, &views, &metered).await {
+    match store.create_batch(&views, &metered).await {
         Ok(accepted) => {
             for ((view, reply), ok) in views.into_iter().zip(replies).zip(accepted) {
                 settle(view, reply, ok);
@@ -150,7 +202,10 @@ async fn run_batch(db: &Db, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
         // Anything else may be one bad row: each alone, so only it fails.
         Err(_) => {
             for ((view, reply), metered) in views.into_iter().zip(replies).zip(metered) {
-                match generations::create_batch(db, std::slice::from_ref(&view), &[metered]).await {
+                match store
+                    .create_batch(std::slice::from_ref(&view), &[metered])
+                    .await
+                {
                     Ok(accepted) => settle(view, reply, accepted[0]),
                     Err(e) => {
                         let _ = reply.send(Err(e));

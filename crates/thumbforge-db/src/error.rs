@@ -7,6 +7,9 @@ pub enum DbError {
     Db(#[from] DbErr),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// From the submit insert's own driver ([`crate::pg_insert`]).
+    #[error("database: {message}")]
+    Driver { message: String, unavailable: bool },
 }
 
 impl DbError {
@@ -16,6 +19,7 @@ impl DbError {
         use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
         let runtime = match self {
             DbError::Db(DbErr::ConnectionAcquire(_)) => return true,
+            DbError::Driver { unavailable, .. } => return *unavailable,
             DbError::Db(DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e)) => e,
             _ => return false,
         };
@@ -27,11 +31,7 @@ impl DbError {
                 | Sqlx::PoolClosed
                 | Sqlx::WorkerCrashed
                 | Sqlx::Protocol(_) => true,
-                // SQLSTATE classes 08 (connection), 53 (resources), 57
-                // (operator intervention: shutdown, restart).
-                Sqlx::Database(db) => db
-                    .code()
-                    .is_some_and(|c| ["08", "53", "57"].iter().any(|p| c.starts_with(p))),
+                Sqlx::Database(db) => db.code().is_some_and(|c| is_outage_code(&c)),
                 _ => false,
             },
             RuntimeErr::Internal(_) => matches!(self, DbError::Db(DbErr::Conn(_))),
@@ -39,4 +39,12 @@ impl DbError {
             _ => false,
         }
     }
+}
+
+/// SQLSTATE classes 08 (connection), 53 (resources) and 57 (operator
+/// intervention: shutdown, restart) mean the database cannot serve now.
+pub(crate) fn is_outage_code(code: &str) -> bool {
+    ["08", "53", "57"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }

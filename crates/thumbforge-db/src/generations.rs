@@ -159,9 +159,7 @@ pub async fn create_batch(
     views: &[GenerationView],
     metered: &[bool],
 ) -> Result<Vec<bool>, DbError> {
-    let charged: Vec<usize> = (0..views.len())
-        .filter(|&i| metered[i] && views[i].generation.credits_consumed > 0)
-        .collect();
+    let charged: Vec<usize> = charged(views, metered).collect();
     if charged.is_empty() {
         insert_many(db, views).await?;
         return Ok(vec![true; views.len()]);
@@ -198,6 +196,20 @@ pub async fn create_batch(
     Ok(accepted)
 }
 
+/// The indexes of the views that cost their org credits.
+fn charged<'a>(
+    views: &'a [GenerationView],
+    metered: &'a [bool],
+) -> impl Iterator<Item = usize> + 'a {
+    (0..views.len()).filter(|&i| metered[i] && views[i].generation.credits_consumed > 0)
+}
+
+/// Whether [`create_batch`] would debit anyone for `views`; when not, it
+/// is a plain insert.
+pub fn charges(views: &[GenerationView], metered: &[bool]) -> bool {
+    charged(views, metered).next().is_some()
+}
+
 /// The inserts themselves, on `conn` (a transaction on SQLite).
 async fn insert_rows<C: ConnectionTrait>(
     conn: &C,
@@ -207,53 +219,10 @@ async fn insert_rows<C: ConnectionTrait>(
         return Ok(());
     }
     if conn.get_database_backend() == DbBackend::Postgres {
-        let gens = || views.iter().map(|v| &v.generation);
-        let thumbs = || views.iter().flat_map(|v| &v.thumbnails);
-        let values = vec![
-            strings(gens().map(|g| &g.id)),
-            strings(gens().map(|g| &g.org_id)),
-            strings(gens().map(|g| &g.prompt)),
-            strings(gens().map(|g| &g.model)),
-            array(ArrayType::Int, gens().map(|g| Value::from(g.count))),
-            strings(gens().map(|g| &g.aspect_ratio)),
-            strings(gens().map(|g| &g.person_ids)),
-            strings(gens().map(|g| &g.inspiration_ids)),
-            strings(gens().map(|g| &g.status)),
-            array(ArrayType::BigInt, gens().map(|g| Value::from(g.created_at))),
-            array(ArrayType::BigInt, gens().map(|g| Value::from(g.updated_at))),
-            strings(gens().map(|g| &g.reference_urls)),
-            strings(gens().map(|g| &g.provider_used)),
-            array(
-                ArrayType::Int,
-                gens().map(|g| Value::from(g.credits_consumed)),
-            ),
-            // NULL travels as '' (never a valid title or card), see NULLIF.
-            strings_or_empty(gens().map(|g| &g.title)),
-            strings_or_empty(gens().map(|g| &g.card_id)),
-            strings_or_empty(gens().map(|g| &g.webhook_url)),
-            strings_or_empty(gens().map(|g| &g.webhook_events)),
-            strings_or_empty(gens().map(|g| &g.webhook_state)),
-            strings_or_empty(gens().map(|g| &g.style)),
-            strings(thumbs().map(|t| &t.id)),
-            strings(thumbs().map(|t| &t.generation_id)),
-            strings(thumbs().map(|t| &t.org_id)),
-            array(ArrayType::Int, thumbs().map(|t| Value::from(t.idx))),
-            strings(thumbs().map(|t| &t.status)),
-            array(
-                ArrayType::Bool,
-                thumbs().map(|t| Value::from(t.is_watermarked)),
-            ),
-            array(ArrayType::Bool, thumbs().map(|t| Value::from(t.is_hidden))),
-            array(ArrayType::Int, thumbs().map(|t| Value::from(t.attempts))),
-            array(
-                ArrayType::BigInt,
-                thumbs().map(|t| Value::from(t.created_at)),
-            ),
-            array(
-                ArrayType::BigInt,
-                thumbs().map(|t| Value::from(t.enqueued_at.unwrap_or(t.created_at))),
-            ),
-        ];
+        let values: Vec<Value> = insert_columns(views)
+            .into_iter()
+            .map(Column::into_value)
+            .collect();
         conn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             INSERT_MANY_PG,
@@ -288,7 +257,7 @@ async fn insert_rows<C: ConnectionTrait>(
     Ok(())
 }
 
-const INSERT_MANY_PG: &str = "WITH g AS (\
+pub(crate) const INSERT_MANY_PG: &str = "WITH g AS (\
     INSERT INTO generations (id, org_id, prompt, model, count, aspect_ratio, person_ids, \
     inspiration_ids, status, created_at, updated_at, reference_urls, provider_used, \
     credits_consumed, title, card_id, webhook_url, webhook_events, webhook_state, style) \
@@ -306,19 +275,84 @@ const INSERT_MANY_PG: &str = "WITH g AS (\
     ($25::text[])[i], ($26::bool[])[i], ($27::bool[])[i], ($28::int[])[i], \
     ($29::bigint[])[i], ($30::bigint[])[i] FROM generate_subscripts($21::text[], 1) AS i";
 
-fn array(ty: ArrayType, values: impl Iterator<Item = Value>) -> Value {
-    Value::Array(ty, Some(Box::new(values.collect())))
+/// One parameter of [`INSERT_MANY_PG`]: a column of the batch as an array.
+pub(crate) enum Column<'a> {
+    Text(Vec<&'a str>),
+    Int(Vec<i32>),
+    BigInt(Vec<i64>),
+    Bool(Vec<bool>),
 }
 
-fn strings<'a>(values: impl Iterator<Item = &'a String>) -> Value {
-    array(ArrayType::String, values.map(|v| Value::from(v.clone())))
+impl Column<'_> {
+    fn into_value(self) -> Value {
+        fn array(ty: ArrayType, values: impl Iterator<Item = Value>) -> Value {
+            Value::Array(ty, Some(Box::new(values.collect())))
+        }
+        match self {
+            Column::Text(v) => array(ArrayType::String, v.into_iter().map(Value::from)),
+            Column::Int(v) => array(ArrayType::Int, v.into_iter().map(Value::from)),
+            Column::BigInt(v) => array(ArrayType::BigInt, v.into_iter().map(Value::from)),
+            Column::Bool(v) => array(ArrayType::Bool, v.into_iter().map(Value::from)),
+        }
+    }
 }
 
-fn strings_or_empty<'a>(values: impl Iterator<Item = &'a Option<String>>) -> Value {
-    array(
-        ArrayType::String,
-        values.map(|v| Value::from(v.clone().unwrap_or_default())),
-    )
+/// The parameters of [`INSERT_MANY_PG`] for `views`, `$1` first. The
+/// driver's arrays cannot hold NULL, so an absent optional value travels
+/// as '' (never a valid title, card, URL or style) and the statement turns
+/// it back into NULL with `NULLIF`.
+pub(crate) fn insert_columns(views: &[GenerationView]) -> Vec<Column<'_>> {
+    let gens = || views.iter().map(|v| &v.generation);
+    let thumbs = || views.iter().flat_map(|v| &v.thumbnails);
+    let text = |f: fn(&generations::Model) -> &String| {
+        Column::Text(gens().map(|g| f(g).as_str()).collect())
+    };
+    let optional = |f: fn(&generations::Model) -> &Option<String>| {
+        Column::Text(
+            gens()
+                .map(|g| f(g).as_deref().unwrap_or_default())
+                .collect(),
+        )
+    };
+    let thumb_text = |f: fn(&thumbnails::Model) -> &String| {
+        Column::Text(thumbs().map(|t| f(t).as_str()).collect())
+    };
+    vec![
+        text(|g| &g.id),
+        text(|g| &g.org_id),
+        text(|g| &g.prompt),
+        text(|g| &g.model),
+        Column::Int(gens().map(|g| g.count).collect()),
+        text(|g| &g.aspect_ratio),
+        text(|g| &g.person_ids),
+        text(|g| &g.inspiration_ids),
+        text(|g| &g.status),
+        Column::BigInt(gens().map(|g| g.created_at).collect()),
+        Column::BigInt(gens().map(|g| g.updated_at).collect()),
+        text(|g| &g.reference_urls),
+        text(|g| &g.provider_used),
+        Column::Int(gens().map(|g| g.credits_consumed).collect()),
+        optional(|g| &g.title),
+        optional(|g| &g.card_id),
+        optional(|g| &g.webhook_url),
+        optional(|g| &g.webhook_events),
+        optional(|g| &g.webhook_state),
+        optional(|g| &g.style),
+        thumb_text(|t| &t.id),
+        thumb_text(|t| &t.generation_id),
+        thumb_text(|t| &t.org_id),
+        Column::Int(thumbs().map(|t| t.idx).collect()),
+        thumb_text(|t| &t.status),
+        Column::Bool(thumbs().map(|t| t.is_watermarked).collect()),
+        Column::Bool(thumbs().map(|t| t.is_hidden).collect()),
+        Column::Int(thumbs().map(|t| t.attempts).collect()),
+        Column::BigInt(thumbs().map(|t| t.created_at).collect()),
+        Column::BigInt(
+            thumbs()
+                .map(|t| t.enqueued_at.unwrap_or(t.created_at))
+                .collect(),
+        ),
+    ]
 }
 
 fn json_list(ids: &[String]) -> String {

@@ -102,6 +102,7 @@ pub struct PgServer {
     port: u16,
     dir: TempDir,
     bin: PathBuf,
+    tls: bool,
 }
 
 fn pg_bin() -> anyhow::Result<PathBuf> {
@@ -126,22 +127,27 @@ fn is_root() -> bool {
 
 impl PgServer {
     pub fn start() -> anyhow::Result<PgServer> {
+        Self::start_with(None)
+    }
+
+    /// A cluster that also accepts TLS (`ssl = on`), showing the
+    /// certificate chain `cert_pem` for the key `key_pem`.
+    pub fn start_with_tls(cert_pem: &str, key_pem: &str) -> anyhow::Result<PgServer> {
+        Self::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> anyhow::Result<PgServer> {
         let dir = tempfile::tempdir()?;
         let server = PgServer {
             port: free_port()?,
             dir,
             bin: pg_bin()?,
+            tls: tls.is_some(),
         };
-        if is_root() {
-            let status = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(server.dir.path())
-                .status()?;
-            if !status.success() {
-                bail!("chown of the cluster directory failed");
-            }
-        }
         let data = server.data();
+        if is_root() {
+            server.chown(server.dir.path())?;
+        }
         server.run(
             "initdb",
             &[
@@ -155,8 +161,31 @@ impl PgServer {
                 "--no-sync",
             ],
         )?;
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            for (name, pem) in [("server.crt", cert), ("server.key", key)] {
+                let path = Path::new(&data).join(name);
+                std::fs::write(&path, pem)?;
+                // PostgreSQL refuses a key others can read.
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+                if is_root() {
+                    server.chown(&path)?;
+                }
+            }
+        }
         server.launch()?;
         Ok(server)
+    }
+
+    fn chown(&self, path: &Path) -> anyhow::Result<()> {
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(path)
+            .status()?;
+        if !status.success() {
+            bail!("chown of {} failed", path.display());
+        }
+        Ok(())
     }
 
     fn data(&self) -> String {
@@ -190,11 +219,14 @@ impl PgServer {
     fn launch(&self) -> anyhow::Result<()> {
         let data = self.data();
         let socket_dir: &Path = self.dir.path();
-        let options = format!(
+        let mut options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200",
             self.port,
             socket_dir.display()
         );
+        if self.tls {
+            options.push_str(" -c ssl=on");
+        }
         let log = self.dir.path().join("pg.log").display().to_string();
         self.run(
             "pg_ctl",

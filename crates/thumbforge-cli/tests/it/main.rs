@@ -18,6 +18,7 @@ mod recovery;
 mod references;
 mod status;
 mod styles;
+mod tls;
 mod validation;
 mod watermark;
 mod webhooks;
