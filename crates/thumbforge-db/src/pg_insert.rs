@@ -151,7 +151,9 @@ impl PgInserter {
     }
 
     /// Inserts `views` and their thumbnails in one statement (one
-    /// implicit transaction): committed when this returns `Ok`.
+    /// implicit transaction): committed when this returns `Ok`, because
+    /// tokio-postgres returns only at the `ReadyForQuery` that follows
+    /// the commit (a failed commit's error comes before it).
     pub async fn insert(&self, views: &[GenerationView]) -> Result<(), DbError> {
         if views.is_empty() {
             return Ok(());
