@@ -161,22 +161,16 @@ impl PgInserter {
         let live = self.live().await?;
         let columns = insert_columns(views);
         let params: Vec<&(dyn ToSql + Sync)> = columns.iter().map(Column::as_sql).collect();
+        // A connection that dropped under this insert is replaced by the
+        // next call to `live`, which never hands out a closed one.
         match live.client.execute(&live.insert, &params).await {
             Ok(_) => Ok(()),
-            Err(e) => {
-                if live.client.is_closed() {
-                    let mut current = self.live.lock().await;
-                    if current.as_ref().is_some_and(|l| Arc::ptr_eq(l, &live)) {
-                        *current = None;
-                    }
-                }
-                Err(driver_error(&e, false))
-            }
+            Err(e) => Err(driver_error(&e, false)),
         }
     }
 
-    /// The open connection, or a new one (one caller connects; the others
-    /// wait for it).
+    /// The open connection, or a new one in place of one that closed (one
+    /// caller connects; the others wait for it).
     async fn live(&self) -> Result<Arc<Live>, DbError> {
         let mut current = self.live.lock().await;
         if let Some(live) = current.as_ref().filter(|l| !l.client.is_closed()) {
