@@ -53,6 +53,8 @@ impl FromRequest for Authenticated {
         let req = req.clone();
         Box::pin(async move {
             let Authenticated(caller) = authenticate(state.clone(), key).await?;
+            req.extensions_mut()
+                .insert(crate::access::LoggedOrg(caller.org_id.clone()));
             let state =
                 state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
             let generate = req.method() == actix_web::http::Method::POST

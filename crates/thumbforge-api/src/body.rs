@@ -1,9 +1,16 @@
 //! Reads a JSON body with a size cap, telling malformed JSON (400) apart from
 //! well-formed JSON of the wrong shape (422, naming the field).
+//!
+//! A body is one JSON value and nothing after it but whitespace, so a proxy
+//! and this service can never read one body two ways. No string in it may
+//! hold U+0000: PostgreSQL cannot store it and SQLite can, so it is refused
+//! here, the same on both backends.
 
 use actix_web::{HttpMessage, HttpRequest, web};
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
+
+use thumbforge_core::ValidationError;
 
 use crate::error::ApiError;
 
@@ -47,8 +54,18 @@ pub async fn read_json<T: DeserializeOwned>(
 
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    match serde_path_to_error::deserialize(de) {
-        Ok(value) => Ok(value),
+    match serde_path_to_error::deserialize(&mut *de) {
+        Ok(value) => {
+            // Only whitespace may follow the value.
+            de.end()
+                .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+            if has_escaped_nul(body) {
+                return Err(ApiError::Validation(ValidationError::NulCharacter {
+                    field: "body",
+                }));
+            }
+            Ok(value)
+        }
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -71,6 +88,24 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             }
         }
     }
+}
+
+/// Whether a JSON text holds the escape `\u0000`. A backslash can only
+/// stand inside a string, where it begins a two-character escape or a
+/// `\uXXXX` one; a raw 0x00 byte is not JSON and serde_json refuses it.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(at) = json[i..].iter().position(|&b| b == b'\\') {
+        let escape = i + at + 1;
+        if json[escape..].starts_with(b"u0000") {
+            return true;
+        }
+        i = escape + 1;
+        if i >= json.len() {
+            return false;
+        }
+    }
+    false
 }
 
 /// serde_json appends " at line 1 column 12"; the field path says more.
@@ -107,6 +142,31 @@ mod tests {
         assert_eq!(code(r#"{"count":1}"#), "missing_field");
         assert_eq!(code(r#"{"prompt":"x","count":"two"}"#), "invalid_type");
         assert_eq!(code(r#"[1,2]"#), "invalid_type");
+        assert_eq!(code("{\"prompt\":\"x\"}  \n"), "ok");
+    }
+
+    #[test]
+    fn trailing_data_is_not_json() {
+        assert_eq!(
+            code(r#"{"prompt":"x"} {"prompt":"y","count":4}"#),
+            "invalid_json"
+        );
+        assert_eq!(code(r#"{"prompt":"x"}x"#), "invalid_json");
+        assert_eq!(code(r#"{"prompt":"x"}{}"#), "invalid_json");
+    }
+
+    #[test]
+    fn nul_is_refused_wherever_it_is_escaped() {
+        assert_eq!(code(r#"{"prompt":"a\u0000b"}"#), "invalid_character");
+        assert_eq!(
+            code(r#"{"prompt":"x","other":["\u0000"]}"#),
+            "invalid_character"
+        );
+        assert_eq!(code(r#"{"prompt":"x","\u0000":1}"#), "invalid_character");
+        // An escaped backslash followed by the text `u0000` is no NUL.
+        assert_eq!(code(r#"{"prompt":"a\\u0000b"}"#), "ok");
+        assert_eq!(code(r#"{"prompt":"\\\\"}"#), "ok");
+        assert_eq!(code(r#"{"prompt":"\u0001"}"#), "ok");
     }
 
     #[test]

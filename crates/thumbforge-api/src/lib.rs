@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod access;
 pub mod auth;
 mod body;
 pub mod error;

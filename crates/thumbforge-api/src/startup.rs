@@ -17,7 +17,10 @@ use thumbforge_storage::Storage;
 use thumbforge_telemetry::metrics::Metrics;
 use thumbforge_worker::WorkerDeps;
 
-use crate::{error::ApiError, routes, signing::UrlSigner};
+use futures::{TryFutureExt, future::Either};
+use thumbforge_core::ValidationError;
+
+use crate::{access, error::ApiError, routes, signing::UrlSigner};
 
 /// What the API talks to.
 #[derive(Debug, Clone)]
@@ -219,9 +222,8 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         // The filter is fixed for the life of the process: when it drops
-        // the access log's target, skip the middleware rather than render
-        // each request line for nothing.
-        let access_logged = tracing::enabled!(target: ACCESS_LOG_TARGET, tracing::Level::INFO);
+        // the access log's target, skip rendering each line for nothing.
+        let access_logged = tracing::enabled!(target: access::TARGET, tracing::Level::INFO);
         let mut server = actix_web::HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -234,19 +236,25 @@ impl Application {
                         .into()
                     }),
                 )
-                .wrap(actix_web::middleware::Condition::new(
-                    access_logged,
-                    access_log(),
-                ))
                 .wrap_fn({
                     let metrics = metrics.clone();
                     move |req, srv| {
                         let metrics = metrics.clone();
                         let start = std::time::Instant::now();
                         let method = req.method().clone();
-                        let response = srv.call(req);
+                        let call = if access::uri_has_nul(req.uri()) {
+                            let refusal = ApiError::Validation(ValidationError::NulCharacter {
+                                field: "url",
+                            });
+                            Either::Left(std::future::ready(Ok(req.error_response(refusal))))
+                        } else {
+                            Either::Right(
+                                srv.call(req)
+                                    .map_ok(actix_web::dev::ServiceResponse::map_into_boxed_body),
+                            )
+                        };
                         async move {
-                            let mut response = response.await?;
+                            let mut response = call.await?;
                             let info = response
                                 .request()
                                 .extensions()
@@ -255,12 +263,30 @@ impl Application {
                             if let Some(info) = info {
                                 info.apply(response.headers_mut());
                             }
-                            let route = response.request().match_pattern();
+                            let request = response.request();
+                            let route = request
+                                .match_pattern()
+                                .unwrap_or_else(|| "unmatched".to_owned());
+                            let status = response.status().as_u16();
+                            let elapsed = start.elapsed();
+                            if access_logged {
+                                let org = request.extensions().get::<access::LoggedOrg>().cloned();
+                                access::Line {
+                                    method: &method,
+                                    route: &route,
+                                    uri: request.uri(),
+                                    status,
+                                    duration_ms: elapsed.as_secs_f64() * 1000.0,
+                                    org: org.as_ref().map(|o| o.0.as_str()),
+                                    resource: request.match_info().get("id"),
+                                }
+                                .emit();
+                            }
                             metrics.observe_http(
                                 method_label(&method),
-                                route.unwrap_or_else(|| "unmatched".to_owned()),
-                                response.status().as_u16(),
-                                start.elapsed().as_secs_f64(),
+                                route,
+                                status,
+                                elapsed.as_secs_f64(),
                             );
                             Ok(response)
                         }
@@ -306,13 +332,6 @@ impl Application {
         }
         served
     }
-}
-
-const ACCESS_LOG_TARGET: &str = "thumbforge::http";
-
-/// One access-log line per request (through the log→tracing bridge).
-fn access_log() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms").log_target(ACCESS_LOG_TARGET)
 }
 
 /// A request method as a metric label, without allocating for the

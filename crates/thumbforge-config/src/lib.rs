@@ -9,7 +9,31 @@ use serde::Deserialize;
 pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
 }
+
+/// The settings that are lists. From the environment each is one variable
+/// of comma-separated items (`THUMBFORGE_REFERENCES__ALLOW_CIDRS=10.0.0.0/8,fd00::/8`).
+pub const LIST_KEYS: &[&str] = &["references.allow_cidrs"];
+
+/// The shortest server secret accepted: 32 characters, as `openssl rand
+/// -hex 16` prints, so a guessable one cannot sign image URLs.
+pub const MIN_SECRET_CHARS: usize = 32;
+
+/// Words of the placeholders that deploy files and docs show, which must
+/// never reach production as they are.
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "replace_me",
+    "placeholder",
+    "your-secret",
+    "your_secret",
+    "example",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -166,6 +190,7 @@ pub struct ReferenceSettings {
     pub allow_http: bool,
     /// Addresses exempt from the private-address refusal, as CIDRs (an
     /// internal image host; tests use a loopback address).
+    #[serde(deserialize_with = "list_items")]
     pub allow_cidrs: Vec<String>,
     pub max_bytes: usize,
     pub timeout_secs: u64,
@@ -339,6 +364,32 @@ filter = "info"
 json = false
 "#;
 
+/// A list's items trimmed, empty ones dropped: `a, b,` from the
+/// environment is `["a", "b"]`, and an empty variable an empty list.
+fn list_items<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    let items = Vec::<String>::deserialize(de)?;
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
+}
+
+/// `THUMBFORGE_*` variables, `__` between nested keys, with the keys in
+/// [`LIST_KEYS`] split at commas. `vars` stands in for the process's
+/// environment in tests.
+fn environment(vars: Option<config::Map<String, String>>) -> config::Environment {
+    LIST_KEYS.iter().fold(
+        config::Environment::with_prefix("THUMBFORGE")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .source(vars),
+        |env, key| env.with_list_parse_key(key),
+    )
+}
+
 impl Settings {
     /// Loads defaults, the config file, the environment and `overrides`.
     pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
@@ -352,12 +403,7 @@ impl Settings {
                     builder.add_source(config::File::with_name("thumbforge.toml").required(false))
             }
         }
-        builder = builder.add_source(
-            config::Environment::with_prefix("THUMBFORGE")
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true),
-        );
+        builder = builder.add_source(environment(None));
         if let Ok(url) = std::env::var("DATABASE_URL") {
             builder = builder.set_override("database.url", url)?;
         }
@@ -386,7 +432,35 @@ impl Settings {
         if let Some(n) = overrides.concurrency {
             builder = builder.set_override("worker.concurrency", n as u64)?;
         }
-        Ok(builder.build()?.try_deserialize()?)
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.check_secrets()?;
+        Ok(settings)
+    }
+
+    /// Refuses a configured secret that is a known placeholder or too short
+    /// to be safe. A secret left unset is generated, and is always safe.
+    fn check_secrets(&self) -> Result<(), ConfigError> {
+        use secrecy::ExposeSecret;
+        for (var, secret) in [
+            ("THUMBFORGE_SECRET", &self.secret),
+            ("THUMBFORGE_PREVIOUS_SECRET", &self.previous_secret),
+        ] {
+            let Some(secret) = secret else { continue };
+            let secret = secret.expose_secret();
+            let lower = secret.to_ascii_lowercase();
+            if PLACEHOLDER_WORDS.iter().any(|word| lower.contains(word)) {
+                return Err(ConfigError::Invalid(format!(
+                    "{var} is still a placeholder; set it to a random string, e.g. the output of `openssl rand -hex 32`"
+                )));
+            }
+            if secret.chars().count() < MIN_SECRET_CHARS {
+                return Err(ConfigError::Invalid(format!(
+                    "{var} is {} characters; it must be at least {MIN_SECRET_CHARS} (e.g. `openssl rand -hex 32`)",
+                    secret.chars().count()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The built-in defaults alone, with the data directory moved: what a
@@ -463,6 +537,77 @@ mod tests {
         assert_eq!(s.queue_sqlite_path(), Path::new("/tmp/x/queue.db"));
         assert_eq!(s.models.default, "local");
         assert!(!s.models.enable_test_model);
+    }
+
+    fn from_env(vars: &[(&str, &str)]) -> Result<Settings, config::ConfigError> {
+        let vars = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .add_source(environment(Some(vars)))
+            .build()?
+            .try_deserialize()
+    }
+
+    #[test]
+    fn lists_are_read_from_the_environment_at_commas() {
+        let s = from_env(&[("THUMBFORGE_REFERENCES__ALLOW_CIDRS", "10.0.0.0/8,fd00::/8")])
+            .expect("a list from the environment");
+        assert_eq!(s.references.allow_cidrs, ["10.0.0.0/8", "fd00::/8"]);
+        let s = from_env(&[("THUMBFORGE_REFERENCES__ALLOW_CIDRS", "127.0.0.2/32")])
+            .expect("a list of one");
+        assert_eq!(s.references.allow_cidrs, ["127.0.0.2/32"]);
+        let s = from_env(&[("THUMBFORGE_REFERENCES__ALLOW_CIDRS", " 10.0.0.0/8 , ,")])
+            .expect("items are trimmed");
+        assert_eq!(s.references.allow_cidrs, ["10.0.0.0/8"]);
+        let s = from_env(&[("THUMBFORGE_REFERENCES__ALLOW_CIDRS", "")]).expect("empty");
+        assert!(s.references.allow_cidrs.is_empty());
+        // Other values with commas are not split.
+        let s = from_env(&[("THUMBFORGE_LOG__FILTER", "info,thumbforge=debug")]).expect("a filter");
+        assert_eq!(s.log.filter, "info,thumbforge=debug");
+    }
+
+    #[test]
+    fn every_list_in_the_defaults_is_a_list_key() {
+        let defaults: toml::Table = DEFAULTS.parse().expect("defaults are TOML");
+        fn lists(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+            for (key, value) in table {
+                let path = format!("{prefix}{key}");
+                match value {
+                    toml::Value::Array(_) => out.push(path),
+                    toml::Value::Table(inner) => lists(inner, &format!("{path}."), out),
+                    _ => {}
+                }
+            }
+        }
+        let mut found = Vec::new();
+        lists(&defaults, "", &mut found);
+        assert_eq!(found, LIST_KEYS);
+    }
+
+    #[test]
+    fn placeholder_and_short_secrets_are_refused() {
+        let check = |secret: &str| {
+            let mut s = Settings::defaults_in(Path::new("/tmp/x"));
+            s.secret = Some(SecretString::from(secret.to_owned()));
+            s.check_secrets().map_err(|e| e.to_string())
+        };
+        for placeholder in [
+            "CHANGE-ME-to-a-long-random-string",
+            "change-me-to-a-long-random-string",
+            "replace_me_with_a_very_long_random_value_please",
+        ] {
+            let err = check(placeholder).expect_err("a placeholder");
+            assert!(err.contains("placeholder"), "{err}");
+        }
+        let err = check("hunter2").expect_err("too short");
+        assert!(err.contains("at least 32"), "{err}");
+        check("8f3a1c9e0b7d4f2a6c5e8b1d3f7a9c0e").expect("32 random characters");
+        let mut s = Settings::defaults_in(Path::new("/tmp/x"));
+        s.previous_secret = Some(SecretString::from("changeme".to_owned()));
+        assert!(s.check_secrets().is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub use model::{CatalogEntry, ModelId, ProviderChoice, ProviderKind, Route};
 pub use plan::Plan;
 pub use request::{
     AspectRatio, GenerateRequest, Label, Prompt, ReferenceUrls, ThumbnailCount, Title,
-    ValidationError, Webhook,
+    ValidationError, Webhook, refuse_nul,
 };
 pub use status::{GenerationStatus, ThumbnailStatus};
 pub use style::StyleSpec;

@@ -43,6 +43,8 @@ pub enum ValidationError {
         max: usize,
         got: usize,
     },
+    #[error("`{field}` must not contain the NUL character (U+0000)")]
+    NulCharacter { field: &'static str },
 }
 
 impl ValidationError {
@@ -62,8 +64,18 @@ impl ValidationError {
             ValidationError::InvalidLabel { .. } => "invalid_label",
             ValidationError::InvalidReferenceUrl { .. } => "invalid_reference_url",
             ValidationError::TooManyReferences { .. } => "too_many_references",
+            ValidationError::NulCharacter { .. } => "invalid_character",
         }
     }
+}
+
+/// Refuses U+0000 in a text that will be stored: PostgreSQL cannot hold it
+/// (SQLite can), so both backends refuse it here alike.
+pub fn refuse_nul(field: &'static str, text: &str) -> Result<(), ValidationError> {
+    if text.contains('\0') {
+        return Err(ValidationError::NulCharacter { field });
+    }
+    Ok(())
 }
 
 /// A non-empty prompt of bounded length, trimmed.
@@ -82,6 +94,7 @@ impl Prompt {
 impl TryFrom<String> for Prompt {
     type Error = ValidationError;
     fn try_from(raw: String) -> Result<Self, Self::Error> {
+        refuse_nul("prompt", &raw)?;
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(ValidationError::EmptyPrompt);
@@ -191,6 +204,9 @@ impl ReferenceIds {
                 got: ids.len(),
             });
         }
+        for id in &ids {
+            refuse_nul(field, id)?;
+        }
         Ok(ReferenceIds(ids))
     }
 
@@ -245,7 +261,7 @@ impl ReferenceUrls {
         if !(lower.starts_with("https://") || lower.starts_with("http://"))
             || !has_host
             || url.len() > Self::MAX_URL_CHARS
-            || url.chars().any(char::is_whitespace)
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
         {
             return Err(ValidationError::InvalidReferenceUrl { field, url });
         }
@@ -330,6 +346,7 @@ impl Title {
     pub const MAX_CHARS: usize = 500;
 
     pub fn parse(raw: &str) -> Result<Title, ValidationError> {
+        refuse_nul("title", raw)?;
         let trimmed = raw.trim();
         let chars = trimmed.chars().count();
         if chars == 0 || chars > Self::MAX_CHARS {

@@ -28,38 +28,96 @@ pub fn allowed_format(format: ImageFormat) -> bool {
     )
 }
 
-/// Decodes `bytes` (PNG, JPEG or WebP, by content) within `limits`.
+/// Decodes `bytes` (PNG, JPEG or WebP, by content) within `limits`. Every
+/// read of the file, the header probe included, runs under these limits.
 pub fn decode_limited(
     bytes: &[u8],
     limits: &DecodeLimits,
 ) -> Result<(DynamicImage, ImageFormat), String> {
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| format!("unreadable image: {e}"))?;
-    let format = reader
-        .format()
+    let format = image::guess_format(bytes)
+        .ok()
         .filter(|f| allowed_format(*f))
         .ok_or_else(|| "not a PNG, JPEG or WebP image".to_owned())?;
-    // The header alone says how large the image claims to be.
-    let (w, h) = ImageReader::with_format(Cursor::new(bytes), format)
-        .into_dimensions()
-        .map_err(|e| format!("unreadable image: {e}"))?;
-    if w == 0 || h == 0 || w > limits.max_dimension || h > limits.max_dimension {
-        return Err(format!(
-            "image is {w}x{h}; the limit is {0}x{0}",
-            limits.max_dimension
-        ));
-    }
-    let mut reader = reader;
-    let mut decode_limits = Limits::default();
-    decode_limits.max_image_width = Some(limits.max_dimension);
-    decode_limits.max_image_height = Some(limits.max_dimension);
-    decode_limits.max_alloc = Some(limits.max_alloc);
-    reader.limits(decode_limits);
-    let image = reader
-        .decode()
-        .map_err(|e| format!("image could not be decoded: {e}"))?;
+    let image = match format {
+        ImageFormat::Png => decode_png(bytes, limits)?,
+        _ => {
+            let reader = || {
+                let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+                reader.limits(limits.to_image_limits());
+                reader
+            };
+            // The header alone says how large the image claims to be.
+            let (w, h) = reader()
+                .into_dimensions()
+                .map_err(|e| format!("unreadable image: {e}"))?;
+            limits.check(w, h)?;
+            reader()
+                .decode()
+                .map_err(|e| format!("image could not be decoded: {e}"))?
+        }
+    };
     Ok((image, format))
+}
+
+impl DecodeLimits {
+    fn to_image_limits(self) -> Limits {
+        let mut out = Limits::default();
+        out.max_image_width = Some(self.max_dimension);
+        out.max_image_height = Some(self.max_dimension);
+        out.max_alloc = Some(self.max_alloc);
+        out
+    }
+
+    fn check(&self, w: u32, h: u32) -> Result<(), String> {
+        if w == 0 || h == 0 || w > self.max_dimension || h > self.max_dimension {
+            return Err(format!(
+                "image is {w}x{h}; the limit is {0}x{0}",
+                self.max_dimension
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// PNG through the `png` crate itself, which the `image` crate wraps
+/// without a way to skip ancillary chunks: the compressed ones (`iCCP`,
+/// `zTXt`, `iTXt`) would otherwise be inflated, up to the allocation limit,
+/// while merely reading the header. A colour profile or text is never used
+/// here, so they are skipped unread; `eXIf` is stored uncompressed and is
+/// bounded by the file's size.
+fn decode_png(bytes: &[u8], limits: &DecodeLimits) -> Result<DynamicImage, String> {
+    let max_bytes = usize::try_from(limits.max_alloc).unwrap_or(usize::MAX);
+    let mut decoder =
+        png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: max_bytes });
+    decoder.set_ignore_iccp_chunk(true);
+    decoder.set_ignore_text_chunk(true);
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder
+        .read_info()
+        .map_err(|e| format!("unreadable image: {e}"))?;
+    let (w, h) = (reader.info().width, reader.info().height);
+    limits.check(w, h)?;
+    let size = reader
+        .output_buffer_size()
+        .filter(|&n| n <= max_bytes)
+        .ok_or_else(|| format!("image of {w}x{h} needs more memory than allowed"))?;
+    let mut buf = vec![0; size];
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|e| format!("image could not be decoded: {e}"))?;
+    buf.truncate(frame.buffer_size());
+    let (color, _) = reader.output_color_type();
+    let image = match color {
+        png::ColorType::Grayscale => image::GrayImage::from_raw(w, h, buf).map(DynamicImage::from),
+        png::ColorType::GrayscaleAlpha => {
+            image::GrayAlphaImage::from_raw(w, h, buf).map(DynamicImage::from)
+        }
+        png::ColorType::Rgb => image::RgbImage::from_raw(w, h, buf).map(DynamicImage::from),
+        png::ColorType::Rgba => image::RgbaImage::from_raw(w, h, buf).map(DynamicImage::from),
+        // normalize_to_color8 expands palettes, so none is left.
+        png::ColorType::Indexed => None,
+    };
+    image.ok_or_else(|| "image could not be decoded: unexpected pixel layout".to_owned())
 }
 
 /// PNG bytes of `image` (what references are sent to providers as).
@@ -99,5 +157,31 @@ mod tests {
         );
         assert!(decode_limited(&bomb, &limits).is_err());
         assert!(decode_limited(b"<html>not an image</html>", &limits).is_err());
+    }
+
+    #[test]
+    fn every_png_layout_decodes_to_its_own_pixels() {
+        let limits = OUTPUT_LIMITS;
+        let gray = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(3, 2, image::Luma([7])));
+        let rgba = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
+            3,
+            2,
+            image::Rgba([1, 2, 3, 4]),
+        ));
+        let rgb16 = DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(
+            3,
+            2,
+            image::Rgb([0xffff, 0, 0x8080]),
+        ));
+        for (source, expect) in [
+            (gray, [7, 7, 7, 255]),
+            (rgba, [1, 2, 3, 4]),
+            (rgb16, [255, 0, 128, 255]),
+        ] {
+            let (decoded, _) =
+                decode_limited(&to_png(&source).expect("png"), &limits).expect("decodes");
+            assert_eq!((decoded.width(), decoded.height()), (3, 2));
+            assert_eq!(decoded.to_rgba8().get_pixel(2, 1).0, expect);
+        }
     }
 }

@@ -246,31 +246,49 @@ impl FetchPolicy {
 }
 
 /// Whether an address is on the public internet.
+///
+/// IPv6 is judged by allowlist: only global unicast (2000::/3) can be
+/// public, less the special-purpose blocks inside it. A form that carries an
+/// IPv4 address (mapped, NAT64's well-known prefix, 6to4) is judged by that
+/// address; deprecated or local-use forms (IPv4-compatible ::/96, site-local,
+/// NAT64 local-use, Teredo) are refused outright.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let s = v6.segments();
-            // NAT64 (64:ff9b::/96) carries an IPv4 address in its low bits.
-            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0) {
-                let [a, b] = s[6].to_be_bytes();
-                let [c, d] = s[7].to_be_bytes();
-                return is_public_v4(Ipv4Addr::new(a, b, c, d));
-            }
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local (AWS metadata fd00:ec2::254)
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x0100 && s[1..4].iter().all(|&x| x == 0)) // discard
-                || v6 == Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1))
-        }
+        IpAddr::V6(v6) => is_public_v6(v6),
     }
+}
+
+fn is_public_v6(v6: Ipv6Addr) -> bool {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    let s = v6.segments();
+    let low_v4 = || {
+        let [a, b] = s[6].to_be_bytes();
+        let [c, d] = s[7].to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    // NAT64's well-known prefix 64:ff9b::/96 (RFC 6052).
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0) {
+        return is_public_v4(low_v4());
+    }
+    // 6to4, 2002:V4ADDR::/48 (RFC 3056).
+    if s[0] == 0x2002 {
+        let [a, b] = s[1].to_be_bytes();
+        let [c, d] = s[2].to_be_bytes();
+        return is_public_v4(Ipv4Addr::new(a, b, c, d));
+    }
+    let global_unicast = (s[0] & 0xe000) == 0x2000;
+    global_unicast
+        && !(
+            // IETF protocol assignments 2001::/23: Teredo 2001::/32,
+            // benchmarking 2001:2::/48, ORCHID, AMT and others.
+            (s[0] == 0x2001 && s[1] < 0x0200)
+            || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+            || (s[0] == 0x3fff && s[1] < 0x1000) // documentation 3fff::/20
+            || s[0] == 0x5f00
+        ) // SRv6 SIDs
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
@@ -285,6 +303,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (b & 0xc0) == 64) // CGNAT 100.64/10 (Alibaba metadata)
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
         || (a == 198 && (b & 0xfe) == 18) // benchmarking 198.18/15
         || a >= 240 // reserved
         || ip == Ipv4Addr::new(168, 63, 129, 16)) // Azure host endpoint
@@ -316,6 +335,26 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
             "ff02::1",
+            // Transition forms that embed a non-public IPv4.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::8.8.8.8", // IPv4-compatible is deprecated whatever it holds
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2002:c058:6301::1", // 6to4 relay anycast
+            "64:ff9b:1::7f00:1", // NAT64 local-use
+            "64:ff9b:1::808:808",
+            // Special-use and deprecated ranges.
+            "fec0::1",
+            "2001:db8::1",
+            "3fff::1",
+            "2001::1", // Teredo
+            "2001:2::1",
+            "2001:10::1",
+            "5f00::1",
+            "100::1",
+            "4000::1",
+            "::ffff:0:7f00:1",
         ] {
             let ip: IpAddr = bad.parse().expect("ip");
             assert!(!is_public(ip), "{bad} must be refused");
@@ -325,6 +364,10 @@ mod tests {
             "8.8.8.8",
             "2606:4700::1111",
             "142.250.74.110",
+            "2a00:1450:4001:82b::200e",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2001:4860:4860::8888",
         ] {
             let ip: IpAddr = good.parse().expect("ip");
             assert!(is_public(ip), "{good} is public");
