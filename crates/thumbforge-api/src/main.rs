@@ -1,6 +1,17 @@
 //! `thumbforge-api`: the HTTP API without in-process workers.
 
+use clap::Parser;
 use thumbforge_config::{Overrides, Settings};
+
+/// The thumbforge HTTP API without in-process workers: it takes requests and enqueues jobs; thumbforge-worker renders them.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Configured by THUMBFORGE_* environment variables (`__` between nested keys), \
+DATABASE_URL, REDIS_URL and the file THUMBFORGE_CONFIG names (default ./thumbforge.toml); \
+deploy/thumbforge.sample.toml lists every key."
+)]
+struct Args {}
 
 /// See docs/decisions.md ("mimalloc as the global allocator").
 #[global_allocator]
@@ -11,6 +22,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// is a few short tasks a millisecond (docs/decisions.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    Args::parse();
     let settings = Settings::load(&Overrides::default())?;
     thumbforge_telemetry::init(&settings.log.filter, settings.log.json);
     thumbforge_api::run(settings).await

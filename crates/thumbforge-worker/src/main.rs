@@ -1,6 +1,17 @@
 //! `thumbforge-worker`: renders queued thumbnails.
 
+use clap::Parser;
 use thumbforge_config::{Overrides, Settings};
+
+/// The thumbforge worker: renders queued thumbnails (model calls, PNG output, status updates) for the API processes that share its database and queue.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Configured by THUMBFORGE_* environment variables (`__` between nested keys), \
+DATABASE_URL, REDIS_URL and the file THUMBFORGE_CONFIG names (default ./thumbforge.toml); \
+deploy/thumbforge.sample.toml lists every key."
+)]
+struct Args {}
 
 /// See docs/decisions.md ("mimalloc as the global allocator").
 #[global_allocator]
@@ -8,6 +19,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    Args::parse();
     let settings = Settings::load(&Overrides::default())?;
     thumbforge_telemetry::init(&settings.log.filter, settings.log.json);
     thumbforge_worker::run(settings).await

@@ -86,6 +86,10 @@ pub async fn upload(
             .content_disposition()
             .and_then(|d| d.get_filename())
             .map(|f| f.chars().take(200).collect::<String>());
+        // `filename*=UTF-8''a%00b` decodes to a NUL.
+        if let Some(filename) = &filename {
+            thumbforge_core::refuse_nul("filename", filename)?;
+        }
         let cap = if name == "file" { limit } else { 1024 };
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {

@@ -244,14 +244,14 @@ async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
         cmd
     };
     assert!(
-        with_secrets("old-secret", None)
+        with_secrets("old-secret-0123456789abcdef0123456789", None)
             .args(["keys", "create", "--org", "sealed"])
             .output()
             .expect("runs")
             .status
             .success()
     );
-    let mut set = with_secrets("old-secret", None)
+    let mut set = with_secrets("old-secret-0123456789abcdef0123456789", None)
         .args([
             "provider-keys",
             "set",
@@ -278,7 +278,7 @@ async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
         .expect("org");
     // A webhook secret sealed under the old secret too.
     let hook_secret =
-        thumbforge_db::webhooks::secret(&db, &Sealer::from_secret("old-secret"), &org.id)
+        thumbforge_db::webhooks::secret(&db, &Sealer::from_secret("old-secret-0123456789abcdef0123456789"), &org.id)
             .await
             .expect("made");
     let key_under = |secret: &str| {
@@ -297,9 +297,9 @@ async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
             .expect("a row")
         }
     };
-    assert!(key_under("new-secret").await.is_err(), "not yet re-sealed");
+    assert!(key_under("new-secret-0123456789abcdef0123456789").await.is_err(), "not yet re-sealed");
 
-    let refused = with_secrets("new-secret", None)
+    let refused = with_secrets("new-secret-0123456789abcdef0123456789", None)
         .arg("reseal")
         .output()
         .expect("runs");
@@ -307,7 +307,7 @@ async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
         !refused.status.success(),
         "reseal needs the previous secret"
     );
-    let resealed = with_secrets("new-secret", Some("old-secret"))
+    let resealed = with_secrets("new-secret-0123456789abcdef0123456789", Some("old-secret-0123456789abcdef0123456789"))
         .arg("reseal")
         .output()
         .expect("runs");
@@ -321,16 +321,16 @@ async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
     assert!(report.contains("webhook secrets: 1 re-sealed"), "{report}");
     // The new secret alone now opens both; a second run has nothing to do.
     assert_eq!(
-        key_under("new-secret").await.expect("opens"),
+        key_under("new-secret-0123456789abcdef0123456789").await.expect("opens"),
         "sk-rotate-me"
     );
     assert_eq!(
-        thumbforge_db::webhooks::secret(&db, &Sealer::from_secret("new-secret"), &org.id)
+        thumbforge_db::webhooks::secret(&db, &Sealer::from_secret("new-secret-0123456789abcdef0123456789"), &org.id)
             .await
             .expect("opens"),
         hook_secret
     );
-    let again = with_secrets("new-secret", Some("old-secret"))
+    let again = with_secrets("new-secret-0123456789abcdef0123456789", Some("old-secret-0123456789abcdef0123456789"))
         .arg("reseal")
         .output()
         .expect("runs");
