@@ -10,7 +10,7 @@ use actix_web::{HttpMessage, HttpRequest, web};
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
-use thumbforge_core::ValidationError;
+use thumbforge_core::{ErrorCode, ValidationError};
 
 use crate::error::ApiError;
 
@@ -73,9 +73,9 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                 serde_json::error::Category::Data => {
                     let message = inner.to_string();
                     let code = if message.starts_with("missing field") {
-                        "missing_field"
+                        ErrorCode::MissingField
                     } else {
-                        "invalid_type"
+                        ErrorCode::InvalidType
                     };
                     let detail = if path == "." {
                         strip_position(&message)
@@ -130,7 +130,7 @@ mod tests {
     fn code(body: &str) -> &'static str {
         match parse_json::<Body>(body.as_bytes()) {
             Ok(_) => "ok",
-            Err(e) => e.code(),
+            Err(e) => e.code().as_str(),
         }
     }
 

@@ -10,7 +10,7 @@
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use serde::Serialize;
-use thumbforge_core::ValidationError;
+use thumbforge_core::{ErrorCode, ValidationError};
 use thumbforge_db::DbError;
 use thumbforge_providers::RouteError;
 
@@ -19,7 +19,7 @@ pub enum ApiError {
     #[error("the request body is not valid JSON: {0}")]
     MalformedJson(String),
     #[error("{detail}")]
-    InvalidField { code: &'static str, detail: String },
+    InvalidField { code: ErrorCode, detail: String },
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("the request body is larger than {limit} bytes")]
@@ -57,7 +57,7 @@ pub enum ApiError {
     #[error("YouTube search is not configured on this server (set YOUTUBE_API_KEY)")]
     YoutubeNotConfigured,
     #[error("{detail}")]
-    Upstream { code: &'static str, detail: String },
+    Upstream { code: ErrorCode, detail: String },
     #[error("no API key given: send `Authorization: Bearer KEY` or `x-api-key: KEY`")]
     MissingApiKey,
     #[error("the API key is not valid")]
@@ -77,45 +77,45 @@ pub enum ApiError {
     #[error("the service is not ready: {0}")]
     NotReady(String),
     #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: ErrorCode, detail: String },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::MalformedJson(_) => "invalid_json",
-            ApiError::InvalidField { code, .. } => code,
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::MalformedJson(_) => ErrorCode::InvalidJson,
+            ApiError::InvalidField { code, .. } => *code,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::Validation(e) => e.code(),
-            ApiError::Route(RouteError::NotConfigured { .. }) => "model_not_configured",
-            ApiError::Route(RouteError::NotOnProvider { .. }) => "model_not_on_provider",
-            ApiError::PlanRequired(_) => "plan_required",
-            ApiError::ProviderNotConfigured(_) => "provider_not_configured",
-            ApiError::ByokNotInPlan => "byok_not_in_plan",
-            ApiError::AssetNotFound(_) => "asset_not_found",
-            ApiError::InsufficientCredits { .. } => "insufficient_credits",
-            ApiError::InsufficientScope(_) => "insufficient_scope",
-            ApiError::StorageQuotaExceeded { .. } => "storage_quota_exceeded",
-            ApiError::InvalidIdempotencyKey => "invalid_idempotency_key",
-            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
-            ApiError::IdempotencyInProgress => "idempotency_key_in_progress",
-            ApiError::RateLimited(_) => "rate_limited",
-            ApiError::YoutubeNotConfigured => "youtube_not_configured",
-            ApiError::Upstream { code, .. } => code,
-            ApiError::MissingApiKey => "missing_api_key",
-            ApiError::InvalidApiKey => "invalid_api_key",
-            ApiError::InvalidSignature => "invalid_signature",
-            ApiError::UrlExpired => "url_expired",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed(_) => "method_not_allowed",
-            ApiError::DatabaseUnavailable => "database_unavailable",
-            ApiError::QueueUnavailable => "queue_unavailable",
-            ApiError::NotReady(_) => "not_ready",
-            ApiError::Conflict { code, .. } => code,
-            ApiError::Internal(_) => "internal_error",
+            ApiError::Route(RouteError::NotConfigured { .. }) => ErrorCode::ModelNotConfigured,
+            ApiError::Route(RouteError::NotOnProvider { .. }) => ErrorCode::ModelNotOnProvider,
+            ApiError::PlanRequired(_) => ErrorCode::PlanRequired,
+            ApiError::ProviderNotConfigured(_) => ErrorCode::ProviderNotConfigured,
+            ApiError::ByokNotInPlan => ErrorCode::ByokNotInPlan,
+            ApiError::AssetNotFound(_) => ErrorCode::AssetNotFound,
+            ApiError::InsufficientCredits { .. } => ErrorCode::InsufficientCredits,
+            ApiError::InsufficientScope(_) => ErrorCode::InsufficientScope,
+            ApiError::StorageQuotaExceeded { .. } => ErrorCode::StorageQuotaExceeded,
+            ApiError::InvalidIdempotencyKey => ErrorCode::InvalidIdempotencyKey,
+            ApiError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            ApiError::IdempotencyInProgress => ErrorCode::IdempotencyKeyInProgress,
+            ApiError::RateLimited(_) => ErrorCode::RateLimited,
+            ApiError::YoutubeNotConfigured => ErrorCode::YoutubeNotConfigured,
+            ApiError::Upstream { code, .. } => *code,
+            ApiError::MissingApiKey => ErrorCode::MissingApiKey,
+            ApiError::InvalidApiKey => ErrorCode::InvalidApiKey,
+            ApiError::InvalidSignature => ErrorCode::InvalidSignature,
+            ApiError::UrlExpired => ErrorCode::UrlExpired,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            ApiError::DatabaseUnavailable => ErrorCode::DatabaseUnavailable,
+            ApiError::QueueUnavailable => ErrorCode::QueueUnavailable,
+            ApiError::NotReady(_) => ErrorCode::NotReady,
+            ApiError::Conflict { code, .. } => *code,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -189,7 +189,7 @@ impl ResponseError for ApiError {
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: self.to_string(),
-            code: self.code(),
+            code: self.code().as_str(),
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");

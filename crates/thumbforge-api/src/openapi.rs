@@ -53,7 +53,7 @@ use crate::routes;
         routes::health::readyz,
         routes::health::metrics,
     ),
-    modifiers(&Security)
+    modifiers(&Security, &ErrorCodes)
 )]
 pub struct ApiDoc;
 
@@ -73,6 +73,36 @@ impl Modify for Security {
     }
 }
 
+/// One `ErrorCode` schema, an enum of every code, which both error bodies
+/// (`Problem` and Flokan's envelope) refer to, so a generated client gets
+/// a type for it.
+struct ErrorCodes;
+
+impl Modify for ErrorCodes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Schema, Type};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let codes = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A stable, machine-readable error code (docs/api.md, \"Error codes\").",
+            ))
+            .enum_values(Some(thumbforge_core::ErrorCode::iter().map(|c| c.as_str())))
+            .build();
+        components
+            .schemas
+            .insert("ErrorCode".to_owned(), RefOr::T(Schema::Object(codes)));
+        for body in ["Problem", "FlokanErrorBody"] {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(body) {
+                object.properties.insert(
+                    "code".to_owned(),
+                    RefOr::Ref(Ref::from_schema_name("ErrorCode")),
+                );
+            }
+        }
+    }
+}
+
 /// The spec as served and checked in.
 pub fn spec_json() -> String {
     ApiDoc::openapi()
@@ -82,6 +112,62 @@ pub fn spec_json() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use thumbforge_core::ErrorCode;
+
+    fn all_codes() -> BTreeSet<String> {
+        ErrorCode::iter().map(|c| c.as_str().to_owned()).collect()
+    }
+
+    #[test]
+    fn docs_api_lists_every_error_code_and_no_other() {
+        let api_md = include_str!("../../../docs/api.md");
+        let table = api_md
+            .split("## Error codes")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("docs/api.md has an `## Error codes` section");
+        let documented: BTreeSet<String> = table
+            .lines()
+            .filter_map(|line| line.strip_prefix('|'))
+            .filter_map(|line| line.split('|').nth(1))
+            .filter_map(|cell| cell.trim().strip_prefix('`')?.strip_suffix('`'))
+            .map(str::to_owned)
+            .collect();
+        let code = all_codes();
+        assert_eq!(
+            documented.difference(&code).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "documented in docs/api.md but not in ErrorCode"
+        );
+        assert_eq!(
+            code.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "in ErrorCode but not in docs/api.md's table"
+        );
+    }
+
+    #[test]
+    fn the_spec_enumerates_every_error_code_for_both_error_bodies() {
+        let spec: serde_json::Value =
+            serde_json::from_str(&super::spec_json()).expect("the spec is JSON");
+        let schemas = &spec["components"]["schemas"];
+        let listed: BTreeSet<String> = schemas["ErrorCode"]["enum"]
+            .as_array()
+            .expect("an enum")
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(listed, all_codes());
+        for body in ["Problem", "FlokanErrorBody"] {
+            assert_eq!(
+                schemas[body]["properties"]["code"]["$ref"], "#/components/schemas/ErrorCode",
+                "{body}"
+            );
+        }
+    }
+
     #[test]
     fn the_checked_in_openapi_is_current() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");

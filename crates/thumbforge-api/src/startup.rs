@@ -2,6 +2,7 @@
 //! real port), then run until stopped.
 
 use std::{net::TcpListener, sync::Arc};
+use thumbforge_core::ErrorCode;
 
 use actix_web::HttpMessage;
 use actix_web::dev::Service;
@@ -230,7 +231,7 @@ impl Application {
                 .app_data(
                     web::QueryConfig::default().error_handler(|e: QueryPayloadError, _| {
                         ApiError::InvalidField {
-                            code: "invalid_query",
+                            code: ErrorCode::InvalidQuery,
                             detail: e.to_string(),
                         }
                         .into()

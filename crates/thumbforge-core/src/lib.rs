@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod batch;
+pub mod error_code;
 pub mod ids;
 pub mod model;
 pub mod plan;
@@ -8,6 +9,7 @@ pub mod request;
 pub mod status;
 pub mod style;
 
+pub use error_code::ErrorCode;
 pub use ids::{ApiKeyId, AssetId, GenerationId, OrgId, ThumbnailId};
 pub use model::{CatalogEntry, ModelId, ProviderChoice, ProviderKind, Route};
 pub use plan::Plan;

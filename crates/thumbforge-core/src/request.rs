@@ -5,7 +5,10 @@
 
 use std::{fmt, str::FromStr};
 
-use crate::model::{ModelId, ProviderChoice};
+use crate::{
+    ErrorCode,
+    model::{ModelId, ProviderChoice},
+};
 
 /// Why a request was refused. Each variant has a stable machine-readable
 /// code; the HTTP layer chooses the status.
@@ -48,23 +51,23 @@ pub enum ValidationError {
 }
 
 impl ValidationError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ValidationError::EmptyPrompt | ValidationError::PromptTooLong { .. } => {
-                "invalid_prompt"
+                ErrorCode::InvalidPrompt
             }
-            ValidationError::CountOutOfRange(_) => "invalid_count",
-            ValidationError::UnknownAspectRatio(_) => "invalid_aspect_ratio",
-            ValidationError::UnknownModel(_) => "unknown_model",
-            ValidationError::UnknownProvider(_) => "unknown_provider",
-            ValidationError::InvalidTitle { .. } => "invalid_title",
-            ValidationError::InvalidWebhookUrl => "invalid_webhook_url",
-            ValidationError::InvalidStyle(_) => "invalid_style",
-            ValidationError::InvalidWebhookEvents(_) => "invalid_webhook_events",
-            ValidationError::InvalidLabel { .. } => "invalid_label",
-            ValidationError::InvalidReferenceUrl { .. } => "invalid_reference_url",
-            ValidationError::TooManyReferences { .. } => "too_many_references",
-            ValidationError::NulCharacter { .. } => "invalid_character",
+            ValidationError::CountOutOfRange(_) => ErrorCode::InvalidCount,
+            ValidationError::UnknownAspectRatio(_) => ErrorCode::InvalidAspectRatio,
+            ValidationError::UnknownModel(_) => ErrorCode::UnknownModel,
+            ValidationError::UnknownProvider(_) => ErrorCode::UnknownProvider,
+            ValidationError::InvalidTitle { .. } => ErrorCode::InvalidTitle,
+            ValidationError::InvalidWebhookUrl => ErrorCode::InvalidWebhookUrl,
+            ValidationError::InvalidStyle(_) => ErrorCode::InvalidStyle,
+            ValidationError::InvalidWebhookEvents(_) => ErrorCode::InvalidWebhookEvents,
+            ValidationError::InvalidLabel { .. } => ErrorCode::InvalidLabel,
+            ValidationError::InvalidReferenceUrl { .. } => ErrorCode::InvalidReferenceUrl,
+            ValidationError::TooManyReferences { .. } => ErrorCode::TooManyReferences,
+            ValidationError::NulCharacter { .. } => ErrorCode::InvalidCharacter,
         }
     }
 }
@@ -437,7 +440,7 @@ mod tests {
             Ok((720, 720))
         );
         assert_eq!(
-            "21:9".parse::<AspectRatio>().map_err(|e| e.code()),
+            "21:9".parse::<AspectRatio>().map_err(|e| e.code().as_str()),
             Err("invalid_aspect_ratio")
         );
     }
@@ -458,13 +461,14 @@ mod tests {
             "not a url",
         ] {
             assert_eq!(
-                ReferenceUrls::parse(Some(bad.into()), vec![]).map_err(|e| e.code()),
+                ReferenceUrls::parse(Some(bad.into()), vec![]).map_err(|e| e.code().as_str()),
                 Err("invalid_reference_url"),
                 "{bad}"
             );
         }
         assert_eq!(
-            ReferenceUrls::parse(None, vec!["https://a/b".into(); 7]).map_err(|e| e.code()),
+            ReferenceUrls::parse(None, vec!["https://a/b".into(); 7])
+                .map_err(|e| e.code().as_str()),
             Err("too_many_references")
         );
     }
@@ -474,7 +478,7 @@ mod tests {
         assert_eq!(parse_model("gpt-image-2"), Ok(ModelId::GptImage2));
         assert_eq!(parse_model("local"), Ok(ModelId::Local));
         assert_eq!(
-            parse_model("dall-e").map_err(|e| e.code()),
+            parse_model("dall-e").map_err(|e| e.code().as_str()),
             Err("unknown_model")
         );
     }

@@ -112,7 +112,10 @@ mod tests {
             accent_color: "yellow".into(),
             ..ok.clone()
         };
-        assert_eq!(bad.validate().map_err(|e| e.code()), Err("invalid_style"));
+        assert_eq!(
+            bad.validate().map_err(|e| e.code().as_str()),
+            Err("invalid_style")
+        );
         let bad = StyleSpec {
             outline: "bold".into(),
             ..ok

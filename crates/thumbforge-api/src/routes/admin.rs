@@ -5,6 +5,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use thumbforge_core::ErrorCode;
 use thumbforge_db::admin::{self, JobRow, Overview, Refused};
 use thumbforge_queue::RenderThumbnail;
 
@@ -97,14 +98,14 @@ fn refused(e: Refused, wrong_state: fn() -> ApiError) -> ApiError {
 
 fn not_dead() -> ApiError {
     ApiError::Conflict {
-        code: "job_not_dead",
+        code: ErrorCode::JobNotDead,
         detail: "only a failed thumbnail can be retried".to_owned(),
     }
 }
 
 fn not_discardable() -> ApiError {
     ApiError::Conflict {
-        code: "job_not_discardable",
+        code: ErrorCode::JobNotDiscardable,
         detail:
             "only a processing thumbnail, or a failed one still listed as dead, can be discarded"
                 .to_owned(),

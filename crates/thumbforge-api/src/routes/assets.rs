@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, web};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use thumbforge_core::AssetId;
+use thumbforge_core::ErrorCode;
 use thumbforge_db::{assets, now_ms};
 use thumbforge_providers::decode;
 
@@ -44,7 +45,7 @@ impl From<assets::Asset> for AssetBody {
 
 const KINDS: [&str; 2] = ["person", "inspiration"];
 
-fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
+fn invalid(code: ErrorCode, detail: impl Into<String>) -> ApiError {
     ApiError::InvalidField {
         code,
         detail: detail.into(),
@@ -80,7 +81,7 @@ pub async fn upload(
     let mut kind: Option<String> = None;
     let mut file: Option<(Vec<u8>, Option<String>)> = None;
     while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| invalid("invalid_multipart", e.to_string()))?;
+        let mut field = field.map_err(|e| invalid(ErrorCode::InvalidMultipart, e.to_string()))?;
         let name = field.name().unwrap_or_default().to_owned();
         let filename = field
             .content_disposition()
@@ -93,13 +94,13 @@ pub async fn upload(
         let cap = if name == "file" { limit } else { 1024 };
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| invalid("invalid_multipart", e.to_string()))?;
+            let chunk = chunk.map_err(|e| invalid(ErrorCode::InvalidMultipart, e.to_string()))?;
             if bytes.len() + chunk.len() > cap {
                 if name == "file" {
                     return Err(ApiError::PayloadTooLarge { limit });
                 }
                 return Err(invalid(
-                    "invalid_multipart",
+                    ErrorCode::InvalidMultipart,
                     format!("field `{name}` is too long"),
                 ));
             }
@@ -112,17 +113,17 @@ pub async fn upload(
         }
     }
     let kind = kind.ok_or_else(|| ApiError::InvalidField {
-        code: "missing_field",
+        code: ErrorCode::MissingField,
         detail: "the form has no `kind` field (person or inspiration)".to_owned(),
     })?;
     if !KINDS.contains(&kind.as_str()) {
         return Err(invalid(
-            "invalid_asset_kind",
+            ErrorCode::InvalidAssetKind,
             format!("kind must be person or inspiration (got `{kind}`)"),
         ));
     }
     let (bytes, filename) = file.ok_or_else(|| ApiError::InvalidField {
-        code: "missing_field",
+        code: ErrorCode::MissingField,
         detail: "the form has no `file` part".to_owned(),
     })?;
     let limits = state.upload_limits;
@@ -133,7 +134,7 @@ pub async fn upload(
     })
     .await
     .map_err(ApiError::internal)?;
-    let (png, width, height) = decoded.map_err(|e| invalid("invalid_image", e))?;
+    let (png, width, height) = decoded.map_err(|e| invalid(ErrorCode::InvalidImage, e))?;
     let id = AssetId::new().into_string();
     let storage_key = format!("assets/{}/{id}.png", caller.org_id);
     let asset = assets::Asset {
@@ -237,13 +238,16 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(invalid("invalid_limit", "limit must be from 1 to 200"));
+        return Err(invalid(
+            ErrorCode::InvalidLimit,
+            "limit must be from 1 to 200",
+        ));
     }
     if let Some(kind) = &query.kind
         && !KINDS.contains(&kind.as_str())
     {
         return Err(invalid(
-            "invalid_asset_kind",
+            ErrorCode::InvalidAssetKind,
             "kind must be person or inspiration",
         ));
     }

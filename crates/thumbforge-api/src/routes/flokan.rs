@@ -8,6 +8,7 @@
 use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use thumbforge_core::ErrorCode;
 use thumbforge_core::{
     GenerateRequest, GenerationStatus, Label, ModelId, Prompt, ReferenceUrls, ThumbnailCount,
     Title, ValidationError,
@@ -69,7 +70,7 @@ impl ResponseError for FlokanError {
         response.json(FlokanErrorBody {
             success: false,
             error,
-            code: self.0.code().to_owned(),
+            code: self.0.code().as_str().to_owned(),
         })
     }
 }
@@ -90,7 +91,7 @@ fn ok(status: StatusCode, data: impl Serialize) -> HttpResponse {
 
 fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
     value.ok_or_else(|| ApiError::InvalidField {
-        code: "missing_field",
+        code: ErrorCode::MissingField,
         detail: format!("missing field `{field}`"),
     })
 }
@@ -122,7 +123,7 @@ impl FlokanGenerateBody {
         let allowed = MODELS.contains(&model) || (test_model && model == ModelId::Test);
         if !allowed {
             return Err(ApiError::InvalidField {
-                code: "unknown_model",
+                code: ErrorCode::UnknownModel,
                 detail: format!("image_model must be pro, standard or creative (got `{model}`)"),
             });
         }
@@ -138,7 +139,7 @@ impl FlokanGenerateBody {
             None if !reference_urls.is_empty() => Prompt::try_from(title.as_str().to_owned())?,
             None => {
                 return Err(ApiError::InvalidField {
-                    code: "missing_field",
+                    code: ErrorCode::MissingField,
                     detail: "prompt is required unless youtube_references or reference_image_url is given".to_owned(),
                 });
             }
@@ -344,7 +345,7 @@ pub async fn list(
 ) -> FlokanResult {
     let Authenticated(caller) = caller?;
     let invalid = |detail: &str| ApiError::InvalidField {
-        code: "invalid_query",
+        code: ErrorCode::InvalidQuery,
         detail: detail.to_owned(),
     };
     let query = web::Query::<ListQuery>::from_query(req.query_string())

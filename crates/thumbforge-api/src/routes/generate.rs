@@ -7,6 +7,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use thumbforge_core::ErrorCode;
 use thumbforge_core::{
     GenerateRequest, Prompt, ProviderChoice, ReferenceUrls, ThumbnailCount, ValidationError,
     request::{ReferenceIds, parse_model, parse_provider},
@@ -138,7 +139,7 @@ pub async fn check_request(
             .find(|u| !u.to_ascii_lowercase().starts_with("https://"))
     {
         return Err(ApiError::InvalidField {
-            code: "invalid_reference_url",
+            code: ErrorCode::InvalidReferenceUrl,
             detail: format!("reference URLs must be https: {url}"),
         });
     }
@@ -147,7 +148,7 @@ pub async fn check_request(
         && !webhook.url.to_ascii_lowercase().starts_with("https://")
     {
         return Err(ApiError::InvalidField {
-            code: "invalid_webhook_url",
+            code: ErrorCode::InvalidWebhookUrl,
             detail: "webhookUrl must be https".to_owned(),
         });
     }

@@ -5,6 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
+use thumbforge_core::ErrorCode;
 
 use thumbforge_core::{GenerationId, GenerationStatus};
 use thumbforge_db::{entities::thumbnails, generations, now_ms};
@@ -146,7 +147,7 @@ pub struct GenerationList {
     pub has_more: bool,
 }
 
-fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
+fn invalid(code: ErrorCode, detail: impl Into<String>) -> ApiError {
     ApiError::InvalidField {
         code,
         detail: detail.into(),
@@ -188,21 +189,26 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(invalid("invalid_limit", "limit must be from 1 to 100"));
+        return Err(invalid(
+            ErrorCode::InvalidLimit,
+            "limit must be from 1 to 100",
+        ));
     }
     if let Some(status) = &query.status
         && GenerationStatus::from_str(status).is_err()
     {
         return Err(invalid(
-            "invalid_status",
+            ErrorCode::InvalidStatus,
             "status must be processing, succeeded, failed, partial or canceled",
         ));
     }
     let after = match &query.cursor {
-        Some(c) => Some(
-            decode_cursor(c)
-                .ok_or_else(|| invalid("invalid_cursor", "cursor is not one this API returned"))?,
-        ),
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+            invalid(
+                ErrorCode::InvalidCursor,
+                "cursor is not one this API returned",
+            )
+        })?),
         None => None,
     };
     let filter = generations::ListFilter {

@@ -6,6 +6,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use thumbforge_core::ErrorCode;
 use thumbforge_core::ProviderKind;
 use thumbforge_db::provider_keys;
 
@@ -33,7 +34,7 @@ pub struct KeyInfo {
 
 fn provider(raw: &str) -> Result<ProviderKind, ApiError> {
     raw.parse().map_err(|()| ApiError::InvalidField {
-        code: "unknown_provider",
+        code: ErrorCode::UnknownProvider,
         detail: format!("unknown provider `{raw}`; expected openai, google, fal or kie"),
     })
 }
@@ -60,7 +61,7 @@ pub async fn set(
     let key = body.api_key.trim();
     if key.is_empty() || key.len() > 1024 || key.chars().any(char::is_control) {
         return Err(ApiError::InvalidField {
-            code: "invalid_api_key_value",
+            code: ErrorCode::InvalidApiKeyValue,
             detail: "apiKey must be 1 to 1024 printable characters".to_owned(),
         });
     }

@@ -6,6 +6,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use thumbforge_core::ErrorCode;
 use thumbforge_db::webhooks;
 
 use crate::{AppState, auth::Authenticated, error::ApiError};
@@ -104,7 +105,7 @@ pub async fn deliveries(
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::InvalidField {
-            code: "invalid_limit",
+            code: ErrorCode::InvalidLimit,
             detail: "limit must be from 1 to 200".to_owned(),
         });
     }

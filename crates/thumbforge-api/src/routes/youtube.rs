@@ -5,6 +5,7 @@
 //! <https://developers.google.com/youtube/v3/docs/videos/list>.
 
 use std::collections::HashMap;
+use thumbforge_core::ErrorCode;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::ExposeSecret;
@@ -87,7 +88,7 @@ struct Statistics {
 
 fn unavailable(detail: &str) -> ApiError {
     ApiError::Upstream {
-        code: "youtube_unavailable",
+        code: ErrorCode::YoutubeUnavailable,
         detail: detail.to_owned(),
     }
 }
@@ -169,7 +170,7 @@ pub async fn search_core(
     let chars = query.chars().count();
     if !(1..=200).contains(&chars) {
         return Err(ApiError::InvalidField {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             detail: format!("query must be 1 to 200 characters (got {chars})"),
         });
     }

@@ -277,10 +277,13 @@ async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
         .expect("reads")
         .expect("org");
     // A webhook secret sealed under the old secret too.
-    let hook_secret =
-        thumbforge_db::webhooks::secret(&db, &Sealer::from_secret("old-secret-0123456789abcdef0123456789"), &org.id)
-            .await
-            .expect("made");
+    let hook_secret = thumbforge_db::webhooks::secret(
+        &db,
+        &Sealer::from_secret("old-secret-0123456789abcdef0123456789"),
+        &org.id,
+    )
+    .await
+    .expect("made");
     let key_under = |secret: &str| {
         let db = db.clone();
         let org_id = org.id.clone();
@@ -297,7 +300,12 @@ async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
             .expect("a row")
         }
     };
-    assert!(key_under("new-secret-0123456789abcdef0123456789").await.is_err(), "not yet re-sealed");
+    assert!(
+        key_under("new-secret-0123456789abcdef0123456789")
+            .await
+            .is_err(),
+        "not yet re-sealed"
+    );
 
     let refused = with_secrets("new-secret-0123456789abcdef0123456789", None)
         .arg("reseal")
@@ -307,10 +315,13 @@ async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
         !refused.status.success(),
         "reseal needs the previous secret"
     );
-    let resealed = with_secrets("new-secret-0123456789abcdef0123456789", Some("old-secret-0123456789abcdef0123456789"))
-        .arg("reseal")
-        .output()
-        .expect("runs");
+    let resealed = with_secrets(
+        "new-secret-0123456789abcdef0123456789",
+        Some("old-secret-0123456789abcdef0123456789"),
+    )
+    .arg("reseal")
+    .output()
+    .expect("runs");
     let report = String::from_utf8_lossy(&resealed.stdout).into_owned();
     assert!(
         resealed.status.success(),
@@ -321,18 +332,27 @@ async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
     assert!(report.contains("webhook secrets: 1 re-sealed"), "{report}");
     // The new secret alone now opens both; a second run has nothing to do.
     assert_eq!(
-        key_under("new-secret-0123456789abcdef0123456789").await.expect("opens"),
+        key_under("new-secret-0123456789abcdef0123456789")
+            .await
+            .expect("opens"),
         "sk-rotate-me"
     );
     assert_eq!(
-        thumbforge_db::webhooks::secret(&db, &Sealer::from_secret("new-secret-0123456789abcdef0123456789"), &org.id)
-            .await
-            .expect("opens"),
+        thumbforge_db::webhooks::secret(
+            &db,
+            &Sealer::from_secret("new-secret-0123456789abcdef0123456789"),
+            &org.id
+        )
+        .await
+        .expect("opens"),
         hook_secret
     );
-    let again = with_secrets("new-secret-0123456789abcdef0123456789", Some("old-secret-0123456789abcdef0123456789"))
-        .arg("reseal")
-        .output()
-        .expect("runs");
+    let again = with_secrets(
+        "new-secret-0123456789abcdef0123456789",
+        Some("old-secret-0123456789abcdef0123456789"),
+    )
+    .arg("reseal")
+    .output()
+    .expect("runs");
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 re-sealed, 1 already current"));
 }

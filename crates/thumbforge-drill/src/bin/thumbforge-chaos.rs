@@ -317,7 +317,10 @@ async fn main() -> anyhow::Result<()> {
             ("DATABASE_URL", database_url.clone()),
             ("REDIS_URL", redis.url()),
             ("THUMBFORGE_DATA_DIR", data.display().to_string()),
-            ("THUMBFORGE_SECRET", "chaos-drill-secret-0123456789abcdef".to_owned()),
+            (
+                "THUMBFORGE_SECRET",
+                "chaos-drill-secret-0123456789abcdef".to_owned(),
+            ),
             ("THUMBFORGE_BIND", format!("127.0.0.1:{api_port}")),
             ("THUMBFORGE_MODELS__ENABLE_TEST_MODEL", "true".to_owned()),
             ("THUMBFORGE_QUEUE__PREFIX", "chaos".to_owned()),
