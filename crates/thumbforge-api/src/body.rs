@@ -54,23 +54,26 @@ pub async fn read_json<T: DeserializeOwned>(
 
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
+    if has_escaped_nul(body) {
+        return Err(ApiError::Validation(ValidationError::NulCharacter {
+            field: "body",
+        }));
+    }
     match serde_path_to_error::deserialize(&mut *de) {
         Ok(value) => {
             // Only whitespace may follow the value.
             de.end()
                 .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-            if has_escaped_nul(body) {
-                return Err(ApiError::Validation(ValidationError::NulCharacter {
-                    field: "body",
-                }));
-            }
             Ok(value)
         }
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
+            // A body of the wrong shape that is not one JSON value either
+            // is malformed first (only the error path parses it twice).
+            let one_value = serde_json::from_slice::<serde::de::IgnoredAny>(body);
             match inner.classify() {
-                serde_json::error::Category::Data => {
+                serde_json::error::Category::Data if one_value.is_ok() => {
                     let message = inner.to_string();
                     let code = if message.starts_with("missing field") {
                         ErrorCode::MissingField
@@ -84,7 +87,9 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                     };
                     Err(ApiError::InvalidField { code, detail })
                 }
-                _ => Err(ApiError::MalformedJson(inner.to_string())),
+                _ => Err(ApiError::MalformedJson(
+                    one_value.err().unwrap_or(inner).to_string(),
+                )),
             }
         }
     }
@@ -153,6 +158,8 @@ mod tests {
         );
         assert_eq!(code(r#"{"prompt":"x"}x"#), "invalid_json");
         assert_eq!(code(r#"{"prompt":"x"}{}"#), "invalid_json");
+        // Malformed comes before the wrong shape.
+        assert_eq!(code(r#"{"count":1} {}"#), "invalid_json");
     }
 
     #[test]

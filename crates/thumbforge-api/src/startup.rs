@@ -247,7 +247,13 @@ impl Application {
                             let refusal = ApiError::Validation(ValidationError::NulCharacter {
                                 field: "url",
                             });
-                            Either::Left(std::future::ready(Ok(req.error_response(refusal))))
+                            // Each surface refuses in its own error shape.
+                            let response = if req.path().starts_with(routes::flokan::PREFIX) {
+                                req.error_response(routes::flokan::FlokanError(refusal))
+                            } else {
+                                req.error_response(refusal)
+                            };
+                            Either::Left(std::future::ready(Ok(response)))
                         } else {
                             Either::Right(
                                 srv.call(req)

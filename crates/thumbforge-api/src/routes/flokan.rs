@@ -23,6 +23,9 @@ use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError};
 #[derive(Debug)]
 pub struct FlokanError(pub ApiError);
 
+/// Where this surface is mounted.
+pub const PREFIX: &str = "/api/v1/thumbnail-generator";
+
 macro_rules! into_flokan {
     ($($t:ty),+) => {$(
         impl From<$t> for FlokanError {

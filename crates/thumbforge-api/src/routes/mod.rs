@@ -120,7 +120,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(allow("PUT, DELETE")),
     )
     .service(
-        web::scope("/api/v1/thumbnail-generator")
+        web::scope(flokan::PREFIX)
             .service(
                 web::resource("/generate")
                     .route(web::post().to(flokan::generate))

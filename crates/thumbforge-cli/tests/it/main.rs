@@ -2,6 +2,7 @@
 //! data dir per test, driven over HTTP as a client would.
 
 mod admin;
+mod adversarial;
 mod auth;
 mod binaries;
 mod cli;
