@@ -20,6 +20,11 @@ bench:
 samples:
     cargo run --release -p thumbforge-render --example samples
 
+# A long fuzzing pass (the suite runs 256 cases per target); CASES=1000000 for longer
+fuzz CASES="100000":
+    PROPTEST_CASES={{CASES}} cargo test -p thumbforge-api --lib fuzz
+    PROPTEST_CASES={{CASES}} cargo test -p thumbforge-providers --test fuzz
+
 # Format the code
 fmt:
     cargo fmt --all

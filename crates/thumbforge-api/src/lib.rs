@@ -4,6 +4,8 @@ mod access;
 pub mod auth;
 mod body;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 mod mcp;
 pub mod openapi;
 pub mod ratelimit;

@@ -56,6 +56,26 @@ pub struct GenerateArgs {
     pub title: Option<String>,
 }
 
+impl From<GenerateArgs> for GenerateBody {
+    fn from(args: GenerateArgs) -> GenerateBody {
+        GenerateBody {
+            prompt: args.prompt,
+            model: args.model,
+            count: args.count,
+            person_ids: args.person_ids,
+            inspiration_ids: args.inspiration_ids,
+            aspect_ratio: args.aspect_ratio,
+            reference_image_url: None,
+            youtube_references: None,
+            provider: None,
+            webhook_url: None,
+            webhook_events: None,
+            style_id: None,
+            title: args.title,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetArgs {
@@ -138,21 +158,7 @@ impl ThumbforgeMcp {
         Extension(parts): Extension<http::request::Parts>,
     ) -> Result<CallToolResult, McpError> {
         let caller = self.caller(&parts, true).await?;
-        let body = GenerateBody {
-            prompt: args.prompt,
-            model: args.model,
-            count: args.count,
-            person_ids: args.person_ids,
-            inspiration_ids: args.inspiration_ids,
-            aspect_ratio: args.aspect_ratio,
-            reference_image_url: None,
-            youtube_references: None,
-            provider: None,
-            webhook_url: None,
-            webhook_events: None,
-            style_id: None,
-            title: args.title,
-        };
+        let body = GenerateBody::from(args);
         let state = &self.state;
         let accepted = async {
             let request = GenerateRequest::try_from(body)?;

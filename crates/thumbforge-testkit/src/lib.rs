@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod fuzz;
+
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},

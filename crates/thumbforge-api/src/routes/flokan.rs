@@ -119,7 +119,7 @@ pub struct FlokanGenerateBody {
 const MODELS: [ModelId; 3] = [ModelId::Pro, ModelId::Standard, ModelId::Creative];
 
 impl FlokanGenerateBody {
-    fn into_request(self, test_model: bool) -> Result<GenerateRequest, ApiError> {
+    pub(crate) fn into_request(self, test_model: bool) -> Result<GenerateRequest, ApiError> {
         let title = Title::parse(&required(self.video_title, "video_title")?)?;
         let model = parse_model(&required(self.image_model, "image_model")?)?;
         // The scripted test model stands in for Flokan's in tests only.

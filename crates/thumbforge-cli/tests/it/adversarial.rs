@@ -334,11 +334,7 @@ async fn hostile_strings_get_a_4xx_with_a_code_on_every_surface() {
     // Nothing was stored, and the server still serves.
     let (status, listed) = app.get_json(&app.key, "/api/v1/generations").await;
     assert_eq!(status, 200);
-    assert_eq!(
-        listed["data"].as_array().map(Vec::len),
-        Some(0),
-        "{listed}"
-    );
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(0), "{listed}");
     let id = app
         .generate(&app.key, json!({"prompt": "still fine"}))
         .await;
