@@ -433,3 +433,85 @@ async fn hostile_headers_get_a_4xx_with_a_code() {
         "succeeded"
     );
 }
+
+/// Credentials in a query string never reach the log, and with JSON logs
+/// each access-log line is an object with the request's fields.
+#[tokio::test]
+async fn the_access_log_is_structured_and_redacts_credentials() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = keys_create(dir.path());
+    let mut child = crate::helpers::thumbforge(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
+        .env("RUST_LOG", "warn,thumbforge::http=info")
+        .env("THUMBFORGE_LOG__JSON", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = loop {
+        let line = stdout.next().expect("a line").expect("utf-8");
+        if let Some(url) = line.strip_prefix("thumbforge listening on ") {
+            break url.to_owned();
+        }
+    };
+    let mut stderr = child.stderr.take().expect("stderr");
+    let server = crate::recovery::ChildGuard(child);
+    let client = reqwest::Client::new();
+    let listed = client
+        .get(format!(
+            "{base}/api/v1/generations?api_key=tfk_leaked_query_key&limit=1"
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.status(), 200);
+    let file = client
+        .get(format!(
+            "{base}/files/gen_x_0.png?exp=99999999999&sig=leakedsignature0123"
+        ))
+        .send()
+        .await
+        .expect("file");
+    assert_eq!(file.status(), 403);
+    drop(server);
+    let mut log = String::new();
+    stderr.read_to_string(&mut log).expect("the log");
+
+    assert!(!log.contains("tfk_leaked_query_key"), "{log}");
+    assert!(!log.contains("leakedsignature0123"), "{log}");
+    let lines: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == "thumbforge::http")
+        .collect();
+    let list = lines
+        .iter()
+        .find(|line| line["fields"]["http.route"] == "/api/v1/generations")
+        .unwrap_or_else(|| panic!("no access-log line for the listing in {log}"));
+    let fields = &list["fields"];
+    assert_eq!(fields["http.method"], "GET");
+    assert_eq!(fields["http.status"], 200);
+    assert!(fields["duration_ms"].as_f64().is_some(), "{fields}");
+    assert!(
+        fields["org.id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("org_")),
+        "{fields}"
+    );
+    assert_eq!(
+        fields["http.url"],
+        "/api/v1/generations?api_key=REDACTED&limit=1"
+    );
+    let file = lines
+        .iter()
+        .find(|line| line["fields"]["http.route"] == "/files/{name}")
+        .unwrap_or_else(|| panic!("no access-log line for the file in {log}"));
+    assert_eq!(file["fields"]["http.status"], 403);
+    assert_eq!(
+        file["fields"]["http.url"],
+        "/files/gen_x_0.png?exp=99999999999&sig=REDACTED"
+    );
+}
