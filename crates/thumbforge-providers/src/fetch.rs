@@ -280,15 +280,12 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
         return is_public_v4(Ipv4Addr::new(a, b, c, d));
     }
     let global_unicast = (s[0] & 0xe000) == 0x2000;
-    global_unicast
-        && !(
-            // IETF protocol assignments 2001::/23: Teredo 2001::/32,
-            // benchmarking 2001:2::/48, ORCHID, AMT and others.
-            (s[0] == 0x2001 && s[1] < 0x0200)
-            || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-            || (s[0] == 0x3fff && s[1] < 0x1000) // documentation 3fff::/20
-            || s[0] == 0x5f00
-        ) // SRv6 SIDs
+    // IETF protocol assignments 2001::/23 (Teredo 2001::/32, benchmarking
+    // 2001:2::/48, ORCHID, AMT, …) and documentation 2001:db8::/32.
+    let special_2001 = s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8);
+    let documentation = s[0] == 0x3fff && s[1] < 0x1000; // 3fff::/20
+    let srv6 = s[0] == 0x5f00; // SRv6 SIDs 5f00::/16
+    global_unicast && !special_2001 && !documentation && !srv6
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
