@@ -167,10 +167,15 @@ async fn unknown_routes_methods_and_ids() {
     let body: Value = method.json().await.expect("json");
     assert_eq!(body["code"], "method_not_allowed");
 
-    for id in ["gen_unknown", "../../etc/passwd", "%00", &"x".repeat(500)] {
+    for id in ["gen_unknown", "../../etc/passwd", &"x".repeat(500)] {
         let response = app.get_generation(&app.key, id).await;
         assert_eq!(response.status(), 404, "id {id}");
     }
+    // A NUL is refused before any lookup (docs/api.md).
+    let response = app.get_generation(&app.key, "%00").await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["code"], "invalid_character");
 }
 
 #[tokio::test]
