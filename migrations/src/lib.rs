@@ -12,6 +12,7 @@ mod m20261130_000007_operator_actions;
 mod m20261130_000008_unsettled_generations;
 mod m20261130_000009_open_thumbnails;
 mod m20261130_000010_submit_without_foreign_keys;
+mod m20261203_000011_foreign_keys_back;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_unsettled_generations::Migration),
             Box::new(m20261130_000009_open_thumbnails::Migration),
             Box::new(m20261130_000010_submit_without_foreign_keys::Migration),
+            Box::new(m20261203_000011_foreign_keys_back::Migration),
         ]
     }
 }

@@ -133,24 +133,6 @@ impl AppState {
     }
 }
 
-/// The submit insert's own connection, on PostgreSQL when
-/// `database.pipelined_submits` is on. A URL it cannot serve as the pool
-/// would leaves submits on the pool, with a warning that says why.
-fn pipelined_inserter(settings: &Settings) -> Option<thumbforge_db::pg_insert::PgInserter> {
-    let url = settings.database_url();
-    if !settings.database.pipelined_submits || !url.starts_with("postgres") {
-        return None;
-    }
-    let timeout = std::time::Duration::from_millis(settings.database.acquire_timeout_ms);
-    match thumbforge_db::pg_insert::PgInserter::for_url(&url, timeout) {
-        Ok(inserter) => Some(inserter),
-        Err(why) => {
-            tracing::warn!(%why, "submits stay on the pool: the pipelined connection cannot use this database URL");
-            None
-        }
-    }
-}
-
 pub struct Application {
     port: u16,
     server: Server,
@@ -170,9 +152,8 @@ impl Application {
             .dedicated(crate::submit::STORE_CONNECTIONS)
             .await
             .context("connecting the submit runner to the database")?;
-        let fast = pipelined_inserter(settings);
         let (submitter, submits_drained) =
-            crate::submit::Submitter::new(store_db, fast, deps.db.clone(), deps.queue.clone());
+            crate::submit::Submitter::new(store_db, deps.db.clone(), deps.queue.clone());
         let limiter = crate::ratelimit::Limiter::new(
             &settings.limits,
             settings

@@ -11,14 +11,13 @@
 //! its job reaches the queue, because the sweeper pushes any whose job did
 //! not (`enqueued_at` cleared on a failed push, the lost-job check after a
 //! crash). Freed of the push, a store runner takes its next batch as soon
-//! as its commit returns: it sends that batch's insert first, and only
-//! then answers the requests of the batch just committed and hands its
-//! jobs to the push stage.
+//! as it has answered the batch just committed and handed its jobs to the
+//! push stage.
 
 use std::sync::Arc;
 
-use thumbforge_core::batch::{dispatch, dispatch_overlapping};
-use thumbforge_db::{Db, DbError, generations, now_ms, pg_insert::PgInserter, thumbnails};
+use thumbforge_core::batch::dispatch;
+use thumbforge_db::{Db, DbError, generations, now_ms, thumbnails};
 use thumbforge_queue::{JobQueue, RenderThumbnail};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
@@ -32,19 +31,10 @@ use tracing::warn;
 /// (docs/benchmarks.md). Letting a second runner start only once 8 or 12
 /// submits waited, or running three, gained nothing over one.
 const RUNNERS: usize = 1;
-/// Inserts in flight at once on the pipelined connection of
-/// [`PgInserter`]: the second is sent while the first commits, so
-/// PostgreSQL is not idle for the round trip between them.
-const PIPELINED: usize = 2;
-/// Submits that must be waiting before a second insert goes out beside a
-/// running one; fewer wait for it to commit and join the next batch
-/// (`dispatch_overlapping`; docs/decisions.md).
-const MIN_OVERLAP: usize = 12;
 /// Connections of the store runners' own pool: one more than the runners,
 /// because sqlx pings a connection as it goes back to its pool, and the
-/// next batch should not wait for that round trip. With [`PgInserter`]
-/// the pool carries only metered batches, up to [`PIPELINED`] at once.
-pub const STORE_CONNECTIONS: u32 = PIPELINED as u32 + 1;
+/// next batch should not wait for that round trip.
+pub const STORE_CONNECTIONS: u32 = RUNNERS as u32 + 1;
 /// Most generations in one insert.
 const MAX_BATCH: usize = 64;
 /// Queue pushes in flight at once.
@@ -82,17 +72,11 @@ pub struct Submitter {
 
 impl Submitter {
     /// Starts the runners on the current Tokio runtime. The store runners
-    /// insert through `fast` when given (PostgreSQL, unmetered batches),
-    /// else through `store_db` (a pool of their own, [`Db::dedicated`]);
+    /// insert through `store_db` (a pool of their own, [`Db::dedicated`]);
     /// the push stage clears `enqueued_at` through `db`. The handle
     /// returned ends once every clone of the submitter is dropped and the
     /// jobs of every committed batch were pushed (or left to the sweeper).
-    pub fn new(
-        store_db: Db,
-        fast: Option<PgInserter>,
-        db: Db,
-        queue: JobQueue,
-    ) -> (Submitter, tokio::task::JoinHandle<()>) {
+    pub fn new(store_db: Db, db: Db, queue: JobQueue) -> (Submitter, tokio::task::JoinHandle<()>) {
         let breaker = Arc::new(Breaker::default());
         let (tx, rx) = mpsc::channel(4096);
         let (push_tx, push_rx) = mpsc::channel::<Jobs>(256);
@@ -101,23 +85,10 @@ impl Submitter {
             let (db, queue, breaker) = (db.clone(), queue.clone(), push_breaker.clone());
             async move { push_batches(&db, &queue, &breaker, batches).await }
         }));
-        let pipelined = fast.is_some();
-        let store = Arc::new(Store { db: store_db, fast });
-        let run = move |ops| {
-            let (store, push_tx) = (store.clone(), push_tx.clone());
-            async move { run_batch(&store, push_tx, ops).await }
-        };
-        if pipelined {
-            tokio::spawn(dispatch_overlapping(
-                rx,
-                PIPELINED,
-                MAX_BATCH,
-                MIN_OVERLAP,
-                run,
-            ));
-        } else {
-            tokio::spawn(dispatch(rx, RUNNERS, MAX_BATCH, run));
-        }
+        tokio::spawn(dispatch(rx, RUNNERS, MAX_BATCH, move |ops| {
+            let (store_db, push_tx) = (store_db.clone(), push_tx.clone());
+            async move { run_batch(&store_db, push_tx, ops).await }
+        }));
         (Submitter { tx, breaker }, drained)
     }
 
@@ -152,31 +123,7 @@ fn stopped() -> DbError {
     DbError::Corrupt("the submit queue stopped".to_owned())
 }
 
-/// Where the store runners write.
-struct Store {
-    db: Db,
-    fast: Option<PgInserter>,
-}
-
-impl Store {
-    /// Debits the metered views and stores the ones paid for (all of an
-    /// unmetered batch), returning per view whether it was stored.
-    async fn create_batch(
-        &self,
-        views: &[generations::GenerationView],
-        metered: &[bool],
-    ) -> Result<Vec<bool>, DbError> {
-        match &self.fast {
-            Some(fast) if !generations::charges(views, metered) => {
-                fast.insert(views).await?;
-                Ok(vec![true; views.len()])
-            }
-            _ => generations::create_batch(&self.db, views, metered).await,
-        }
-    }
-}
-
-async fn run_batch(store: &Store, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
+async fn run_batch(db: &Db, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
     let metered: Vec<bool> = ops.iter().map(|op| op.metered).collect();
     let (views, replies): (Vec<_>, Vec<_>) = ops.into_iter().map(|op| (op.view, op.reply)).unzip();
     let mut committed = Vec::with_capacity(views.len());
@@ -187,7 +134,7 @@ async fn run_batch(store: &Store, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) 
             let _ = reply.send(Ok(Submitted::InsufficientCredits));
         }
     };
-    match store.create_batch(&views, &metered).await {
+    match generations::create_batch(db, &views, &metered).await {
         Ok(accepted) => {
             for ((view, reply), ok) in views.into_iter().zip(replies).zip(accepted) {
                 settle(view, reply, ok);
@@ -202,10 +149,7 @@ async fn run_batch(store: &Store, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) 
         // Anything else may be one bad row: each alone, so only it fails.
         Err(_) => {
             for ((view, reply), metered) in views.into_iter().zip(replies).zip(metered) {
-                match store
-                    .create_batch(std::slice::from_ref(&view), &[metered])
-                    .await
-                {
+                match generations::create_batch(db, std::slice::from_ref(&view), &[metered]).await {
                     Ok(accepted) => settle(view, reply, accepted[0]),
                     Err(e) => {
                         let _ = reply.send(Err(e));
@@ -226,18 +170,7 @@ async fn run_batch(store: &Store, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) 
         answer(committed);
         return;
     };
-    // This runner is done once it returns, and the dispatcher hands it the
-    // next batch. The answers wait for that batch's insert to go out: the
-    // task yields once, and `thumbforge-api`'s one-thread runtime runs it
-    // only after the tasks already woken, the dispatcher and the next batch
-    // among them. (On a runtime of several threads, as under `thumbforge
-    // serve`, the order is loose; nothing depends on it.) Answering first
-    // kept the database idle for the answers' wakeups and the push stage's
-    // turn (docs/decisions.md, "Answer after the next insert is sent").
-    tokio::spawn(async move {
-        tokio::task::yield_now().await;
-        slot.send(answer(committed));
-    });
+    slot.send(answer(committed));
 }
 
 /// Answers committed submits, and returns their jobs.

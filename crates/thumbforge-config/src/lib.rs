@@ -71,9 +71,6 @@ pub struct DatabaseSettings {
     /// Longest a request waits for a pooled connection before answering
     /// 503 `database_unavailable`.
     pub acquire_timeout_ms: u64,
-    /// PostgreSQL: the API stores unmetered submits through a pipelined
-    /// connection of its own (tokio-postgres) instead of the sea-orm pool.
-    pub pipelined_submits: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -278,7 +275,6 @@ data_dir = "./data"
 [database]
 max_connections = 16
 acquire_timeout_ms = 3000
-pipelined_submits = true
 
 [queue]
 prefix = "thumbforge"

@@ -7,9 +7,6 @@ pub enum DbError {
     Db(#[from] DbErr),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
-    /// From the submit insert's own driver ([`crate::pg_insert`]).
-    #[error("database: {message}")]
-    Driver { message: String, unavailable: bool },
 }
 
 impl DbError {
@@ -19,7 +16,6 @@ impl DbError {
         use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
         let runtime = match self {
             DbError::Db(DbErr::ConnectionAcquire(_)) => return true,
-            DbError::Driver { unavailable, .. } => return *unavailable,
             DbError::Db(DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e)) => e,
             _ => return false,
         };

@@ -12,7 +12,6 @@ pub mod generations;
 pub mod idempotency;
 pub mod keys;
 pub mod orgs;
-pub mod pg_insert;
 pub mod provider_keys;
 pub mod styles;
 pub mod thumbnails;

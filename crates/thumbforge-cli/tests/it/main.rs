@@ -10,6 +10,7 @@ mod events;
 mod flokan;
 mod flow;
 mod helpers;
+mod integrity;
 mod lifecycle;
 mod mcp;
 mod outage;

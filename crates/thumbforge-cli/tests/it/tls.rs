@@ -1,7 +1,6 @@
-//! The database over TLS. The pool (sqlx) and the submit insert's own
-//! connection (tokio-postgres, `thumbforge_db::pg_insert`) both follow
-//! `sslmode`. These tests start a private PostgreSQL with a certificate
-//! from a CA made for the test (thumbforge-testkit, rcgen).
+//! The database over TLS: the pool (sqlx) follows `sslmode`. These tests
+//! start a private PostgreSQL with a certificate from a CA made for the
+//! test (thumbforge-testkit, rcgen).
 
 use std::time::Duration;
 
@@ -9,7 +8,7 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use thumbforge_core::{ModelId, Plan};
-use thumbforge_db::{Db, generations, orgs, pg_insert::PgInserter};
+use thumbforge_db::{Db, generations, orgs};
 use thumbforge_testkit::PgServer;
 
 use crate::helpers::{TestApp, direct_request, wait_terminal};
@@ -59,7 +58,7 @@ async fn encrypted(db: &Db, application: &str) -> Vec<bool> {
 }
 
 #[tokio::test]
-async fn the_submit_connection_follows_sslmode() {
+async fn the_pool_follows_sslmode() {
     let trusted = pki(&["localhost"]);
     let stranger = pki(&["localhost"]);
     let pg = PgServer::start_with_tls(&trusted.server_pem, &trusted.server_key_pem)
@@ -118,13 +117,18 @@ async fn the_submit_connection_follows_sslmode() {
         let url = format!(
             "postgres://postgres@{host}:{port}/postgres?{query}&application_name={application}"
         );
-        let inserter = PgInserter::for_url(&url, Duration::from_secs(5)).expect("supported URL");
         let mut request = direct_request(&format!("over tls {i}"), 2);
         if i % 2 == 0 {
             request.title = Some(thumbforge_core::Title::parse("A title").expect("title"));
         }
         let view = generations::build(&org.id, Plan::Pro, ModelId::Test, &request);
-        let result = inserter.insert(std::slice::from_ref(&view)).await;
+        let pool = Db::connect(&url, 1, Duration::from_secs(5)).await;
+        let result = match &pool {
+            Ok(pool) => generations::create_batch(pool, std::slice::from_ref(&view), &[false])
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e.clone()),
+        };
         if !connects {
             let error = result.expect_err(&url);
             assert!(error.is_unavailable(), "{url}: {error}");
@@ -138,8 +142,7 @@ async fn the_submit_connection_follows_sslmode() {
         assert_eq!(stored.generation.title, view.generation.title, "{url}");
         assert_eq!(stored.generation.webhook_url, None, "{url}");
         assert_eq!(stored.thumbnails.len(), 2, "{url}");
-        let submit_connection = format!("{application}:submit");
-        assert_eq!(encrypted(&db, &submit_connection).await, vec![tls], "{url}");
+        assert_eq!(encrypted(&db, &application).await, vec![tls], "{url}");
     }
 }
 
@@ -177,11 +180,10 @@ async fn the_app_runs_on_a_database_it_must_verify() {
     )
     .await;
     assert_eq!(done["status"], "succeeded", "{done}");
-    // The pools of the API and the worker, and the submit connection.
+    // The pools of the API and the worker, the submitter's among them.
     let pools = encrypted(app.db(), "tls-app").await;
     assert!(
-        !pools.is_empty() && pools.iter().all(|tls| *tls),
+        pools.len() >= 2 && pools.iter().all(|tls| *tls),
         "{pools:?}"
     );
-    assert_eq!(encrypted(app.db(), "tls-app:submit").await, vec![true]);
 }
