@@ -5,12 +5,7 @@ use thumbforge_config::{Overrides, Settings};
 
 /// The thumbforge HTTP API without in-process workers: it takes requests and enqueues jobs; thumbforge-worker renders them.
 #[derive(Parser)]
-#[command(
-    version,
-    after_help = "Configured by THUMBFORGE_* environment variables (`__` between nested keys), \
-DATABASE_URL, REDIS_URL and the file THUMBFORGE_CONFIG names (default ./thumbforge.toml); \
-deploy/thumbforge.sample.toml lists every key."
-)]
+#[command(version, after_help = thumbforge_config::CONFIG_HELP)]
 struct Args {}
 
 /// See docs/decisions.md ("mimalloc as the global allocator").

@@ -13,6 +13,11 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// What a binary's `--help` says of its configuration.
+pub const CONFIG_HELP: &str = "Configured by THUMBFORGE_* environment variables (`__` between nested keys), \
+DATABASE_URL, REDIS_URL and the file THUMBFORGE_CONFIG names (default ./thumbforge.toml); \
+deploy/thumbforge.sample.toml lists every key.";
+
 /// The settings that are lists. From the environment each is one variable
 /// of comma-separated items (`THUMBFORGE_REFERENCES__ALLOW_CIDRS=10.0.0.0/8,fd00::/8`).
 pub const LIST_KEYS: &[&str] = &["references.allow_cidrs"];

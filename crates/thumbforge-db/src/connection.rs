@@ -69,6 +69,7 @@ impl Db {
         acquire_timeout: Duration,
         async_commit: bool,
     ) -> Result<Db, DbError> {
+        install_tls_provider();
         let is_sqlite = url.starts_with("sqlite:");
         let url = if is_sqlite && !url.contains("mode=") && !url.contains(":memory:") {
             let sep = if url.contains('?') { '&' } else { '?' };
@@ -166,4 +167,17 @@ impl Db {
         self.conn.close().await?;
         Ok(())
     }
+}
+
+/// sqlx's TLS asks rustls for the process's default crypto provider, which
+/// rustls cannot choose on its own when, as here, both of its providers
+/// are compiled in (reqwest brings aws-lc-rs, sqlx ring): without one
+/// installed, a PostgreSQL connection with `sslmode` other than `disable`
+/// panicked in the handshake. Installs ring, sqlx's own, once per process;
+/// a provider installed earlier stays.
+fn install_tls_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }

@@ -14,24 +14,6 @@ static ALLOC: PeakAlloc = PeakAlloc;
 
 const MIB: usize = 1024 * 1024;
 
-/// A 16x16 RGB PNG with an `iCCP` profile and a `zTXt` text of `inflated`
-/// bytes each; zeros compress about a thousandfold.
-fn bomb(inflated: usize) -> Vec<u8> {
-    let mut info = png::Info::with_size(16, 16);
-    info.color_type = png::ColorType::Rgb;
-    info.bit_depth = png::BitDepth::Eight;
-    info.icc_profile = Some(vec![0; inflated].into());
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::with_info(&mut out, info).expect("info");
-    encoder
-        .add_ztxt_chunk("Comment".to_owned(), "a".repeat(inflated))
-        .expect("zTXt");
-    let mut writer = encoder.write_header().expect("header");
-    writer.write_image_data(&[90; 16 * 16 * 3]).expect("pixels");
-    writer.finish().expect("finish");
-    out
-}
-
 /// Peak bytes allocated while `f` runs, above what was live before it.
 fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let before = ALLOC.current_usage();
@@ -60,7 +42,7 @@ fn ancillary_chunk_bombs_cost_no_more_than_their_pixels() {
     assert!(peak >= 1280 * 720 * 4, "peak {peak} B is below the pixels");
     drop(decoded);
 
-    let bomb = bomb(64 * MIB);
+    let bomb = thumbforge_testkit::chunk_bomb(64 * MIB);
     assert!(bomb.len() < MIB, "the bomb is {} bytes", bomb.len());
     let (decoded, peak) = peak_during(|| decode_limited(&bomb, &limits));
     let (decoded, _) = decoded.expect("the pixels are fine; the chunks are skipped");

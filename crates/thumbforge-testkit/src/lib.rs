@@ -2,6 +2,12 @@
 
 pub mod fuzz;
 
+mod cli;
+mod images;
+
+pub use cli::command_line_contract;
+pub use images::chunk_bomb;
+
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},

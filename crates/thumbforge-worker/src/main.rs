@@ -5,12 +5,7 @@ use thumbforge_config::{Overrides, Settings};
 
 /// The thumbforge worker: renders queued thumbnails (model calls, PNG output, status updates) for the API processes that share its database and queue.
 #[derive(Parser)]
-#[command(
-    version,
-    after_help = "Configured by THUMBFORGE_* environment variables (`__` between nested keys), \
-DATABASE_URL, REDIS_URL and the file THUMBFORGE_CONFIG names (default ./thumbforge.toml); \
-deploy/thumbforge.sample.toml lists every key."
-)]
+#[command(version, after_help = thumbforge_config::CONFIG_HELP)]
 struct Args {}
 
 /// See docs/decisions.md ("mimalloc as the global allocator").

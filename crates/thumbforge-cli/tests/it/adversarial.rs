@@ -19,26 +19,6 @@ use crate::{
 
 const MIB: usize = 1024 * 1024;
 
-/// A 16x16 PNG whose `iCCP` profile and `zTXt` text each inflate to
-/// `inflated` bytes: the shape of the outside review's 509 KiB bomb.
-fn chunk_bomb(inflated: usize) -> Vec<u8> {
-    let mut info = png::Info::with_size(16, 16);
-    info.color_type = png::ColorType::Rgb;
-    info.bit_depth = png::BitDepth::Eight;
-    info.icc_profile = Some(vec![0; inflated].into());
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::with_info(&mut out, info).expect("info");
-    encoder
-        .add_ztxt_chunk("Comment".to_owned(), "a".repeat(inflated))
-        .expect("zTXt");
-    let mut writer = encoder.write_header().expect("header");
-    writer
-        .write_image_data(&[200; 16 * 16 * 3])
-        .expect("pixels");
-    writer.finish().expect("finish");
-    out
-}
-
 /// The peak resident memory of process `pid` (VmHWM), in bytes.
 fn peak_rss(pid: u32) -> usize {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
@@ -97,7 +77,7 @@ async fn chunk_bombs_stay_within_the_decode_budget() {
         let listener = std::net::TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
         MockServer::builder().listener(listener).start().await
     };
-    let bomb = chunk_bomb(256 * MIB);
+    let bomb = thumbforge_testkit::chunk_bomb(256 * MIB);
     assert!(bomb.len() < 2 * MIB, "the bomb is {} bytes", bomb.len());
     Mock::given(method("GET"))
         .and(path("/bomb.png"))
