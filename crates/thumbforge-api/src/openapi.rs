@@ -53,7 +53,7 @@ use crate::routes;
         routes::health::readyz,
         routes::health::metrics,
     ),
-    modifiers(&Security, &ErrorCodes)
+    modifiers(&Security, &ErrorCodes, &NulRefusal)
 )]
 pub struct ApiDoc;
 
@@ -98,6 +98,54 @@ impl Modify for ErrorCodes {
                     "code".to_owned(),
                     RefOr::Ref(Ref::from_schema_name("ErrorCode")),
                 );
+            }
+        }
+    }
+}
+
+/// Every operation may answer a URL holding U+0000 with `invalid_character`
+/// before its handler runs (the middleware in `access`): 422 with a
+/// problem, or on Flokan's surface 400 with its envelope.
+struct NulRefusal;
+
+impl Modify for NulRefusal {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+        let refusal = |status: &str, content_type: &str, body: &str| -> (String, RefOr<Response>) {
+            let response = ResponseBuilder::new()
+                .description(
+                    "The path or the query holds U+0000 (`invalid_character`), or another refusal",
+                )
+                .content(
+                    content_type,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(body)))
+                        .build(),
+                )
+                .build();
+            (status.to_owned(), RefOr::T(response))
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let (status, response) = if path.starts_with(crate::routes::flokan::PREFIX) {
+                refusal("400", "application/json", "FlokanErrorBody")
+            } else {
+                refusal("422", "application/problem+json", "Problem")
+            };
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.clone())
+                    .or_insert_with(|| response.clone());
             }
         }
     }
