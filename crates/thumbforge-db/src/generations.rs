@@ -204,12 +204,6 @@ fn charged<'a>(
     (0..views.len()).filter(|&i| metered[i] && views[i].generation.credits_consumed > 0)
 }
 
-/// Whether [`create_batch`] would debit anyone for `views`; when not, it
-/// is a plain insert.
-pub fn charges(views: &[GenerationView], metered: &[bool]) -> bool {
-    charged(views, metered).next().is_some()
-}
-
 /// The inserts themselves, on `conn` (a transaction on SQLite).
 async fn insert_rows<C: ConnectionTrait>(
     conn: &C,
@@ -257,7 +251,7 @@ async fn insert_rows<C: ConnectionTrait>(
     Ok(())
 }
 
-pub(crate) const INSERT_MANY_PG: &str = "WITH g AS (\
+const INSERT_MANY_PG: &str = "WITH g AS (\
     INSERT INTO generations (id, org_id, prompt, model, count, aspect_ratio, person_ids, \
     inspiration_ids, status, created_at, updated_at, reference_urls, provider_used, \
     credits_consumed, title, card_id, webhook_url, webhook_events, webhook_state, style) \
@@ -276,7 +270,7 @@ pub(crate) const INSERT_MANY_PG: &str = "WITH g AS (\
     ($29::bigint[])[i], ($30::bigint[])[i] FROM generate_subscripts($21::text[], 1) AS i";
 
 /// One parameter of [`INSERT_MANY_PG`]: a column of the batch as an array.
-pub(crate) enum Column<'a> {
+enum Column<'a> {
     Text(Vec<&'a str>),
     Int(Vec<i32>),
     BigInt(Vec<i64>),
@@ -301,7 +295,7 @@ impl Column<'_> {
 /// driver's arrays cannot hold NULL, so an absent optional value travels
 /// as '' (never a valid title, card, URL or style) and the statement turns
 /// it back into NULL with `NULLIF`.
-pub(crate) fn insert_columns(views: &[GenerationView]) -> Vec<Column<'_>> {
+fn insert_columns(views: &[GenerationView]) -> Vec<Column<'_>> {
     let gens = || views.iter().map(|v| &v.generation);
     let thumbs = || views.iter().flat_map(|v| &v.thumbnails);
     let text = |f: fn(&generations::Model) -> &String| {

@@ -264,20 +264,15 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
         return is_public_v4(v4);
     }
     let s = v6.segments();
-    let low_v4 = || {
-        let [a, b] = s[6].to_be_bytes();
-        let [c, d] = s[7].to_be_bytes();
-        Ipv4Addr::new(a, b, c, d)
-    };
+    // The IPv4 address two segments carry.
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     // NAT64's well-known prefix 64:ff9b::/96 (RFC 6052).
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0) {
-        return is_public_v4(low_v4());
+        return is_public_v4(v4(s[6], s[7]));
     }
     // 6to4, 2002:V4ADDR::/48 (RFC 3056).
     if s[0] == 0x2002 {
-        let [a, b] = s[1].to_be_bytes();
-        let [c, d] = s[2].to_be_bytes();
-        return is_public_v4(Ipv4Addr::new(a, b, c, d));
+        return is_public_v4(v4(s[1], s[2]));
     }
     let global_unicast = (s[0] & 0xe000) == 0x2000;
     // IETF protocol assignments 2001::/23 (Teredo 2001::/32, benchmarking

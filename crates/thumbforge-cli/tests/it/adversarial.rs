@@ -13,7 +13,7 @@ use wiremock::{
 };
 
 use crate::{
-    helpers::{TestApp, wait_terminal},
+    helpers::{TestApp, upload_asset, wait_terminal},
     recovery::{keys_create, spawn_serve_with},
 };
 
@@ -28,28 +28,6 @@ fn peak_rss(pid: u32) -> usize {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM");
     kib * 1024
-}
-
-async fn upload(
-    client: &reqwest::Client,
-    base: &str,
-    key: &str,
-    bytes: Vec<u8>,
-) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new().text("kind", "person").part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes)
-            .file_name("face.png")
-            .mime_str("image/png")
-            .expect("mime"),
-    );
-    client
-        .post(format!("{base}/api/v1/assets"))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload sent")
 }
 
 async fn assert_healthy(client: &reqwest::Client, base: &str, key: &str) {
@@ -118,7 +96,12 @@ async fn chunk_bombs_stay_within_the_decode_budget() {
             .expect("png");
         out.into_inner()
     };
-    assert_eq!(upload(&client, &base, &key, plain).await.status(), 201);
+    assert_eq!(
+        upload_asset(&client, &base, &key, "person", plain)
+            .await
+            .status(),
+        201
+    );
     let warm = client
         .post(format!("{base}/api/v1/generate"))
         .bearer_auth(&key)
@@ -133,8 +116,10 @@ async fn chunk_bombs_stay_within_the_decode_budget() {
     let before = peak_rss(server.0.id());
 
     // Three at once: each once cost the server a gigabyte.
-    let uploads =
-        futures::future::join_all((0..3).map(|_| upload(&client, &base, &key, bomb.clone()))).await;
+    let uploads = futures::future::join_all(
+        (0..3).map(|_| upload_asset(&client, &base, &key, "person", bomb.clone())),
+    )
+    .await;
     for response in uploads {
         assert_eq!(
             response.status(),

@@ -361,3 +361,29 @@ pub fn direct_request(text: &str, count: i64) -> thumbforge_core::GenerateReques
         style: None,
     }
 }
+
+/// `POST /api/v1/assets` to the server at `base`: a `kind` and a PNG file.
+pub async fn upload_asset(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    kind: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("kind", kind.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name("face.png")
+                .mime_str("image/png")
+                .expect("mime"),
+        );
+    client
+        .post(format!("{base}/api/v1/assets"))
+        .bearer_auth(key)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload sent")
+}

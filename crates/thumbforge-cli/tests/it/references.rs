@@ -22,22 +22,7 @@ fn png(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
 }
 
 async fn upload(app: &TestApp, key: &str, kind: &str, bytes: Vec<u8>) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new()
-        .text("kind", kind.to_owned())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name("face.png")
-                .mime_str("image/png")
-                .expect("mime"),
-        );
-    app.client
-        .post(format!("{}/api/v1/assets", app.address))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload sent")
+    crate::helpers::upload_asset(&app.client, &app.address, key, kind, bytes).await
 }
 
 #[tokio::test]
