@@ -13,6 +13,7 @@ mod m20261130_000008_unsettled_generations;
 mod m20261130_000009_open_thumbnails;
 mod m20261130_000010_submit_without_foreign_keys;
 mod m20261203_000011_foreign_keys_back;
+mod m20261203_000012_end_reasons;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_open_thumbnails::Migration),
             Box::new(m20261130_000010_submit_without_foreign_keys::Migration),
             Box::new(m20261203_000011_foreign_keys_back::Migration),
+            Box::new(m20261203_000012_end_reasons::Migration),
         ]
     }
 }

@@ -120,7 +120,7 @@ impl Submitter {
 }
 
 fn stopped() -> DbError {
-    DbError::Corrupt("the submit queue stopped".to_owned())
+    DbError::Stopped("the submit queue")
 }
 
 async fn run_batch(db: &Db, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {

@@ -17,5 +17,5 @@ pub use request::{
     AspectRatio, GenerateRequest, Label, Prompt, ReferenceUrls, ThumbnailCount, Title,
     ValidationError, Webhook, refuse_nul,
 };
-pub use status::{GenerationStatus, ThumbnailStatus};
+pub use status::{EndReason, Failure, GenerationStatus, ThumbnailStatus};
 pub use style::StyleSpec;

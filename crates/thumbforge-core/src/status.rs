@@ -7,27 +7,42 @@
 //! all failed → failed. Storage writes these with conditional
 //! updates that name the expected current state, because a job may run twice.
 
-use std::{fmt, str::FromStr};
+/// The stored form of a status or an end reason: snake_case text, read
+/// and written through `Display`/`FromStr`. With the `sea-orm` feature the
+/// enums are column types of their own, so no caller compares text.
+macro_rules! stored_as_text {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)+ }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash,
+            strum::EnumString, strum::Display, strum::IntoStaticStr, strum::EnumIter,
+            serde::Serialize, serde::Deserialize,
+        )]
+        #[strum(serialize_all = "snake_case")]
+        #[serde(rename_all = "snake_case")]
+        #[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
+        #[cfg_attr(feature = "sea-orm", sea_orm(value_type = "String"))]
+        pub enum $name { $($(#[$vmeta])* $variant,)+ }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ThumbnailStatus {
-    Processing,
-    Succeeded,
-    Failed,
-    /// The client canceled its generation before this thumbnail finished.
-    Canceled,
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+        }
+    };
+}
+
+stored_as_text! {
+    pub enum ThumbnailStatus {
+        Processing,
+        Succeeded,
+        Failed,
+        /// The client canceled its generation before this thumbnail finished.
+        Canceled,
+    }
 }
 
 impl ThumbnailStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ThumbnailStatus::Processing => "processing",
-            ThumbnailStatus::Succeeded => "succeeded",
-            ThumbnailStatus::Failed => "failed",
-            ThumbnailStatus::Canceled => "canceled",
-        }
-    }
-
     pub fn is_terminal(self) -> bool {
         self != ThumbnailStatus::Processing
     }
@@ -38,14 +53,15 @@ impl ThumbnailStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GenerationStatus {
-    Processing,
-    Succeeded,
-    Failed,
-    Partial,
-    /// Canceled by the client with nothing succeeded.
-    Canceled,
+stored_as_text! {
+    pub enum GenerationStatus {
+        Processing,
+        Succeeded,
+        Failed,
+        Partial,
+        /// Canceled by the client with nothing succeeded.
+        Canceled,
+    }
 }
 
 impl GenerationStatus {
@@ -55,16 +71,6 @@ impl GenerationStatus {
         GenerationStatus::Partial,
         GenerationStatus::Canceled,
     ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GenerationStatus::Processing => "processing",
-            GenerationStatus::Succeeded => "succeeded",
-            GenerationStatus::Failed => "failed",
-            GenerationStatus::Partial => "partial",
-            GenerationStatus::Canceled => "canceled",
-        }
-    }
 
     pub fn is_terminal(self) -> bool {
         self != GenerationStatus::Processing
@@ -92,31 +98,46 @@ impl GenerationStatus {
     }
 }
 
-macro_rules! status_str {
-    ($t:ty, $($v:ident),+) => {
-        impl FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                $(if s == <$t>::$v.as_str() { return Ok(<$t>::$v); })+
-                Err(format!("unknown status `{s}`"))
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
+stored_as_text! {
+    /// Why a thumbnail ended without an image, stored beside its message:
+    /// surfaces that report a cause (Flokan's `timed_out`) read this, never
+    /// the message, which is prose for people and may be reworded.
+    pub enum EndReason {
+        /// The model failed, refused the request, or did not answer in time.
+        ModelError,
+        /// The model's safety filter refused the prompt or the image.
+        Safety,
+        /// A reference (URL or asset) could not be used.
+        Reference,
+        /// The model or the organisation's key is not usable on this server.
+        Unavailable,
+        /// The job kept failing on infrastructure until its attempts ran out.
+        AttemptsExhausted,
+        /// The generation's deadline passed before the thumbnail was made.
+        TimedOut,
+        /// The client canceled the generation.
+        Canceled,
+        /// An operator discarded it.
+        Discarded,
+    }
 }
-status_str!(ThumbnailStatus, Processing, Succeeded, Failed, Canceled);
-status_str!(
-    GenerationStatus,
-    Processing,
-    Succeeded,
-    Failed,
-    Partial,
-    Canceled
-);
+
+/// A thumbnail's end without an image: the typed reason and the message a
+/// client may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: EndReason,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(reason: EndReason, message: impl Into<String>) -> Failure {
+        Failure {
+            reason,
+            message: message.into(),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -154,5 +175,10 @@ mod tests {
             assert_eq!(s.parse::<G>().map(|g| g.as_str()), Ok(s));
         }
         assert!("done".parse::<T>().is_err());
+        assert_eq!(super::EndReason::TimedOut.as_str(), "timed_out");
+        assert_eq!(
+            "attempts_exhausted".parse(),
+            Ok(super::EndReason::AttemptsExhausted)
+        );
     }
 }

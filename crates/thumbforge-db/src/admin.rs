@@ -17,19 +17,17 @@
 
 use sea_orm::{
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use serde::Serialize;
-use thumbforge_core::{GenerationStatus, ModelId, ProviderChoice, ThumbnailStatus};
 
+pub use crate::lifecycle::{Refused, Reopened, discard, retry};
 use crate::{
-    Db, DbError, credits,
-    entities::{generations, open_thumbnails, thumbnails},
+    Db, DbError,
+    entities::thumbnails,
     now_ms,
+    thumbnails::{dead_filter, in_flight},
 };
-
-use crate::thumbnails::{FAILED, PROCESSING, in_flight};
 
 /// Counts for the dashboard's header.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -71,7 +69,7 @@ impl From<thumbnails::Model> for JobRow {
             thumbnail_id: t.id,
             generation_id: t.generation_id,
             org_id: t.org_id,
-            status: t.status,
+            status: t.status.to_string(),
             error: t.error,
             created_at: t.created_at,
             started_at: t.started_at,
@@ -79,16 +77,6 @@ impl From<thumbnails::Model> for JobRow {
             lease_expires_at: t.lease_expires_at,
         }
     }
-}
-
-/// Failed and not dismissed. `error IS NOT NULL` (only an end other than
-/// success sets it) lets both databases answer from the partial index
-/// `idx_thumbnails_failed` instead of reading every thumbnail.
-fn dead_filter() -> sea_orm::Condition {
-    sea_orm::Condition::all()
-        .add(thumbnails::Column::Error.is_not_null())
-        .add(thumbnails::Column::Status.eq(FAILED))
-        .add(thumbnails::Column::DismissedAt.is_null())
 }
 
 fn retrying_filter() -> sea_orm::Condition {
@@ -173,184 +161,4 @@ pub async fn retrying(db: &Db, limit: u64) -> Result<Vec<JobRow>, DbError> {
         .into_iter()
         .map(JobRow::from)
         .collect())
-}
-
-/// Why an action did not apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    NotFound,
-    /// Retry: the thumbnail is not failed. Discard: it already ended
-    /// other than failed, or was dismissed.
-    WrongState,
-    /// Retry: the organisation cannot pay the `needed` credits the
-    /// reopened generation takes back.
-    InsufficientCredits {
-        needed: i64,
-    },
-}
-
-/// What to push after a retry: the thumbnail, its generation, and the
-/// attempt number for the queue's dedupe key.
-#[derive(Debug, Clone)]
-pub struct Reopened {
-    pub thumbnail_id: String,
-    pub generation_id: String,
-    pub attempts: i32,
-}
-
-/// Puts a failed thumbnail back to work (see the module docs). The caller
-/// pushes the returned job.
-pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refused>, DbError> {
-    let txn = db.conn().begin().await?;
-    let Some(thumbnail) = thumbnails::Entity::find_by_id(thumbnail_id.to_owned())
-        .one(&txn)
-        .await?
-    else {
-        return Ok(Err(Refused::NotFound));
-    };
-    if thumbnail.status != FAILED {
-        return Ok(Err(Refused::WrongState));
-    }
-    let Some(generation) = generations::Entity::find_by_id(thumbnail.generation_id.clone())
-        .one(&txn)
-        .await?
-    else {
-        return Ok(Err(Refused::NotFound));
-    };
-    let now = now_ms();
-    let ended = generation
-        .status
-        .parse::<GenerationStatus>()
-        .is_ok_and(GenerationStatus::is_terminal);
-    if ended {
-        // Undo the end's refund: the generation costs its full price again
-        // until it ends again, when what did not succeed is refunded anew.
-        let on_platform = generation.provider_used == ProviderChoice::Platform.used_label();
-        let full = generation
-            .model
-            .parse::<ModelId>()
-            .map(|m| {
-                let count = u32::try_from(generation.count).unwrap_or(0);
-                i64::from(crate::generations::price(m, on_platform, count))
-            })
-            .unwrap_or(0);
-        let owed = full - i64::from(generation.credits_consumed);
-        if owed > 0 && !credits::debit(&txn, &generation.org_id, owed).await? {
-            return Ok(Err(Refused::InsufficientCredits { needed: owed }));
-        }
-        let reopened = generations::Entity::update_many()
-            .col_expr(
-                generations::Column::Status,
-                Expr::value(GenerationStatus::Processing.as_str()),
-            )
-            .col_expr(
-                generations::Column::CompletedAt,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(generations::Column::UpdatedAt, Expr::value(now))
-            .col_expr(
-                generations::Column::CreditsConsumed,
-                Expr::value(Ord::max(full, i64::from(generation.credits_consumed)) as i32),
-            )
-            .col_expr(
-                generations::Column::WebhookState,
-                Expr::case(
-                    generations::Column::WebhookUrl.is_not_null(),
-                    Expr::val("pending"),
-                )
-                .finally(Expr::col(generations::Column::WebhookState))
-                .into(),
-            )
-            .filter(generations::Column::Id.eq(&generation.id))
-            .filter(generations::Column::Status.eq(&generation.status))
-            .exec(&txn)
-            .await?;
-        if reopened.rows_affected != 1 {
-            return Ok(Err(Refused::WrongState));
-        }
-    }
-    let mut reopen = thumbnails::Entity::update_many()
-        .col_expr(
-            thumbnails::Column::Status,
-            Expr::value(ThumbnailStatus::Processing.as_str()),
-        )
-        .col_expr(
-            thumbnails::Column::AttemptBase,
-            Expr::value(thumbnail.attempts),
-        )
-        .col_expr(thumbnails::Column::EnqueuedAt, Expr::value(now));
-    for cleared in [
-        thumbnails::Column::Error,
-        thumbnails::Column::CompletedAt,
-        thumbnails::Column::StartedAt,
-        thumbnails::Column::LeaseExpiresAt,
-        thumbnails::Column::DismissedAt,
-    ] {
-        reopen = reopen.col_expr(cleared, Expr::cust("NULL"));
-    }
-    let updated = reopen
-        .filter(thumbnails::Column::Id.eq(thumbnail_id))
-        .filter(thumbnails::Column::Status.eq(FAILED))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected != 1 {
-        return Ok(Err(Refused::WrongState));
-    }
-    // Processing again, so open again, in the same transaction. A row the
-    // sweeper has not pruned yet is replaced, not kept: a prune running
-    // now read it as ended, and PostgreSQL skips a row deleted under a
-    // running statement, while the new row is invisible to it. Kept, the
-    // prune would delete it after this commit.
-    open_thumbnails::Entity::delete_by_id(thumbnail.id.clone())
-        .exec(&txn)
-        .await?;
-    open_thumbnails::Entity::insert(open_thumbnails::ActiveModel {
-        id: sea_orm::ActiveValue::Set(thumbnail.id.clone()),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(Ok(Reopened {
-        thumbnail_id: thumbnail.id,
-        generation_id: thumbnail.generation_id,
-        attempts: thumbnail.attempts,
-    }))
-}
-
-/// Dismisses a dead thumbnail, or fails a processing one now.
-pub async fn discard(db: &Db, thumbnail_id: &str) -> Result<Result<(), Refused>, DbError> {
-    let Some(thumbnail) = thumbnails::Entity::find_by_id(thumbnail_id.to_owned())
-        .one(db.conn())
-        .await?
-    else {
-        return Ok(Err(Refused::NotFound));
-    };
-    match thumbnail.status.as_str() {
-        FAILED => {
-            let dismissed = thumbnails::Entity::update_many()
-                .col_expr(thumbnails::Column::DismissedAt, Expr::value(now_ms()))
-                .filter(thumbnails::Column::Id.eq(thumbnail_id))
-                .filter(dead_filter())
-                .exec(db.conn())
-                .await?;
-            Ok(if dismissed.rows_affected == 1 {
-                Ok(())
-            } else {
-                Err(Refused::WrongState)
-            })
-        }
-        PROCESSING => {
-            crate::generations::mark_unsettled(
-                db.conn(),
-                std::slice::from_ref(&thumbnail.generation_id),
-            )
-            .await?;
-            if !crate::thumbnails::fail(db, thumbnail_id, "Discarded by an operator.").await? {
-                return Ok(Err(Refused::WrongState));
-            }
-            crate::generations::refresh_status(db, &thumbnail.generation_id).await?;
-            Ok(Ok(()))
-        }
-        _ => Ok(Err(Refused::WrongState)),
-    }
 }

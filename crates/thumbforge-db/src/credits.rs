@@ -10,36 +10,32 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
+use sea_orm::{ConnectionTrait, EntityTrait, Value};
+use thumbforge_core::{GenerateRequest, ModelId, ProviderChoice};
 
 use crate::{
     Db, DbError,
     entities::{generations, organizations},
+    sql::stmt,
 };
 
-/// A statement written with PostgreSQL's `$n` placeholders, each used once
-/// and in order, in the backend's spelling (`?` on SQLite).
-pub(crate) fn stmt(backend: DbBackend, pg: &str, values: Vec<Value>) -> Statement {
-    let sql = match backend {
-        DbBackend::Postgres => pg.to_owned(),
-        // `$n` in order → `?` (each is used once, in order).
-        _ => {
-            let mut out = String::with_capacity(pg.len());
-            let mut chars = pg.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == '$' {
-                    while chars.peek().is_some_and(char::is_ascii_digit) {
-                        chars.next();
-                    }
-                    out.push('?');
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-    };
-    Statement::from_sql_and_values(backend, sql, values)
+/// Credits a request costs.
+pub fn credits_for(model: ModelId, request: &GenerateRequest) -> i32 {
+    price(
+        model,
+        matches!(request.provider, ProviderChoice::Platform),
+        u32::from(request.count.get()),
+    )
+}
+
+/// The price of `count` thumbnails: the model's price per thumbnail on the
+/// platform's keys, nothing on the org's own key.
+pub fn price(model: ModelId, on_platform: bool, count: u32) -> i32 {
+    if on_platform {
+        (model.catalog().credits * count) as i32
+    } else {
+        0
+    }
 }
 
 /// Takes `amount` from the org's balance if it has that much (an unmetered

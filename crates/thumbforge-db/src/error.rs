@@ -5,8 +5,15 @@ use sea_orm::DbErr;
 pub enum DbError {
     #[error("database: {0}")]
     Db(#[from] DbErr),
+    /// A stored value that does not parse (a plan, a JSON column).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// A row this call relies on vanished while it ran.
+    #[error("{0} vanished")]
+    Vanished(String),
+    /// A batching stage of this process stopped (it is shutting down).
+    #[error("{0} stopped")]
+    Stopped(&'static str),
 }
 
 impl DbError {

@@ -6,13 +6,12 @@ use sea_orm::{
     sea_query::{ArrayType, Expr},
 };
 use thumbforge_core::{
-    GenerateRequest, GenerationId, GenerationStatus, ModelId, Plan, ProviderChoice, ThumbnailId,
-    ThumbnailStatus,
+    GenerateRequest, GenerationId, GenerationStatus, ModelId, Plan, ThumbnailId, ThumbnailStatus,
 };
 
 use crate::{
     Db, DbError,
-    entities::{generations, open_thumbnails, thumbnails, unsettled_generations},
+    entities::{generations, open_thumbnails, thumbnails},
     now_ms,
 };
 
@@ -56,13 +55,13 @@ pub fn build(
         aspect_ratio: request.aspect_ratio.as_str().to_owned(),
         person_ids: json_list(request.person_ids.as_slice()),
         inspiration_ids: json_list(request.inspiration_ids.as_slice()),
-        status: GenerationStatus::Processing.as_str().to_owned(),
+        status: GenerationStatus::Processing,
         created_at: now,
         updated_at: now,
         completed_at: None,
         reference_urls: json_list(request.reference_urls.as_slice()),
         provider_used: request.provider.used_label().to_owned(),
-        credits_consumed: credits_for(model, request),
+        credits_consumed: crate::credits::credits_for(model, request),
         title: request.title.as_ref().map(|t| t.as_str().to_owned()),
         card_id: request.card_id.as_ref().map(|c| c.as_str().to_owned()),
         webhook_url: request.webhook.as_ref().map(|w| w.url.clone()),
@@ -79,7 +78,8 @@ pub fn build(
             generation_id: generation.id.clone(),
             org_id: org_id.to_owned(),
             idx: i32::from(idx),
-            status: ThumbnailStatus::Processing.as_str().to_owned(),
+            status: ThumbnailStatus::Processing,
+            end_reason: None,
             error: None,
             is_watermarked: plan.watermarks(),
             is_hidden: false,
@@ -102,25 +102,6 @@ pub fn build(
     GenerationView {
         generation,
         thumbnails,
-    }
-}
-
-/// Credits a request costs.
-pub fn credits_for(model: ModelId, request: &GenerateRequest) -> i32 {
-    price(
-        model,
-        matches!(request.provider, ProviderChoice::Platform),
-        u32::from(request.count.get()),
-    )
-}
-
-/// The price of `count` thumbnails: the model's price per thumbnail on the
-/// platform's keys, nothing on the org's own key.
-pub fn price(model: ModelId, on_platform: bool, count: u32) -> i32 {
-    if on_platform {
-        (model.catalog().credits * count) as i32
-    } else {
-        0
     }
 }
 
@@ -239,7 +220,7 @@ async fn insert_rows<C: ConnectionTrait>(
             views
                 .iter()
                 .flat_map(|v| &v.thumbnails)
-                .filter(|t| t.status == ThumbnailStatus::Processing.as_str())
+                .filter(|t| t.status == ThumbnailStatus::Processing)
                 .map(|t| open_thumbnails::ActiveModel {
                     id: sea_orm::ActiveValue::Set(t.id.clone()),
                 }),
@@ -320,7 +301,7 @@ fn insert_columns(views: &[GenerationView]) -> Vec<Column<'_>> {
         text(|g| &g.aspect_ratio),
         text(|g| &g.person_ids),
         text(|g| &g.inspiration_ids),
-        text(|g| &g.status),
+        Column::Text(gens().map(|g| g.status.as_str()).collect()),
         Column::BigInt(gens().map(|g| g.created_at).collect()),
         Column::BigInt(gens().map(|g| g.updated_at).collect()),
         text(|g| &g.reference_urls),
@@ -336,7 +317,7 @@ fn insert_columns(views: &[GenerationView]) -> Vec<Column<'_>> {
         thumb_text(|t| &t.generation_id),
         thumb_text(|t| &t.org_id),
         Column::Int(thumbs().map(|t| t.idx).collect()),
-        thumb_text(|t| &t.status),
+        Column::Text(thumbs().map(|t| t.status.as_str()).collect()),
         Column::Bool(thumbs().map(|t| t.is_watermarked).collect()),
         Column::Bool(thumbs().map(|t| t.is_hidden).collect()),
         Column::Int(thumbs().map(|t| t.attempts).collect()),
@@ -377,196 +358,19 @@ pub async fn find_for_org(
     }))
 }
 
-/// Re-derives a generation's status from its thumbnails and stores it when
-/// it became terminal. Safe to call any number of times from any process:
-/// terminal thumbnail states are final, so every caller that sees them all
-/// terminal computes the same answer, and the write only applies while the
-/// row still says `processing`.
-pub async fn refresh_status(db: &Db, generation_id: &str) -> Result<GenerationStatus, DbError> {
-    let statuses = thumbnails::Entity::find()
-        .filter(thumbnails::Column::GenerationId.eq(generation_id))
-        .all(db.conn())
-        .await?
-        .into_iter()
-        .map(|t| {
-            t.status
-                .parse::<ThumbnailStatus>()
-                .map_err(DbError::Corrupt)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let succeeded = statuses
-        .iter()
-        .filter(|s| **s == ThumbnailStatus::Succeeded)
-        .count() as i32;
-    let derived = GenerationStatus::derive(statuses);
-    if derived.is_terminal() {
-        crate::batch::end_generations(
-            db,
-            &[generation_id.to_owned()],
-            derived,
-            &std::iter::once((generation_id.to_owned(), succeeded)).collect(),
-        )
-        .await?;
-    }
-    Ok(derived)
-}
-
-/// Marks generations whose thumbnails are about to change in a write that
-/// does not also re-derive the generation. Call it before that write: a
-/// process that dies between the two leaves the mark, and the sweeper
-/// ([`settle_marked`]) finishes the job. The mark goes when the generation
-/// ends. Ids already marked keep their first mark.
-pub async fn mark_unsettled<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Result<(), DbError> {
-    use sea_orm::{ActiveValue::Set, sea_query::OnConflict};
-    let mut ids = ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let since = now_ms();
-    unsettled_generations::Entity::insert_many(ids.into_iter().map(|id| {
-        unsettled_generations::ActiveModel {
-            id: Set(id),
-            since: Set(since),
-        }
-    }))
-    .on_conflict(
-        OnConflict::column(unsettled_generations::Column::Id)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
-}
-
-/// Removes the marks of generations that ended.
-pub(crate) async fn unmark<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Result<(), DbError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    unsettled_generations::Entity::delete_many()
-        .filter(unsettled_generations::Column::Id.is_in(ids.iter().cloned()))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Marked generations whose mark is older than `before` (Unix ms) and none
-/// of whose thumbnails is still processing, oldest mark first: the ones a
-/// worker may have left processing after their last thumbnail ended.
-/// Generations still running are skipped here, so a pass costs one query
-/// however many are running.
-pub async fn marked_before(db: &Db, before: i64, limit: u64) -> Result<Vec<String>, DbError> {
-    use sea_orm::{ExprTrait, QuerySelect, sea_query::Query};
-    let still_running = Query::select()
-        .expr(Expr::val(1))
-        .from(thumbnails::Entity)
-        .and_where(
-            Expr::col((thumbnails::Entity, thumbnails::Column::GenerationId)).equals((
-                unsettled_generations::Entity,
-                unsettled_generations::Column::Id,
-            )),
-        )
-        .and_where(
-            Expr::col((thumbnails::Entity, thumbnails::Column::Status))
-                .eq(ThumbnailStatus::Processing.as_str()),
-        )
-        .to_owned();
-    Ok(unsettled_generations::Entity::find()
-        .filter(unsettled_generations::Column::Since.lt(before))
-        .filter(Expr::exists(still_running).not())
-        .order_by_asc(unsettled_generations::Column::Since)
-        .limit(limit)
-        .all(db.conn())
-        .await?
-        .into_iter()
-        .map(|m| m.id)
-        .collect())
-}
-
-/// Settles one marked generation: a gone or ended generation loses its
-/// mark; a processing one is re-derived, which ends it (and removes the
-/// mark) when all its thumbnails have ended. One still running (an
-/// operator's retry may have reopened it meanwhile) keeps its mark, moved
-/// to the back of the line. Returns whether this call ended the
-/// generation.
-pub async fn settle_marked(db: &Db, id: &str) -> Result<bool, DbError> {
-    let open = generations::Entity::find_by_id(id.to_owned())
-        .one(db.conn())
-        .await?
-        .is_some_and(|g| g.status == GenerationStatus::Processing.as_str());
-    if !open {
-        unmark(db.conn(), &[id.to_owned()]).await?;
-        return Ok(false);
-    }
-    if refresh_status(db, id).await?.is_terminal() {
-        return Ok(true);
-    }
-    unsettled_generations::Entity::update_many()
-        .col_expr(unsettled_generations::Column::Since, Expr::value(now_ms()))
-        .filter(unsettled_generations::Column::Id.eq(id))
-        .exec(db.conn())
-        .await?;
-    Ok(false)
-}
-
 /// A generation's stored status, whatever its organisation (operators,
 /// drills).
-pub async fn status_of(db: &Db, generation_id: &str) -> Result<Option<String>, DbError> {
+pub async fn status_of(db: &Db, generation_id: &str) -> Result<Option<GenerationStatus>, DbError> {
     Ok(generations::Entity::find_by_id(generation_id.to_owned())
         .one(db.conn())
         .await?
         .map(|g| g.status))
 }
 
-/// Cancels the org's generation: every thumbnail still processing becomes
-/// `canceled` (a queued job then finds nothing to do, and a running one's
-/// result is discarded by the status guard), then the generation is
-/// re-derived, which refunds the canceled thumbnails. `None` when the org
-/// has no such generation.
-pub async fn cancel(db: &Db, org_id: &str, id: &str) -> Result<Option<GenerationStatus>, DbError> {
-    let Some(generation) = generations::Entity::find_by_id(id.to_owned())
-        .filter(generations::Column::OrgId.eq(org_id))
-        .one(db.conn())
-        .await?
-    else {
-        return Ok(None);
-    };
-    let open = generation.status == GenerationStatus::Processing.as_str();
-    if open {
-        mark_unsettled(db.conn(), &[id.to_owned()]).await?;
-    }
-    let now = now_ms();
-    thumbnails::Entity::update_many()
-        .col_expr(
-            thumbnails::Column::Status,
-            Expr::value(ThumbnailStatus::Canceled.as_str()),
-        )
-        .col_expr(
-            thumbnails::Column::Error,
-            Expr::value("Canceled by the client."),
-        )
-        .col_expr(thumbnails::Column::CompletedAt, Expr::value(now))
-        .col_expr(
-            thumbnails::Column::LeaseExpiresAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .filter(thumbnails::Column::GenerationId.eq(id))
-        .filter(thumbnails::Column::Status.eq(ThumbnailStatus::Processing.as_str()))
-        .exec(db.conn())
-        .await?;
-    if !open {
-        return Ok(Some(generation.status.parse().map_err(DbError::Corrupt)?));
-    }
-    Ok(Some(refresh_status(db, id).await?))
-}
-
 /// Filters for [`list_for_org`].
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    pub status: Option<String>,
+    pub status: Option<GenerationStatus>,
     pub model: Option<String>,
     pub card_id: Option<String>,
     /// Only generations created before this (ms).
@@ -586,7 +390,7 @@ pub async fn list_for_org(
     use sea_orm::{Condition, QuerySelect};
     let mut query = generations::Entity::find().filter(generations::Column::OrgId.eq(org_id));
     if let Some(status) = &filter.status {
-        query = query.filter(generations::Column::Status.eq(status.as_str()));
+        query = query.filter(generations::Column::Status.eq(*status));
     }
     if let Some(model) = &filter.model {
         query = query.filter(generations::Column::Model.eq(model.as_str()));
@@ -658,7 +462,7 @@ pub async fn delete_for_org(
     org_id: &str,
     id: &str,
 ) -> Result<Option<GenerationView>, DbError> {
-    if cancel(db, org_id, id).await?.is_none() {
+    if crate::lifecycle::cancel(db, org_id, id).await?.is_none() {
         return Ok(None);
     }
     let Some(view) = find_for_org(db, org_id, id).await? else {
@@ -709,7 +513,7 @@ impl FlokanStatus {
 const ANY_STARTED: &str = "EXISTS (SELECT 1 FROM thumbnails t WHERE t.generation_id = generations.id \
      AND t.started_at IS NOT NULL)";
 const ANY_TIMED_OUT: &str = "EXISTS (SELECT 1 FROM thumbnails t WHERE t.generation_id = generations.id \
-     AND t.error LIKE 'Timed out%')";
+     AND t.end_reason = 'timed_out')";
 
 /// One page (from 1) of the org's generations, newest first, with the
 /// total that match.
@@ -726,9 +530,8 @@ pub async fn page_for_org(
     if let Some(card_id) = card_id {
         query = query.filter(generations::Column::CardId.eq(card_id));
     }
-    let status_in = |statuses: &[GenerationStatus]| {
-        generations::Column::Status.is_in(statuses.iter().map(|s| s.as_str()))
-    };
+    let status_in =
+        |statuses: &[GenerationStatus]| generations::Column::Status.is_in(statuses.iter().copied());
     query = match status {
         None => query,
         Some(FlokanStatus::Pending) => query

@@ -75,7 +75,7 @@ pub async fn claim(
     let existing = idempotency_keys::Entity::find_by_id((org_id.to_owned(), key.to_owned()))
         .one(db.conn())
         .await?
-        .ok_or_else(|| DbError::Corrupt("idempotency key vanished".to_owned()))?;
+        .ok_or_else(|| DbError::Vanished("the idempotency key".to_owned()))?;
     Ok(Some(Remembered {
         request_hash: existing.request_hash,
         generation_id: existing.generation_id,

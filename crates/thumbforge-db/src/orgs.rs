@@ -81,7 +81,7 @@ pub async fn storage_used(db: &Db, org_id: &str) -> Result<u64, DbError> {
          + COALESCE((SELECT SUM(a.size_bytes) FROM assets a WHERE a.org_id = $2), 0) AS BIGINT) AS used";
     let row = db
         .conn()
-        .query_one_raw(crate::credits::stmt(
+        .query_one_raw(crate::sql::stmt(
             backend,
             sql,
             vec![org_id.into(), org_id.into()],

@@ -1,8 +1,13 @@
-//! Thumbnail state changes. Every write names the state it expects and
-//! reports whether it applied, because any job may run more than once.
+//! Thumbnail rows outside the state machine (which is
+//! [`crate::lifecycle`]): the queue's bookkeeping (enqueued, claimed,
+//! leased) and the sweeper's searches. Every write names the state it
+//! expects, because any job may run more than once.
+
+use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, UpdateMany,
     sea_query::{Expr, ExprTrait},
 };
 use thumbforge_core::ThumbnailStatus;
@@ -11,11 +16,8 @@ use crate::{
     Db, DbError,
     entities::{generations, open_thumbnails, thumbnails},
     now_ms,
+    sql::{padded, still_processing},
 };
-
-/// The stored forms, for filters and `match` patterns.
-pub(crate) const PROCESSING: &str = ThumbnailStatus::Processing.as_str();
-pub(crate) const FAILED: &str = ThumbnailStatus::Failed.as_str();
 
 /// Everything a worker needs to produce one thumbnail.
 #[derive(Debug, Clone)]
@@ -39,7 +41,7 @@ pub async fn mark_enqueued(db: &Db, ids: &[String]) -> Result<(), DbError> {
 }
 
 /// The writes of a claim: the lease, the first start time, attempts + 1.
-pub(crate) fn claiming(lease_until: i64) -> UpdateMany<thumbnails::Entity> {
+fn claiming(lease_until: i64) -> UpdateMany<thumbnails::Entity> {
     thumbnails::Entity::update_many()
         .col_expr(thumbnails::Column::LeaseExpiresAt, Expr::value(lease_until))
         .col_expr(
@@ -61,86 +63,10 @@ pub async fn clear_enqueued(db: &Db, ids: &[String]) -> Result<(), DbError> {
             Expr::value(Option::<i64>::None),
         )
         .filter(thumbnails::Column::Id.is_in(ids.iter().cloned()))
-        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .filter(thumbnails::Column::Status.eq(ThumbnailStatus::Processing))
         .exec(db.conn())
         .await?;
     Ok(())
-}
-
-/// What a successful run produced.
-#[derive(Debug, Clone)]
-pub struct Success {
-    pub storage_key: String,
-    pub watermarked_key: Option<String>,
-    pub file_size_bytes: i64,
-    pub width: i32,
-    pub height: i32,
-    pub generation_time_ms: i64,
-}
-
-/// The common part of processing → terminal: the status, the completion
-/// time, the lease released, and the guard that the row is still processing.
-fn finishing(id: &str, status: ThumbnailStatus) -> UpdateMany<thumbnails::Entity> {
-    debug_assert!(ThumbnailStatus::Processing.can_become(status));
-    thumbnails::Entity::update_many()
-        .col_expr(thumbnails::Column::Status, Expr::value(status.as_str()))
-        .col_expr(thumbnails::Column::CompletedAt, Expr::value(now_ms()))
-        .col_expr(
-            thumbnails::Column::LeaseExpiresAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .filter(thumbnails::Column::Id.eq(id))
-        .filter(thumbnails::Column::Status.eq(PROCESSING))
-}
-
-/// processing → failed with a human-readable reason.
-pub async fn fail(db: &Db, id: &str, error: &str) -> Result<bool, DbError> {
-    let res = finishing(id, ThumbnailStatus::Failed)
-        .col_expr(thumbnails::Column::Error, Expr::value(error.to_owned()))
-        .exec(db.conn())
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
-/// Prunes the open set: removes up to `limit` rows of thumbnails that
-/// ended (or are gone), and returns how many went.
-///
-/// One statement, so the check and the delete share one snapshot. An
-/// operator's retry that reopens a thumbnail meanwhile replaces its row
-/// (see [`crate::admin::retry`]): the old row, deleted under this
-/// statement, is skipped, and the new one is invisible to it.
-pub async fn prune_open(db: &Db, limit: u64) -> Result<usize, DbError> {
-    use sea_orm::sea_query::Query;
-    let still_processing = Query::select()
-        .expr(Expr::val(1))
-        .from(thumbnails::Entity)
-        .and_where(
-            Expr::col((thumbnails::Entity, thumbnails::Column::Id))
-                .equals((open_thumbnails::Entity, open_thumbnails::Column::Id)),
-        )
-        .and_where(thumbnails::Column::Status.eq(PROCESSING))
-        .to_owned();
-    let ended = Query::select()
-        .column(open_thumbnails::Column::Id)
-        .from(open_thumbnails::Entity)
-        .and_where(Expr::exists(still_processing).not())
-        .limit(limit)
-        .to_owned();
-    Ok(open_thumbnails::Entity::delete_many()
-        .filter(open_thumbnails::Column::Id.in_subquery(ended))
-        .exec(db.conn())
-        .await?
-        .rows_affected as usize)
-}
-
-/// The ids in the open set (tests, drills).
-pub async fn open_ids(db: &Db) -> Result<Vec<String>, DbError> {
-    Ok(open_thumbnails::Entity::find()
-        .select_only()
-        .column(open_thumbnails::Column::Id)
-        .into_tuple()
-        .all(db.conn())
-        .await?)
 }
 
 /// Processing thumbnails, found through the open set: every processing
@@ -157,7 +83,7 @@ pub(crate) fn in_flight() -> sea_orm::Condition {
                     .to_owned(),
             ),
         )
-        .add(thumbnails::Column::Status.eq(PROCESSING))
+        .add(thumbnails::Column::Status.eq(ThumbnailStatus::Processing))
 }
 
 /// A thumbnail the sweeper should hand to the queue again.
@@ -232,7 +158,7 @@ pub async fn mark_requeued(db: &Db, ids: &[String]) -> Result<(), DbError> {
     thumbnails::Entity::update_many()
         .col_expr(thumbnails::Column::EnqueuedAt, Expr::value(now_ms()))
         .filter(thumbnails::Column::Id.is_in(ids.iter().cloned()))
-        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .filter(thumbnails::Column::Status.eq(ThumbnailStatus::Processing))
         .exec(db.conn())
         .await?;
     Ok(())
@@ -253,7 +179,7 @@ pub async fn release_lease(db: &Db, id: &str, attempts: i32) -> Result<bool, DbE
             Expr::value(Option::<i64>::None),
         )
         .filter(thumbnails::Column::Id.eq(id))
-        .filter(thumbnails::Column::Status.eq(PROCESSING))
+        .filter(thumbnails::Column::Status.eq(ThumbnailStatus::Processing))
         .filter(thumbnails::Column::Attempts.eq(attempts))
         .filter(thumbnails::Column::LeaseExpiresAt.lt(now_ms()))
         .exec(db.conn())
@@ -261,35 +187,89 @@ pub async fn release_lease(db: &Db, id: &str, attempts: i32) -> Result<bool, DbE
     Ok(res.rows_affected == 1)
 }
 
-/// Fails every processing thumbnail created before `created_before` with a
-/// "timed out" error. Returns the generations touched.
-pub async fn fail_overdue(
-    db: &Db,
-    created_before: i64,
-    error: &str,
-    limit: u64,
-) -> Result<Vec<String>, DbError> {
-    let overdue = thumbnails::Entity::find()
-        .filter(in_flight())
-        .filter(thumbnails::Column::CreatedAt.lt(created_before))
-        .limit(limit)
-        .all(db.conn())
-        .await?;
-    // Each generation is re-derived after its thumbnails fail: marked
-    // first, so a sweeper that dies in between leaves them to the next.
-    let marks: Vec<String> = overdue.iter().map(|t| t.generation_id.clone()).collect();
-    crate::generations::mark_unsettled(db.conn(), &marks).await?;
-    let mut generations = Vec::new();
-    for t in overdue {
-        if fail(db, &t.id, error).await? && !generations.contains(&t.generation_id) {
-            generations.push(t.generation_id);
-        }
-    }
-    Ok(generations)
-}
-
 pub async fn find(db: &Db, id: &str) -> Result<Option<thumbnails::Model>, DbError> {
     Ok(thumbnails::Entity::find_by_id(id.to_owned())
         .one(db.conn())
         .await?)
+}
+
+pub(crate) type Claimed = (
+    HashMap<String, thumbnails::Model>,
+    HashMap<String, generations::Model>,
+);
+
+/// Claims processing thumbnails until `lease_until` (attempts + 1) and
+/// returns them with their generations; ended or gone ones are left out.
+pub(crate) async fn claim(db: &Db, ids: &[String], lease_until: i64) -> Result<Claimed, DbError> {
+    if db.conn().get_database_backend() == DbBackend::Postgres {
+        return claim_pg(db, ids, lease_until).await;
+    }
+    let rows = claiming(lease_until)
+        .filter(thumbnails::Column::Id.is_in(padded(ids)))
+        .filter(still_processing("thumbnails"))
+        .exec_with_returning(db.conn())
+        .await?;
+    if rows.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut generation_ids: Vec<String> = rows.iter().map(|t| t.generation_id.clone()).collect();
+    generation_ids.sort_unstable();
+    generation_ids.dedup();
+    let gens = generations::Entity::find()
+        .filter(generations::Column::Id.is_in(padded(&generation_ids)))
+        .all(db.conn())
+        .await?;
+    Ok((
+        rows.into_iter().map(|t| (t.id.clone(), t)).collect(),
+        gens.into_iter().map(|g| (g.id.clone(), g)).collect(),
+    ))
+}
+
+/// PostgreSQL: the claim and the read of the generations in one statement
+/// (the `UPDATE … RETURNING` as a CTE joined to `generations`), one round
+/// trip per batch instead of two.
+async fn claim_pg(db: &Db, ids: &[String], lease_until: i64) -> Result<Claimed, DbError> {
+    use sea_orm::{FromQueryResult, Iterable, QueryTrait, sea_query::PostgresQueryBuilder};
+    let mut update = claiming(lease_until)
+        .filter(thumbnails::Column::Id.is_in(padded(ids)))
+        .filter(still_processing("thumbnails"))
+        .into_query();
+    let (update_sql, values) = update.returning_all().build(PostgresQueryBuilder);
+    let generation_columns: Vec<String> = generations::Column::iter()
+        .map(|c| {
+            let name = sea_orm::IdenStatic::as_str(&c);
+            format!("g.\"{name}\" AS \"g_{name}\"")
+        })
+        .collect();
+    let sql = format!(
+        "WITH c AS ({update_sql}) SELECT c.*, {} FROM c JOIN generations g ON g.id = c.generation_id",
+        generation_columns.join(", ")
+    );
+    let rows = db
+        .conn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values.0,
+        ))
+        .await?;
+    let mut claimed = Claimed::default();
+    for row in rows {
+        let thumbnail = thumbnails::Model::from_query_result(&row, "")?;
+        let generation = generations::Model::from_query_result(&row, "g_")?;
+        claimed.0.insert(thumbnail.id.clone(), thumbnail);
+        claimed.1.insert(generation.id.clone(), generation);
+    }
+    Ok(claimed)
+}
+
+/// Failed and not dismissed: the dead list. `error IS NOT NULL` (only an
+/// end other than success sets it) lets both databases answer from the
+/// partial index `idx_thumbnails_failed` instead of reading every
+/// thumbnail.
+pub(crate) fn dead_filter() -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(thumbnails::Column::Error.is_not_null())
+        .add(thumbnails::Column::Status.eq(ThumbnailStatus::Failed))
+        .add(thumbnails::Column::DismissedAt.is_null())
 }

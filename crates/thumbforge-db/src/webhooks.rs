@@ -41,7 +41,7 @@ pub async fn secret(db: &Db, sealer: &Sealer, org_id: &str) -> Result<String, Db
     let org = organizations::Entity::find_by_id(org_id.to_owned())
         .one(db.conn())
         .await?
-        .ok_or_else(|| DbError::Corrupt(format!("no organisation {org_id}")))?;
+        .ok_or_else(|| DbError::Vanished(format!("organisation {org_id}")))?;
     if let Some(sealed) = org.webhook_secret {
         return sealer
             .open(&sealed, &context(org_id))
@@ -204,7 +204,7 @@ pub async fn lease_due(db: &Db, limit: u64, lease_ms: i64) -> Result<Vec<Deliver
     );
     let ids: Vec<String> = db
         .conn()
-        .query_all_raw(crate::credits::stmt(
+        .query_all_raw(crate::sql::stmt(
             backend,
             &sql,
             vec![

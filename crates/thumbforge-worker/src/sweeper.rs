@@ -24,7 +24,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use thumbforge_db::{Db, generations, now_ms, thumbnails};
+use thumbforge_db::{Db, lifecycle, now_ms, thumbnails};
 use thumbforge_queue::{JobQueue, RenderThumbnail};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -62,7 +62,7 @@ pub async fn sweep_once(
     // Ended thumbnails leave the open set first, so the passes below scan
     // what is in flight. Bounded per pass like the others.
     let mut report = SweepReport {
-        pruned: thumbnails::prune_open(db, PRUNE_BATCH)
+        pruned: lifecycle::prune_open(db, PRUNE_BATCH)
             .await
             .context("pruning the open set")?,
         ..SweepReport::default()
@@ -124,22 +124,13 @@ pub async fn sweep_once(
         "Timed out: the thumbnail was not finished within {} seconds.",
         config.deadline.as_secs()
     );
-    let touched = thumbnails::fail_overdue(
-        db,
-        now - config.deadline.as_millis() as i64,
-        &timed_out,
-        BATCH,
-    )
-    .await?;
-    report.timed_out = touched.len();
-    for generation_id in &touched {
-        generations::refresh_status(db, generation_id).await?;
-    }
+    let overdue_before = now - config.deadline.as_millis() as i64;
+    report.timed_out = lifecycle::time_out_overdue(db, overdue_before, &timed_out, BATCH).await?;
 
     // Marks younger than the grace belong to writes still in progress.
     let settle_before = now - config.enqueue_grace.as_millis() as i64;
-    for generation_id in generations::marked_before(db, settle_before, BATCH).await? {
-        if generations::settle_marked(db, &generation_id).await? {
+    for generation_id in lifecycle::marked_before(db, settle_before, BATCH).await? {
+        if lifecycle::settle_marked(db, &generation_id).await? {
             report.refreshed += 1;
         }
     }

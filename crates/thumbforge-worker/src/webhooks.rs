@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use thumbforge_core::{GenerationStatus, ThumbnailStatus};
+use thumbforge_core::ThumbnailStatus;
 use thumbforge_db::{
     Db,
     crypto::Sealer,
@@ -70,11 +70,9 @@ async fn queue(db: &Db) -> Result<(), thumbforge_db::DbError> {
         let mut events = Vec::new();
         if generation.webhook_events.as_deref() == Some("all") {
             for t in &thumbnails {
-                let status: ThumbnailStatus =
-                    t.status.parse().unwrap_or(ThumbnailStatus::Processing);
-                if status.is_terminal() {
+                if t.status.is_terminal() {
                     events.push(Event {
-                        event_type: match status {
+                        event_type: match t.status {
                             ThumbnailStatus::Succeeded => "thumbnail.succeeded",
                             ThumbnailStatus::Canceled => "thumbnail.canceled",
                             _ => "thumbnail.failed",
@@ -91,10 +89,7 @@ async fn queue(db: &Db) -> Result<(), thumbforge_db::DbError> {
                 }
             }
         }
-        let finished = generation
-            .status
-            .parse::<GenerationStatus>()
-            .is_ok_and(GenerationStatus::is_terminal);
+        let finished = generation.status.is_terminal();
         if finished {
             events.push(Event {
                 event_type: "generation.completed",

@@ -23,7 +23,6 @@ use std::{
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::stream;
 use serde::Serialize;
-use thumbforge_core::GenerationStatus;
 use thumbforge_db::generations;
 
 use super::generations::{GenerationBody, render};
@@ -88,11 +87,7 @@ impl Watch {
             }
             self.seen.insert(t.id.clone(), t.status.clone());
         }
-        if body
-            .status
-            .parse::<GenerationStatus>()
-            .is_ok_and(GenerationStatus::is_terminal)
-        {
+        if view.generation.status.is_terminal() {
             out.push_str(&event("done", &body));
             self.done = true;
         }

@@ -46,7 +46,7 @@ pub async fn get(
     }
     let thumbnail = thumbnails::find(&state.db, id.as_str())
         .await?
-        .filter(|t| t.status == "succeeded" && !t.is_hidden)
+        .filter(|t| t.status == thumbforge_core::ThumbnailStatus::Succeeded && !t.is_hidden)
         .ok_or(ApiError::NotFound("image"))?;
     let key = if thumbnail.is_watermarked {
         thumbnail.watermarked_key

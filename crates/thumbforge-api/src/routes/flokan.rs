@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use thumbforge_core::ErrorCode;
 use thumbforge_core::{
-    GenerateRequest, GenerationStatus, Label, ModelId, Prompt, ReferenceUrls, ThumbnailCount,
-    Title, ValidationError,
+    EndReason, GenerateRequest, GenerationStatus, Label, ModelId, Prompt, ReferenceUrls,
+    ThumbnailCount, ThumbnailStatus, Title, ValidationError,
     request::{ReferenceIds, parse_model, parse_provider},
 };
 use thumbforge_db::{generations, now_ms};
@@ -198,16 +198,11 @@ pub struct FlokanRecord {
 /// `generating`, then `completed` (with at least one image), `timed_out`
 /// when the deadline ended it, else `failed`.
 pub fn flokan_status(view: &generations::GenerationView) -> &'static str {
-    let status = view
-        .generation
-        .status
-        .parse::<GenerationStatus>()
-        .unwrap_or(GenerationStatus::Processing);
     let timed_out = view
         .thumbnails
         .iter()
-        .any(|t| t.error.as_deref().is_some_and(|e| e.starts_with(TIMED_OUT)));
-    match status {
+        .any(|t| t.end_reason == Some(EndReason::TimedOut));
+    match view.generation.status {
         GenerationStatus::Processing => {
             if view.thumbnails.iter().any(|t| t.started_at.is_some()) {
                 "generating"
@@ -221,9 +216,6 @@ pub fn flokan_status(view: &generations::GenerationView) -> &'static str {
     }
 }
 
-/// How the sweeper's deadline failure begins.
-const TIMED_OUT: &str = "Timed out";
-
 fn iso8601(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
@@ -236,7 +228,7 @@ fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> F
     let done: Vec<_> = view
         .thumbnails
         .iter()
-        .filter(|t| t.status == "succeeded")
+        .filter(|t| t.status == ThumbnailStatus::Succeeded)
         .collect();
     FlokanRecord {
         id: g.id.clone(),
@@ -444,7 +436,10 @@ mod tests {
 
     use super::*;
 
-    fn view(status: &str, thumbs: &[(&str, Option<&str>, bool)]) -> generations::GenerationView {
+    fn view(
+        status: &str,
+        thumbs: &[(&str, Option<EndReason>, bool)],
+    ) -> generations::GenerationView {
         let generation = g::Model {
             id: "gen_1".into(),
             org_id: "org_1".into(),
@@ -454,7 +449,7 @@ mod tests {
             aspect_ratio: "16:9".into(),
             person_ids: "[]".into(),
             inspiration_ids: "[]".into(),
-            status: status.into(),
+            status: status.parse().expect("status"),
             created_at: 0,
             updated_at: 0,
             completed_at: None,
@@ -471,13 +466,14 @@ mod tests {
         let thumbnails = thumbs
             .iter()
             .enumerate()
-            .map(|(i, (status, error, started))| t::Model {
+            .map(|(i, (status, reason, started))| t::Model {
                 id: format!("thm_{i}"),
                 generation_id: "gen_1".into(),
                 org_id: "org_1".into(),
                 idx: i as i32,
-                status: (*status).into(),
-                error: error.map(str::to_owned),
+                status: status.parse().expect("status"),
+                error: reason.map(|r| r.to_string()),
+                end_reason: *reason,
                 is_watermarked: false,
                 is_hidden: false,
                 storage_key: None,
@@ -504,25 +500,29 @@ mod tests {
 
     #[test]
     fn statuses_map_to_flokans() {
-        let timed_out = Some("Timed out: the thumbnail was not finished within 1800 seconds.");
+        // Read from the typed reason, whatever the message says.
+        let timed_out = Some(EndReason::TimedOut);
         for (status, thumbs, expected) in [
             ("processing", vec![("processing", None, false)], "pending"),
             ("processing", vec![("processing", None, true)], "generating"),
             ("succeeded", vec![("succeeded", None, true)], "completed"),
             (
                 "partial",
-                vec![("succeeded", None, true), ("failed", Some("x"), true)],
+                vec![
+                    ("succeeded", None, true),
+                    ("failed", Some(EndReason::ModelError), true),
+                ],
                 "completed",
             ),
             (
                 "failed",
-                vec![("failed", Some("model refused"), true)],
+                vec![("failed", Some(EndReason::ModelError), true)],
                 "failed",
             ),
             ("failed", vec![("failed", timed_out, true)], "timed_out"),
             (
                 "canceled",
-                vec![("canceled", Some("Canceled by the client."), false)],
+                vec![("canceled", Some(EndReason::Canceled), false)],
                 "failed",
             ),
         ] {

@@ -312,10 +312,7 @@ pub async fn wait_terminal(
     let mut step = Duration::from_millis(50);
     loop {
         let status = generations::status_of(&state.db, id).await?;
-        let terminal = status
-            .as_deref()
-            .and_then(|s| s.parse::<GenerationStatus>().ok())
-            .is_some_and(GenerationStatus::is_terminal);
+        let terminal = status.is_some_and(GenerationStatus::is_terminal);
         if terminal {
             return Ok(generations::find_for_org(&state.db, org_id, id).await?);
         }

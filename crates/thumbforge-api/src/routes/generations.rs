@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use thumbforge_core::ErrorCode;
 
-use thumbforge_core::{GenerationId, GenerationStatus};
+use thumbforge_core::{GenerationId, GenerationStatus, ThumbnailStatus};
 use thumbforge_db::{entities::thumbnails, generations, now_ms};
 
 use crate::{AppState, auth::Authenticated, error::ApiError};
@@ -110,7 +110,7 @@ pub fn render(state: &AppState, base: &str, view: &generations::GenerationView) 
     let g = &view.generation;
     GenerationBody {
         id: g.id.clone(),
-        status: g.status.clone(),
+        status: g.status.to_string(),
         model: g.model.clone(),
         count: g.count,
         created_at: g.created_at,
@@ -194,14 +194,15 @@ pub async fn list(
             "limit must be from 1 to 100",
         ));
     }
-    if let Some(status) = &query.status
-        && GenerationStatus::from_str(status).is_err()
-    {
-        return Err(invalid(
-            ErrorCode::InvalidStatus,
-            "status must be processing, succeeded, failed, partial or canceled",
-        ));
-    }
+    let status = match &query.status {
+        Some(status) => Some(GenerationStatus::from_str(status).map_err(|_| {
+            invalid(
+                ErrorCode::InvalidStatus,
+                "status must be processing, succeeded, failed, partial or canceled",
+            )
+        })?),
+        None => None,
+    };
     let after = match &query.cursor {
         Some(c) => Some(decode_cursor(c).ok_or_else(|| {
             invalid(
@@ -212,7 +213,7 @@ pub async fn list(
         None => None,
     };
     let filter = generations::ListFilter {
-        status: query.status.clone(),
+        status,
         model: query.model.clone(),
         card_id: None,
         created_before: query.created_before,
@@ -258,7 +259,7 @@ pub async fn cancel(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path.into_inner())?;
-    generations::cancel(&state.db, &caller.org_id, id.as_str())
+    thumbforge_db::lifecycle::cancel(&state.db, &caller.org_id, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("generation"))?;
     let view = find_view(&state, &caller.org_id, &id).await?;
@@ -312,7 +313,7 @@ pub async fn delete_generation(
 }
 
 fn is_terminal(view: &generations::GenerationView) -> bool {
-    GenerationStatus::from_str(&view.generation.status).is_ok_and(|s| s.is_terminal())
+    view.generation.status.is_terminal()
 }
 
 fn thumbnail_body(
@@ -321,14 +322,15 @@ fn thumbnail_body(
     now_secs: i64,
     t: &thumbnails::Model,
 ) -> ThumbnailBody {
-    let downloadable = t.status == "succeeded" && !t.is_hidden && t.storage_key.is_some();
+    let downloadable =
+        t.status == ThumbnailStatus::Succeeded && !t.is_hidden && t.storage_key.is_some();
     let url = downloadable.then(|| {
         let (expires, sig) = state.signer.sign(&t.id, now_secs, state.url_ttl_secs);
         format!("{base}/files/{}.png?exp={expires}&sig={sig}", t.id)
     });
     ThumbnailBody {
         id: t.id.clone(),
-        status: t.status.clone(),
+        status: t.status.to_string(),
         url,
         is_watermarked: t.is_watermarked,
         is_hidden: t.is_hidden,

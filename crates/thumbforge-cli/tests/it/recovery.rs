@@ -8,8 +8,8 @@ use std::{
 };
 
 use serde_json::json;
-use thumbforge_core::{ModelId, Plan};
-use thumbforge_db::{generations, thumbnails};
+use thumbforge_core::{ModelId, Plan, ThumbnailStatus};
+use thumbforge_db::{generations, lifecycle, thumbnails};
 
 use crate::helpers::{TestApp, direct_request, download_png, thumbforge, wait_terminal};
 
@@ -180,6 +180,11 @@ async fn thumbnails_past_the_deadline_fail_as_timed_out() {
     for t in done["thumbnails"].as_array().expect("thumbnails") {
         let error = t["error"].as_str().expect("error");
         assert!(error.starts_with("Timed out"), "{error}");
+        let row = thumbnails::find(app.db(), t["id"].as_str().expect("id"))
+            .await
+            .expect("db")
+            .expect("row");
+        assert_eq!(row.end_reason, Some(thumbforge_core::EndReason::TimedOut));
     }
     // The slow model call finishing later cannot overwrite the verdict.
     tokio::time::sleep(Duration::from_millis(4500)).await;
@@ -226,7 +231,7 @@ async fn wait_thumbnail_ended(
             .await
             .expect("db")
             .expect("row");
-        if row.status != "processing" {
+        if row.status.is_terminal() {
             return row;
         }
         assert!(
@@ -249,11 +254,11 @@ async fn the_open_set_holds_what_is_processing_and_the_sweeper_prunes_it() {
         .direct_generation_with("acme", ModelId::Test, "open set [fail:0]", 1)
         .await;
     let id = view.thumbnails[0].id.clone();
-    let open = || async { thumbnails::open_ids(app.db()).await.expect("open set") };
+    let open = || async { lifecycle::open_ids(app.db()).await.expect("open set") };
     assert!(open().await.contains(&id), "a new thumbnail is open");
 
     let first = wait_thumbnail_ended(&app, &id).await;
-    assert_eq!(first.status, "failed");
+    assert_eq!(first.status, ThumbnailStatus::Failed);
     let start = Instant::now();
     while open().await.contains(&id) {
         assert!(
@@ -275,7 +280,7 @@ async fn the_open_set_holds_what_is_processing_and_the_sweeper_prunes_it() {
         "a retried thumbnail is open again"
     );
     let second = wait_thumbnail_ended(&app, &id).await;
-    assert_eq!(second.status, "failed");
+    assert_eq!(second.status, ThumbnailStatus::Failed);
     assert!(
         second.attempts > first.attempts,
         "it ran again: attempts {} then {}",

@@ -1,8 +1,8 @@
 //! Status aggregation and the conditional writes behind it.
 
 use serde_json::json;
-use thumbforge_core::{ModelId, Plan};
-use thumbforge_db::{generations, thumbnails};
+use thumbforge_core::{GenerationStatus, ModelId, Plan, ThumbnailStatus};
+use thumbforge_db::{generations, lifecycle, thumbnails};
 
 use crate::helpers::{TestApp, direct_request};
 
@@ -66,19 +66,26 @@ async fn terminal_thumbnails_never_change_again() {
     let view = app.direct_generation("direct", 2).await;
     let a = &view.thumbnails[0].id;
     // Outcomes are recorded the way workers record them, through the
-    // batched writer; the sweeper's single-row `fail` is used directly.
-    use thumbforge_db::batch::{JobResult, StatusWriter};
+    // batched writer.
+    use thumbforge_core::{EndReason, Failure};
+    use thumbforge_db::{
+        batch::StatusWriter,
+        lifecycle::{self, JobResult, Success},
+    };
     let writer = StatusWriter::new(app.db().clone());
     let as_claimed = |t: &thumbforge_db::entities::thumbnails::Model| thumbnails::JobContext {
         thumbnail: t.clone(),
         generation: view.generation.clone(),
     };
-    assert!(thumbnails::fail(app.db(), a, "first").await.expect("db"));
+    let failed = |message: &str| JobResult::Failed(Failure::new(EndReason::ModelError, message));
+    let claimed_a = as_claimed(&view.thumbnails[0]);
+    let record = |result| writer.record(&claimed_a, result);
+    assert!(record(failed("first")).await.expect("db").changed);
     assert!(
-        !thumbnails::fail(app.db(), a, "second").await.expect("db"),
+        !record(failed("second")).await.expect("db").changed,
         "failed stays failed"
     );
-    let success = thumbnails::Success {
+    let success = Success {
         storage_key: "k".into(),
         watermarked_key: None,
         file_size_bytes: 1,
@@ -106,13 +113,13 @@ async fn terminal_thumbnails_never_change_again() {
         .expect("db")
         .expect("row");
     assert_eq!(
-        (row.status.as_str(), row.error.as_deref()),
-        ("failed", Some("first"))
+        (row.status.as_str(), row.error.as_deref(), row.end_reason),
+        ("failed", Some("first"), Some(EndReason::ModelError))
     );
 
     // One processing thumbnail keeps the generation processing.
     assert_eq!(
-        generations::refresh_status(app.db(), &view.generation.id)
+        lifecycle::refresh(app.db(), &view.generation.id)
             .await
             .expect("db")
             .as_str(),
@@ -135,7 +142,7 @@ async fn terminal_thumbnails_never_change_again() {
         "a second success is a no-op"
     );
     assert_eq!(
-        generations::refresh_status(app.db(), &view.generation.id)
+        lifecycle::refresh(app.db(), &view.generation.id)
             .await
             .expect("db")
             .as_str(),
@@ -189,7 +196,11 @@ async fn a_redelivered_job_does_nothing() {
 /// the single-row guards still hold inside a batch.
 #[tokio::test]
 async fn batched_status_writes_match_the_single_row_rules() {
-    use thumbforge_db::batch::{JobResult, StatusWriter};
+    use thumbforge_core::{EndReason, Failure};
+    use thumbforge_db::{
+        batch::StatusWriter,
+        lifecycle::{JobResult, Success},
+    };
     let app = TestApp::spawn().await;
     let org = thumbforge_db::orgs::ensure(app.db(), "batch", Some(Plan::Pro))
         .await
@@ -204,7 +215,7 @@ async fn batched_status_writes_match_the_single_row_rules() {
         );
     }
     let writer = StatusWriter::new(app.db().clone());
-    let success = thumbnails::Success {
+    let success = Success {
         storage_key: "key".into(),
         watermarked_key: Some("wm".into()),
         file_size_bytes: 7,
@@ -234,7 +245,7 @@ async fn batched_status_writes_match_the_single_row_rules() {
                 assert_eq!(ctx.generation.id, generation_id);
                 assert_eq!(ctx.thumbnail.attempts, 1);
                 let result = if fails {
-                    JobResult::Failed(format!("reason for {id}"))
+                    JobResult::Failed(Failure::new(EndReason::Safety, format!("reason for {id}")))
                 } else {
                     JobResult::Succeeded(success)
                 };
@@ -258,7 +269,7 @@ async fn batched_status_writes_match_the_single_row_rules() {
             .await
             .expect("db")
             .expect("row");
-        assert_eq!(stored, expected, "generation {i}");
+        assert_eq!(stored.as_str(), expected, "generation {i}");
         for (j, t) in view.thumbnails.iter().enumerate() {
             let row = thumbnails::find(app.db(), &t.id)
                 .await
@@ -266,12 +277,17 @@ async fn batched_status_writes_match_the_single_row_rules() {
                 .expect("row");
             assert_eq!(row.lease_expires_at, None);
             assert!(row.completed_at.is_some());
-            if row.status == "failed" {
+            if row.status == ThumbnailStatus::Failed {
                 assert_eq!(row.error, Some(format!("reason for {}", t.id)));
+                assert_eq!(row.end_reason, Some(EndReason::Safety));
                 assert_eq!(row.storage_key, None);
             } else {
-                assert_eq!(row.status, "succeeded", "generation {i} thumbnail {j}");
-                assert_eq!(row.error, None);
+                assert_eq!(
+                    row.status,
+                    ThumbnailStatus::Succeeded,
+                    "generation {i} thumbnail {j}"
+                );
+                assert_eq!((row.error, row.end_reason), (None, None));
                 assert_eq!(
                     (
                         row.storage_key.as_deref(),
@@ -311,24 +327,19 @@ async fn the_sweeper_settles_a_generation_a_worker_left_behind() {
     let view = app.direct_generation("left-behind", 2).await;
     let id = view.generation.id.clone();
     // What the general record path does, minus the re-derivation.
-    generations::mark_unsettled(app.db().conn(), std::slice::from_ref(&id))
+    let ids: Vec<String> = view.thumbnails.iter().map(|t| t.id.clone()).collect();
+    lifecycle::fail_and_die(app.db(), &ids, "gone")
         .await
-        .expect("marked");
-    for t in &view.thumbnails {
-        assert!(thumbnails::fail(app.db(), &t.id, "gone").await.expect("db"));
-    }
+        .expect("failed");
     assert_eq!(
-        generations::status_of(app.db(), &id)
-            .await
-            .expect("db")
-            .as_deref(),
-        Some("processing"),
+        generations::status_of(app.db(), &id).await.expect("db"),
+        Some(GenerationStatus::Processing),
         "nothing re-derived it yet"
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let status = generations::status_of(app.db(), &id).await.expect("db");
-        if status.as_deref() == Some("failed") {
+        if status == Some(GenerationStatus::Failed) {
             break;
         }
         assert!(
@@ -347,10 +358,11 @@ async fn the_sweeper_settles_a_generation_a_worker_left_behind() {
     // stays processing.
     let running = app.direct_generation("left-behind", 2).await;
     let running_id = running.generation.id.clone();
-    generations::mark_unsettled(app.db().conn(), std::slice::from_ref(&running_id))
+    let one = [running.thumbnails[0].id.clone()];
+    lifecycle::fail_and_die(app.db(), &one, "gone")
         .await
-        .expect("marked");
-    let candidates = generations::marked_before(app.db(), i64::MAX, 1000)
+        .expect("failed");
+    let candidates = lifecycle::marked_before(app.db(), i64::MAX, 1000)
         .await
         .expect("db");
     assert!(
@@ -358,7 +370,7 @@ async fn the_sweeper_settles_a_generation_a_worker_left_behind() {
         "a generation with processing thumbnails is not a candidate"
     );
     assert!(
-        !generations::settle_marked(app.db(), &running_id)
+        !lifecycle::settle_marked(app.db(), &running_id)
             .await
             .expect("db"),
         "a running generation is not ended"
@@ -366,9 +378,8 @@ async fn the_sweeper_settles_a_generation_a_worker_left_behind() {
     assert_eq!(
         generations::status_of(app.db(), &running_id)
             .await
-            .expect("db")
-            .as_deref(),
-        Some("processing")
+            .expect("db"),
+        Some(GenerationStatus::Processing)
     );
     let kept = unsettled_generations::Entity::find_by_id(running_id.clone())
         .one(app.db().conn())

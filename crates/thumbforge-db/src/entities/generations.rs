@@ -17,7 +17,7 @@ pub struct Model {
     /// JSON array of asset ids.
     #[sea_orm(column_type = "Text")]
     pub inspiration_ids: String,
-    pub status: String,
+    pub status: thumbforge_core::GenerationStatus,
     pub created_at: i64,
     pub updated_at: i64,
     pub completed_at: Option<i64>,

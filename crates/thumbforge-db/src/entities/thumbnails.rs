@@ -9,9 +9,12 @@ pub struct Model {
     pub org_id: String,
     /// Position within the generation, 0-based; also the renderer's variation.
     pub idx: i32,
-    pub status: String,
+    pub status: thumbforge_core::ThumbnailStatus,
+    /// The message a client reads when it ended without an image.
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
+    /// Why it ended without an image, beside `error`.
+    pub end_reason: Option<thumbforge_core::EndReason>,
     pub is_watermarked: bool,
     pub is_hidden: bool,
     /// Storage key of the clean PNG.

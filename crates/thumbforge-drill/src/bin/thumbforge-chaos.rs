@@ -18,6 +18,7 @@ use std::{
     },
     time::{Duration, Instant},
 };
+use thumbforge_core::ThumbnailStatus;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -158,7 +159,10 @@ async fn held_by(redis_url: &str, pid: u32) -> anyhow::Result<Vec<String>> {
 }
 
 /// Attempts and status of these thumbnails.
-async fn attempts(db: &Db, ids: &[String]) -> anyhow::Result<HashMap<String, (i32, String)>> {
+async fn attempts(
+    db: &Db,
+    ids: &[String],
+) -> anyhow::Result<HashMap<String, (i32, ThumbnailStatus)>> {
     let mut out = HashMap::new();
     for id in ids {
         if let Some(t) = thumbforge_db::thumbnails::find(db, id).await? {
@@ -451,7 +455,7 @@ async fn main() -> anyhow::Result<()> {
                         loop {
                             let now = attempts(&db, &held).await.unwrap_or_default();
                             let done = held.iter().all(|id| match (before.get(id), now.get(id)) {
-                                (Some((a0, _)), Some((a1, s))) => a1 > a0 || s != "processing",
+                                (Some((a0, _)), Some((a1, s))) => a1 > a0 || s.is_terminal(),
                                 _ => true,
                             });
                             if done || killed_at.elapsed() > Duration::from_secs(120) {
@@ -514,10 +518,10 @@ async fn main() -> anyhow::Result<()> {
         match thumbforge_db::generations::status_of(&db, id).await? {
             None => lost += 1,
             Some(status) => {
-                if status == "processing" {
+                if !status.is_terminal() {
                     stuck += 1;
                 }
-                *statuses.entry(status).or_default() += 1;
+                *statuses.entry(status.to_string()).or_default() += 1;
             }
         }
     }

@@ -82,13 +82,13 @@ async fn noop(delivery: Delivery, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError
         ctx.pickups.lock().expect("pickups").push(started - at);
     }
     if let Some(writer) = &ctx.writer {
-        use thumbforge_db::{batch::JobResult, thumbnails};
+        use thumbforge_db::lifecycle::{JobResult, Success};
         let lease = thumbforge_db::now_ms() + 60_000;
         let t = Instant::now();
         let claimed = writer.claim(&delivery.job.thumbnail_id, lease).await?;
         let t = ctx.spent(0, t);
         if let Some(job) = claimed {
-            let success = thumbnails::Success {
+            let success = Success {
                 storage_key: "bench".to_owned(),
                 watermarked_key: None,
                 file_size_bytes: 1,

@@ -4,9 +4,10 @@
 //!
 //! Idempotent: a redelivered job whose thumbnail is terminal does nothing;
 //! outputs go to deterministic keys; every status write is conditional.
-//! Model failures are decided here (they become a failed thumbnail with a
-//! public message); only infrastructure errors (database, storage) are
-//! returned, so the queue delivers the job again.
+//! Each failure is decided where it happens ([`JobError`]): the model's and
+//! the request's fail the thumbnail with a reason and a public message;
+//! infrastructure errors (database, storage) are returned, so the queue
+//! delivers the job again.
 
 use std::{
     sync::Arc,
@@ -14,11 +15,12 @@ use std::{
 };
 
 use anyhow::Context;
-use thumbforge_core::{AspectRatio, ModelId, ProviderChoice};
+use thumbforge_core::{AspectRatio, EndReason, Failure, ModelId, ProviderChoice};
 use thumbforge_db::{
     Db, assets,
-    batch::{JobResult, StatusWriter},
+    batch::StatusWriter,
     crypto::Sealer,
+    lifecycle::{JobResult, Success},
     now_ms, provider_keys, thumbnails,
 };
 use thumbforge_providers::{
@@ -57,6 +59,26 @@ impl JobEnv {
     }
 }
 
+/// Why a delivery made no image.
+#[derive(Debug)]
+enum JobError {
+    /// Infrastructure (database, storage): the queue delivers the job
+    /// again.
+    Retry(anyhow::Error),
+    /// The thumbnail fails, with this reason and public message.
+    Fail(Failure),
+}
+
+impl From<anyhow::Error> for JobError {
+    fn from(e: anyhow::Error) -> JobError {
+        JobError::Retry(e)
+    }
+}
+
+fn fail(reason: EndReason, message: impl Into<String>) -> JobError {
+    JobError::Fail(Failure::new(reason, message))
+}
+
 /// What one delivery did, for logs and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -93,12 +115,15 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
     let generation = &ctx.generation;
     let produced = if attempt - ctx.thumbnail.attempt_base > env.max_attempts {
         warn!(attempt, "giving up on a thumbnail that keeps failing");
-        Err(format!(
-            "The thumbnail could not be rendered after {} attempts.",
-            env.max_attempts
+        Err(fail(
+            EndReason::AttemptsExhausted,
+            format!(
+                "The thumbnail could not be rendered after {} attempts.",
+                env.max_attempts
+            ),
         ))
     } else {
-        produce(env, &ctx).await?
+        produce(env, &ctx).await
     };
     let (result, outcome) = match produced {
         Ok(image) => {
@@ -124,7 +149,7 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
                 }
                 None => (None, clean.len()),
             };
-            let success = thumbnails::Success {
+            let success = Success {
                 storage_key: clean_key,
                 watermarked_key: wm_key,
                 file_size_bytes: served_size as i64,
@@ -134,10 +159,11 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
             };
             (JobResult::Succeeded(success), Outcome::Succeeded)
         }
-        Err(public_message) => (JobResult::Failed(public_message), Outcome::Failed),
+        Err(JobError::Fail(failure)) => (JobResult::Failed(failure), Outcome::Failed),
+        Err(JobError::Retry(e)) => return Err(e),
     };
-    let error = match &result {
-        JobResult::Failed(message) => Some(message.clone()),
+    let failure = match &result {
+        JobResult::Failed(failure) => Some(failure.clone()),
         JobResult::Succeeded(_) => None,
     };
     // The outcome, then the generation's status, in this process's next
@@ -148,13 +174,13 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
         .await
         .context("recording the outcome")?;
     let duration_ms = started.elapsed().as_millis() as u64;
-    match &error {
+    match &failure {
         None => {
             info!(duration_ms, changed = recorded.changed, generation.status = %recorded.generation, "thumbnail succeeded");
             env.metrics.jobs_succeeded.inc();
         }
-        Some(error) => {
-            info!(duration_ms, changed = recorded.changed, generation.status = %recorded.generation, %error, "thumbnail failed");
+        Some(Failure { reason, message }) => {
+            info!(duration_ms, changed = recorded.changed, generation.status = %recorded.generation, %reason, error = %message, "thumbnail failed");
             env.metrics.jobs_failed.inc();
         }
     }
@@ -164,22 +190,16 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
     Ok(outcome)
 }
 
-/// Calls the model. The outer `Err` is an infrastructure failure (the
-/// job is delivered again); the inner `Err` carries the message a client
-/// may read, and fails the thumbnail.
-async fn produce(
-    env: &JobEnv,
-    ctx: &thumbnails::JobContext,
-) -> anyhow::Result<Result<image::RgbImage, String>> {
+/// Calls the model.
+async fn produce(env: &JobEnv, ctx: &thumbnails::JobContext) -> Result<image::RgbImage, JobError> {
     let generation = &ctx.generation;
     let Ok(model) = generation.model.parse::<ModelId>() else {
-        return Ok(Err(format!("Unknown model `{}`.", generation.model)));
+        let message = format!("Unknown model `{}`.", generation.model);
+        return Err(fail(EndReason::Unavailable, message));
     };
     let Ok(aspect) = generation.aspect_ratio.parse::<AspectRatio>() else {
-        return Ok(Err(format!(
-            "Unsupported aspect ratio `{}`.",
-            generation.aspect_ratio
-        )));
+        let message = format!("Unsupported aspect ratio `{}`.", generation.aspect_ratio);
+        return Err(fail(EndReason::Unavailable, message));
     };
     let credentials = match generation.provider_used.parse::<ProviderChoice>() {
         Ok(ProviderChoice::Byok(provider)) => {
@@ -190,14 +210,18 @@ async fn produce(
                 Some(Ok(key)) => Credentials::Byok(provider, key.into()),
                 Some(Err(e)) => {
                     warn!(error = %e, %provider, "org provider key unreadable");
-                    return Ok(Err(format!(
-                        "The organisation's {provider} key could not be read; set it again."
-                    )));
+                    return Err(fail(
+                        EndReason::Unavailable,
+                        format!(
+                            "The organisation's {provider} key could not be read; set it again."
+                        ),
+                    ));
                 }
                 None => {
-                    return Ok(Err(format!(
-                        "The organisation has no {provider} key configured any more."
-                    )));
+                    return Err(fail(
+                        EndReason::Unavailable,
+                        format!("The organisation has no {provider} key configured any more."),
+                    ));
                 }
             }
         }
@@ -207,15 +231,13 @@ async fn produce(
         Ok(provider) => provider,
         Err(e) => {
             warn!(error = %e, "model not available on this worker");
-            return Ok(Err(format!(
-                "The model `{model}` is not available on this server."
-            )));
+            return Err(fail(
+                EndReason::Unavailable,
+                format!("The model `{model}` is not available on this server."),
+            ));
         }
     };
-    let references = match load_references(env, generation).await? {
-        Ok(references) => references,
-        Err(message) => return Ok(Err(message)),
-    };
+    let references = load_references(env, generation).await?;
     let (width, height) = aspect.dimensions();
     let style: Option<thumbforge_core::StyleSpec> = generation
         .style
@@ -253,17 +275,24 @@ async fn produce(
             outcome,
         })
         .inc();
-    Ok(match answer {
-        Err(_) => Err(format!(
-            "The image model did not answer within {} seconds.",
-            env.job_timeout.as_secs()
+    match answer {
+        Err(_) => Err(fail(
+            EndReason::ModelError,
+            format!(
+                "The image model did not answer within {} seconds.",
+                env.job_timeout.as_secs()
+            ),
         )),
         Ok(Err(e)) => {
             warn!(error = %e, retryable = e.is_retryable(), "model call failed");
-            Err(e.public_message())
+            let reason = match e {
+                ProviderError::Safety => EndReason::Safety,
+                _ => EndReason::ModelError,
+            };
+            Err(fail(reason, e.public_message()))
         }
         Ok(Ok(image)) => Ok(normalize(&image, width, height)),
-    })
+    }
 }
 
 /// A style preset as the renderer takes it (colours were validated when
@@ -286,12 +315,13 @@ fn render_style(style: &thumbforge_core::StyleSpec) -> thumbforge_render::Style 
 
 /// The generation's references, primary first: the fetched URLs
 /// (`reference_image_url`, then `youtube_references`), then the person and
-/// inspiration assets. A URL that cannot be used fails the thumbnail with
-/// the reason.
+/// inspiration assets. A reference that cannot be used fails the
+/// thumbnail with the reason.
 async fn load_references(
     env: &JobEnv,
     generation: &thumbforge_db::entities::generations::Model,
-) -> anyhow::Result<Result<Vec<Reference>, String>> {
+) -> Result<Vec<Reference>, JobError> {
+    let unusable = |message: String| fail(EndReason::Reference, message);
     let urls: Vec<String> = serde_json::from_str(&generation.reference_urls).unwrap_or_default();
     let fetched = futures::future::join_all(urls.iter().map(|u| env.fetch.fetch(u))).await;
     let mut references = Vec::new();
@@ -302,7 +332,7 @@ async fn load_references(
                 let png = match decode::to_png(&image) {
                     Ok(png) => png,
                     Err(e) => {
-                        return Ok(Err(format!(
+                        return Err(unusable(format!(
                             "Reference image {url} could not be used: {e}."
                         )));
                     }
@@ -315,7 +345,7 @@ async fn load_references(
             }
             Err(e) => {
                 warn!(error = %e, "reference refused");
-                return Ok(Err(format!(
+                return Err(unusable(format!(
                     "Reference image {url} could not be used: {e}."
                 )));
             }
@@ -331,7 +361,7 @@ async fn load_references(
             .context("reading reference assets")?;
         for id in &ids {
             let Some(asset) = found.iter().find(|a| &a.id == id) else {
-                return Ok(Err(format!(
+                return Err(unusable(format!(
                     "Asset {id} was deleted before the thumbnail was made."
                 )));
             };
@@ -355,11 +385,11 @@ async fn load_references(
                     png,
                     url: None,
                 }),
-                Err(e) => return Ok(Err(format!("Asset {id} could not be read: {e}."))),
+                Err(e) => return Err(unusable(format!("Asset {id} could not be read: {e}."))),
             }
         }
     }
-    Ok(Ok(references))
+    Ok(references)
 }
 
 /// The clean PNG, and the watermarked one when the plan asks for it.
