@@ -30,7 +30,7 @@ pub(crate) fn stmt(backend: DbBackend, pg: &str, values: Vec<Value>) -> Statemen
 /// Positional parameters in the backend's spelling (`$n` or `?`).
 pub(crate) struct Params {
     backend: DbBackend,
-    pub(crate) values: Vec<Value>,
+    values: Vec<Value>,
 }
 
 impl Params {
@@ -47,6 +47,17 @@ impl Params {
             DbBackend::Postgres => format!("${}", self.values.len()),
             _ => "?".to_owned(),
         }
+    }
+
+    /// Runs `sql`, written with these parameters.
+    pub(crate) async fn query(
+        self,
+        db: &crate::Db,
+        sql: String,
+    ) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+        use sea_orm::ConnectionTrait;
+        let statement = Statement::from_sql_and_values(self.backend, sql, self.values);
+        db.conn().query_all_raw(statement).await
     }
 
     /// A row of a `VALUES` list.
