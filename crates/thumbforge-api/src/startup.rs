@@ -8,46 +8,19 @@ use actix_web::HttpMessage;
 use actix_web::dev::Service;
 use actix_web::{App, HttpRequest, dev::Server, dev::ServerHandle, error::QueryPayloadError, web};
 use anyhow::Context;
-use secrecy::SecretString;
 use thumbforge_config::Settings;
 use thumbforge_core::{ModelId, request::parse_model};
 use thumbforge_db::Db;
 use thumbforge_providers::Providers;
 use thumbforge_queue::JobQueue;
+use thumbforge_runtime::Deps;
 use thumbforge_storage::Storage;
 use thumbforge_telemetry::metrics::Metrics;
-use thumbforge_worker::WorkerDeps;
 
 use futures::{TryFutureExt, future::Either};
 use thumbforge_core::ValidationError;
 
 use crate::{access, error::ApiError, routes, signing::UrlSigner};
-
-/// What the API talks to.
-#[derive(Debug, Clone)]
-pub struct ApiDeps {
-    pub db: Db,
-    pub queue: JobQueue,
-    pub storage: Storage,
-    pub providers: Providers,
-    pub sealer: thumbforge_db::crypto::Sealer,
-    pub secret: SecretString,
-    pub metrics: Arc<Metrics>,
-}
-
-impl ApiDeps {
-    pub fn from_worker_deps(deps: &WorkerDeps, secret: SecretString) -> ApiDeps {
-        ApiDeps {
-            db: deps.db.clone(),
-            queue: deps.queue.clone(),
-            storage: deps.storage.clone(),
-            providers: deps.providers.clone(),
-            sealer: deps.sealer.clone(),
-            secret,
-            metrics: deps.metrics.clone(),
-        }
-    }
-}
 
 /// Shared by every handler.
 #[derive(Debug)]
@@ -144,7 +117,7 @@ pub struct Application {
 pub const DRAIN_SECS: u64 = 5;
 
 impl Application {
-    pub async fn build(settings: &Settings, deps: ApiDeps) -> anyhow::Result<Application> {
+    pub async fn build(settings: &Settings, deps: &Deps) -> anyhow::Result<Application> {
         let default_model: ModelId = parse_model(&settings.models.default)
             .with_context(|| format!("models.default = {:?}", settings.models.default))?;
         let store_db = deps
@@ -179,18 +152,19 @@ impl Application {
                 .build()
                 .context("building the HTTP client")?,
             submitter,
-            db: deps.db,
-            queue: deps.queue,
-            storage: deps.storage,
-            providers: deps.providers,
-            sealer: deps.sealer,
+            db: deps.db.clone(),
+            queue: deps.queue.clone(),
+            storage: deps.storage.clone(),
+            providers: deps.providers.clone(),
+            sealer: deps.sealer.clone(),
             allow_http_references: settings.references.allow_http,
             max_upload_bytes: settings.references.max_upload_bytes,
             upload_limits: thumbforge_providers::decode::DecodeLimits {
                 max_dimension: settings.references.max_dimension,
                 max_alloc: settings.references.max_decode_bytes,
             },
-            signer: UrlSigner::new(deps.secret).with_previous(settings.previous_secret.clone()),
+            signer: UrlSigner::new(deps.secret.clone())
+                .with_previous(settings.previous_secret.clone()),
             default_model,
             public_url: settings.public_url.clone(),
             max_body_bytes: settings.api.max_body_bytes,
@@ -199,7 +173,7 @@ impl Application {
             caches: Caches::new(std::time::Duration::from_secs(settings.api.auth_cache_secs)),
         });
         let mcp = crate::mcp::service(state.clone());
-        let metrics = deps.metrics;
+        let metrics = deps.metrics.clone();
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -341,16 +315,6 @@ fn method_label(method: &actix_web::http::Method) -> std::borrow::Cow<'static, s
         Some((_, name)) => std::borrow::Cow::Borrowed(name),
         None => std::borrow::Cow::Owned(method.as_str().to_owned()),
     }
-}
-
-/// The server secret (see `Settings::resolve_secret`).
-pub fn resolve_secret(settings: &Settings) -> anyhow::Result<SecretString> {
-    settings.resolve_secret().with_context(|| {
-        format!(
-            "reading or creating the secret in {}",
-            settings.data_dir.display()
-        )
-    })
 }
 
 #[cfg(test)]

@@ -163,7 +163,7 @@ async fn a_redelivered_job_does_nothing() {
         .expect("db")
         .expect("row");
 
-    let deps = thumbforge_worker::connect(&app.settings)
+    let deps = thumbforge_runtime::connect(&app.settings)
         .await
         .expect("deps");
     let env = JobEnv {
