@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod access;
+mod app;
 pub mod auth;
 mod body;
 pub mod error;
@@ -12,10 +13,13 @@ pub mod ratelimit;
 mod routes;
 pub mod signing;
 mod startup;
+mod state;
 pub mod submit;
+mod wire;
 
 pub use actix_web::dev::ServerHandle;
-pub use startup::{AppState, Application};
+pub use startup::Application;
+pub use state::AppState;
 
 /// The `thumbforge-api` process: the HTTP API alone (workers run elsewhere).
 pub async fn run(settings: thumbforge_config::Settings) -> anyhow::Result<()> {
