@@ -5,7 +5,7 @@ mod runtime;
 pub mod sweeper;
 pub mod webhooks;
 
-pub use runtime::start;
+pub use runtime::{job_env, start};
 
 use std::sync::Arc;
 

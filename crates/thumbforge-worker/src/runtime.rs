@@ -79,10 +79,9 @@ fn worker_name() -> String {
     format!("{host}-{}-{}", std::process::id(), random_token(6))
 }
 
-/// Starts the worker and the sweeper; the returned task ends after
-/// `shutdown` is cancelled and held jobs are finished or handed back.
-pub fn start(deps: Arc<Deps>, settings: &Settings, shutdown: CancellationToken) -> JoinHandle<()> {
-    let env = Arc::new(JobEnv {
+/// The render job's environment, from what the process connected to.
+pub fn job_env(deps: &Deps, settings: &Settings) -> JobEnv {
+    JobEnv {
         writer: thumbforge_db::batch::StatusWriter::new(deps.db.clone()),
         db: deps.db.clone(),
         storage: deps.storage.clone(),
@@ -92,7 +91,13 @@ pub fn start(deps: Arc<Deps>, settings: &Settings, shutdown: CancellationToken) 
         job_timeout: Duration::from_secs(settings.worker.job_timeout_secs),
         max_attempts: settings.queue.max_attempts.max(1) as i32,
         metrics: deps.metrics.clone(),
-    });
+    }
+}
+
+/// Starts the worker and the sweeper; the returned task ends after
+/// `shutdown` is cancelled and held jobs are finished or handed back.
+pub fn start(deps: Arc<Deps>, settings: &Settings, shutdown: CancellationToken) -> JoinHandle<()> {
+    let env = Arc::new(job_env(&deps, settings));
     let grace = Duration::from_secs(settings.worker.shutdown_grace_secs);
     let sweep = SweepConfig {
         interval: Duration::from_secs(settings.worker.sweep_interval_secs.max(1)),

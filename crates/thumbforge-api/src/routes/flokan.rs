@@ -367,70 +367,30 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
-    use thumbforge_db::entities::{generations as g, thumbnails as t};
-
     use super::*;
 
+    /// A Flokan generation of one thumbnail per entry of `thumbs` (status,
+    /// end reason, started), the generation itself `status`.
     fn view(
         status: &str,
         thumbs: &[(&str, Option<EndReason>, bool)],
     ) -> generations::GenerationView {
-        let generation = g::Model {
-            id: "gen_1".into(),
-            org_id: "org_1".into(),
-            prompt: "p".into(),
-            model: "pro".into(),
-            count: thumbs.len() as i32,
-            aspect_ratio: "16:9".into(),
-            person_ids: "[]".into(),
-            inspiration_ids: "[]".into(),
-            status: status.parse().expect("status"),
-            created_at: 0,
-            updated_at: 0,
-            completed_at: None,
-            reference_urls: "[]".into(),
-            provider_used: "system".into(),
-            credits_consumed: 0,
-            title: None,
-            card_id: None,
-            webhook_url: None,
-            webhook_events: None,
-            webhook_state: None,
-            style: None,
-        };
-        let thumbnails = thumbs
-            .iter()
-            .enumerate()
-            .map(|(i, (status, reason, started))| t::Model {
-                id: format!("thm_{i}"),
-                generation_id: "gen_1".into(),
-                org_id: "org_1".into(),
-                idx: i as i32,
-                status: status.parse().expect("status"),
-                error: reason.map(|r| r.to_string()),
-                end_reason: *reason,
-                is_watermarked: false,
-                is_hidden: false,
-                storage_key: None,
-                watermarked_key: None,
-                file_size_bytes: None,
-                width: None,
-                height: None,
-                generation_time_ms: None,
-                attempts: 0,
-                created_at: 0,
-                started_at: started.then_some(1),
-                completed_at: None,
-                enqueued_at: None,
-                lease_expires_at: None,
-                dismissed_at: None,
-                attempt_base: 0,
-            })
-            .collect();
-        generations::GenerationView {
-            generation,
-            thumbnails,
+        let body = json!({"video_title": "t", "prompt": "p", "image_model": "pro",
+            "aspect_ratio": "16:9", "image_count": thumbs.len()});
+        let request = serde_json::from_value::<FlokanGenerateBody>(body)
+            .expect("a body")
+            .into_request(false)
+            .expect("a request");
+        let mut view =
+            generations::build("org_1", thumbforge_core::Plan::Pro, ModelId::Pro, &request);
+        view.generation.status = status.parse().expect("status");
+        for (t, (status, reason, started)) in view.thumbnails.iter_mut().zip(thumbs) {
+            t.status = status.parse().expect("status");
+            t.error = reason.map(|r| r.to_string());
+            t.end_reason = *reason;
+            t.started_at = started.then_some(1);
         }
+        view
     }
 
     #[test]
