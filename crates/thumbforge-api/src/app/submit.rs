@@ -49,6 +49,8 @@ impl Accepted {
     }
 }
 
+/// Commits `new` for `caller` (or, for a replayed `Idempotency-Key`,
+/// answers the generation the key first made).
 pub async fn submit(
     state: &AppState,
     caller: &Caller,
