@@ -6,7 +6,9 @@
 //! - at this boundary every failure becomes an `ApiError`, which picks the
 //!   status code and a stable machine-readable `code`, renders RFC 9457
 //!   `application/problem+json`, and logs a 5xx once, here. Clients never
-//!   see internal detail.
+//!   see internal detail. On Flokan's surface the same error is a
+//!   `FlokanError`: Flokan's `{success: false, error}` envelope and status
+//!   codes, with our `code` beside it.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use serde::Serialize;
@@ -119,6 +121,14 @@ impl ApiError {
         }
     }
 
+    /// A field or a query parameter that is not as documented.
+    pub fn invalid(code: ErrorCode, detail: impl Into<String>) -> ApiError {
+        ApiError::InvalidField {
+            code,
+            detail: detail.into(),
+        }
+    }
+
     pub fn internal(e: impl Into<anyhow::Error>) -> ApiError {
         ApiError::Internal(e.into())
     }
@@ -214,4 +224,64 @@ impl ResponseError for ApiError {
         }
         response
     }
+}
+
+/// An [`ApiError`] in the envelope and status codes of Flokan's surface
+/// (`routes::flokan`, and the YouTube search mounted beside it).
+#[derive(Debug)]
+pub struct FlokanError(pub ApiError);
+
+impl From<ApiError> for FlokanError {
+    fn from(e: ApiError) -> FlokanError {
+        FlokanError(e)
+    }
+}
+
+impl std::fmt::Display for FlokanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for FlokanError {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            // Flokan: "400 Validation error (bad model, ratio, count out of range, …)".
+            ApiError::MalformedJson(_)
+            | ApiError::InvalidField { .. }
+            | ApiError::Validation(_)
+            | ApiError::Route(_)
+            | ApiError::InvalidIdempotencyKey
+            | ApiError::IdempotencyKeyReused => StatusCode::BAD_REQUEST,
+            other => other.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        // Logs and headers (Retry-After, rate limits) as the native error.
+        let native = self.0.error_response();
+        let mut response = HttpResponse::build(self.status_code());
+        for (name, value) in native.headers() {
+            if name != actix_web::http::header::CONTENT_TYPE {
+                response.insert_header((name.clone(), value.clone()));
+            }
+        }
+        let error = match &self.0 {
+            ApiError::Internal(_) => "Unexpected server error".to_owned(),
+            other => other.to_string(),
+        };
+        response.json(FlokanErrorBody {
+            success: false,
+            error,
+            code: self.0.code().as_str().to_owned(),
+        })
+    }
+}
+
+/// Flokan's error envelope, with our stable `code` beside it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FlokanErrorBody {
+    pub success: bool,
+    pub error: String,
+    pub code: String,
 }

@@ -10,10 +10,8 @@ use thumbforge_core::{ErrorCode, GenerateRequest};
 use thumbforge_testkit::fuzz::{corpus, mutated};
 
 use crate::{
-    body::parse_json,
-    error::ApiError,
-    mcp::GenerateArgs,
-    routes::{flokan::FlokanGenerateBody, generate::GenerateBody},
+    body::parse_json, error::ApiError, mcp::GenerateArgs, routes::flokan::FlokanGenerateBody,
+    wire::GenerateBody,
 };
 
 const JSON_TOKENS: &[&[u8]] = &[

@@ -23,9 +23,18 @@ use rmcp::{
 use rmcp_actix_web::transport::StreamableHttpService;
 use serde::Deserialize;
 use thumbforge_core::GenerateRequest;
-use thumbforge_db::{generations, keys::Caller};
+use thumbforge_db::keys::Caller;
 
-use crate::{AppState, error::ApiError, routes::generate::GenerateBody};
+use crate::{
+    AppState,
+    app::{
+        generations::{get, parse_id},
+        submit::{NewGeneration, submit},
+        youtube,
+    },
+    error::ApiError,
+    wire::{GenerateBody, GenerateResponse, GenerationBody},
+};
 
 /// The key the client presented, carried from the HTTP request.
 #[derive(Debug, Clone)]
@@ -110,6 +119,12 @@ fn rpc_error(e: ApiError) -> McpError {
     McpError::new(code, message, Some(serde_json::json!({ "code": e.code() })))
 }
 
+/// A tool's answer as structured JSON, or its error.
+fn answer(result: Result<impl serde::Serialize, ApiError>) -> Result<CallToolResult, McpError> {
+    let value = result.and_then(|a| serde_json::to_value(a).map_err(ApiError::internal));
+    Ok(CallToolResult::structured(value.map_err(rpc_error)?))
+}
+
 fn key_of(parts: &http::request::Parts) -> Option<String> {
     parts
         .extensions
@@ -158,24 +173,19 @@ impl ThumbforgeMcp {
         Extension(parts): Extension<http::request::Parts>,
     ) -> Result<CallToolResult, McpError> {
         let caller = self.caller(&parts, true).await?;
-        let body = GenerateBody::from(args);
-        let state = &self.state;
-        let accepted = async {
-            let request = GenerateRequest::try_from(body)?;
-            let model = request.model.unwrap_or(state.default_model);
-            crate::routes::generate::check_request(state, &caller, model, &request).await?;
-            let view = generations::build(&caller.org_id, caller.plan, model, &request);
-            let answer = serde_json::json!({
-                "generationId": view.generation.id,
-                "thumbnailIds": view.thumbnails.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
-                "status": "processing",
-            });
-            crate::routes::generate::accept(state, &caller, view).await?;
-            Ok::<_, ApiError>(answer)
-        }
-        .await
-        .map_err(rpc_error)?;
-        Ok(CallToolResult::structured(accepted))
+        answer(
+            async {
+                let new = NewGeneration {
+                    request: GenerateRequest::try_from(GenerateBody::from(args))?,
+                    style_id: None,
+                    idempotency_key: None,
+                };
+                Ok(GenerateResponse::from(
+                    submit(&self.state, &caller, new).await?,
+                ))
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -187,17 +197,14 @@ impl ThumbforgeMcp {
         Extension(parts): Extension<http::request::Parts>,
     ) -> Result<CallToolResult, McpError> {
         let caller = self.caller(&parts, false).await?;
-        let view = async {
-            let id = crate::routes::generations::parse_id(&args.generation_id)?;
-            crate::routes::generations::find_view(&self.state, &caller.org_id, &id).await
-        }
-        .await
-        .map_err(rpc_error)?;
-        let body =
-            crate::routes::generations::render(&self.state, &base_url(&self.state, &parts), &view);
-        Ok(CallToolResult::structured(
-            serde_json::to_value(body).map_err(|e| rpc_error(ApiError::internal(e)))?,
-        ))
+        let base = base_url(&self.state, &parts);
+        answer(
+            async {
+                let view = get(&self.state, &caller, &parse_id(&args.generation_id)?).await?;
+                Ok(GenerationBody::new(&self.state, &base, &view))
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -209,14 +216,7 @@ impl ThumbforgeMcp {
         Extension(parts): Extension<http::request::Parts>,
     ) -> Result<CallToolResult, McpError> {
         self.caller(&parts, false).await?;
-        let data = crate::routes::youtube::search_core(
-            &self.state,
-            &args.query,
-            args.page_token.as_deref(),
-        )
-        .await
-        .map_err(rpc_error)?;
-        Ok(CallToolResult::structured(data))
+        answer(youtube::search(&self.state, &args.query, args.page_token.as_deref()).await)
     }
 }
 

@@ -151,6 +151,23 @@ impl Modify for NulRefusal {
     }
 }
 
+/// The Swagger UI at `/docs` (bundled, no CDN) and the spec it reads.
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    use actix_web::{HttpResponse, web};
+    cfg.service(
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+            .url("/api/v1/openapi.json", ApiDoc::openapi()),
+    )
+    .route(
+        "/docs",
+        web::get().to(|| async {
+            HttpResponse::Found()
+                .insert_header(("Location", "/docs/"))
+                .finish()
+        }),
+    );
+}
+
 /// The spec as served and checked in.
 pub fn spec_json() -> String {
     ApiDoc::openapi()

@@ -1,137 +1,27 @@
 //! Building the app: bind first (so tests can ask for port 0 and read the
 //! real port), then run until stopped.
 
-use std::{net::TcpListener, sync::Arc};
+use std::net::TcpListener;
 use thumbforge_core::ErrorCode;
 
 use actix_web::HttpMessage;
 use actix_web::dev::Service;
-use actix_web::{App, HttpRequest, dev::Server, dev::ServerHandle, error::QueryPayloadError, web};
+use actix_web::{App, dev::Server, dev::ServerHandle, error::QueryPayloadError, web};
 use anyhow::Context;
-use secrecy::SecretString;
 use thumbforge_config::Settings;
 use thumbforge_core::{ModelId, request::parse_model};
-use thumbforge_db::Db;
-use thumbforge_providers::Providers;
-use thumbforge_queue::JobQueue;
-use thumbforge_storage::Storage;
-use thumbforge_telemetry::metrics::Metrics;
-use thumbforge_worker::WorkerDeps;
+use thumbforge_runtime::Deps;
 
 use futures::{TryFutureExt, future::Either};
 use thumbforge_core::ValidationError;
 
-use crate::{access, error::ApiError, routes, signing::UrlSigner};
-
-/// What the API talks to.
-#[derive(Debug, Clone)]
-pub struct ApiDeps {
-    pub db: Db,
-    pub queue: JobQueue,
-    pub storage: Storage,
-    pub providers: Providers,
-    pub sealer: thumbforge_db::crypto::Sealer,
-    pub secret: SecretString,
-    pub metrics: Arc<Metrics>,
-}
-
-impl ApiDeps {
-    pub fn from_worker_deps(deps: &WorkerDeps, secret: SecretString) -> ApiDeps {
-        ApiDeps {
-            db: deps.db.clone(),
-            queue: deps.queue.clone(),
-            storage: deps.storage.clone(),
-            providers: deps.providers.clone(),
-            sealer: deps.sealer.clone(),
-            secret,
-            metrics: deps.metrics.clone(),
-        }
-    }
-}
-
-/// Shared by every handler.
-#[derive(Debug)]
-pub struct AppState {
-    pub db: Db,
-    pub queue: JobQueue,
-    pub storage: Storage,
-    pub providers: Providers,
-    /// Seals organisations' provider keys.
-    pub sealer: thumbforge_db::crypto::Sealer,
-    /// `references.allow_http`: plain-http reference URLs accepted.
-    pub allow_http_references: bool,
-    /// Largest asset upload.
-    pub max_upload_bytes: usize,
-    /// Decode limits for uploaded assets.
-    pub upload_limits: thumbforge_providers::decode::DecodeLimits,
-    pub signer: UrlSigner,
-    pub default_model: ModelId,
-    pub public_url: Option<String>,
-    pub max_body_bytes: usize,
-    pub url_ttl_secs: i64,
-    pub metrics: Arc<Metrics>,
-    pub caches: Caches,
-    /// New generations are committed and pushed through here, in batches.
-    pub submitter: crate::submit::Submitter,
-    /// Per-key rate limits.
-    pub limiter: crate::ratelimit::Limiter,
-    /// The scripted test model is accepted (Flokan's surface lets it stand
-    /// in for its models then).
-    pub test_model_enabled: bool,
-    /// How long Flokan's synchronous generate waits.
-    pub sync_wait: std::time::Duration,
-    pub youtube: thumbforge_config::YoutubeSettings,
-    /// Outbound HTTP (YouTube search).
-    pub http: reqwest::Client,
-}
-
-/// In-process caches that keep the hot read paths off the database.
-#[derive(Debug)]
-pub struct Caches {
-    /// Key hash → caller. Key and plan changes take effect within the TTL
-    /// (`api.auth_cache_secs`); unknown keys are never cached.
-    pub callers: moka::sync::Cache<[u8; 32], thumbforge_db::keys::Caller>,
-    /// (generation, URL expiry) → the serialized answer for a terminal
-    /// generation, with the org and base URL it was made for (checked on
-    /// every hit).
-    pub bodies: moka::sync::Cache<(String, i64), Arc<CachedBody>>,
-}
-
-#[derive(Debug)]
-pub struct CachedBody {
-    pub org_id: String,
-    pub base: String,
-    pub bytes: actix_web::web::Bytes,
-}
-
-impl Caches {
-    pub fn new(auth_ttl: std::time::Duration) -> Caches {
-        Caches {
-            callers: moka::sync::Cache::builder()
-                .max_capacity(if auth_ttl.is_zero() { 0 } else { 10_000 })
-                .time_to_live(auth_ttl.max(std::time::Duration::from_secs(1)))
-                .build(),
-            bodies: moka::sync::Cache::builder()
-                .max_capacity(20_000)
-                .time_to_live(std::time::Duration::from_secs(300))
-                .build(),
-        }
-    }
-}
-
-impl AppState {
-    /// Where clients reach us: the configured public URL, else the scheme
-    /// and host the request came in on.
-    pub fn base_url(&self, req: &HttpRequest) -> String {
-        match &self.public_url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => {
-                let info = req.connection_info();
-                format!("{}://{}", info.scheme(), info.host())
-            }
-        }
-    }
-}
+use crate::{
+    access,
+    error::{ApiError, FlokanError},
+    routes,
+    signing::UrlSigner,
+    state::{AppState, Caches},
+};
 
 pub struct Application {
     port: u16,
@@ -144,7 +34,7 @@ pub struct Application {
 pub const DRAIN_SECS: u64 = 5;
 
 impl Application {
-    pub async fn build(settings: &Settings, deps: ApiDeps) -> anyhow::Result<Application> {
+    pub async fn build(settings: &Settings, deps: &Deps) -> anyhow::Result<Application> {
         let default_model: ModelId = parse_model(&settings.models.default)
             .with_context(|| format!("models.default = {:?}", settings.models.default))?;
         let store_db = deps
@@ -179,18 +69,19 @@ impl Application {
                 .build()
                 .context("building the HTTP client")?,
             submitter,
-            db: deps.db,
-            queue: deps.queue,
-            storage: deps.storage,
-            providers: deps.providers,
-            sealer: deps.sealer,
+            db: deps.db.clone(),
+            queue: deps.queue.clone(),
+            storage: deps.storage.clone(),
+            providers: deps.providers.clone(),
+            sealer: deps.sealer.clone(),
             allow_http_references: settings.references.allow_http,
             max_upload_bytes: settings.references.max_upload_bytes,
             upload_limits: thumbforge_providers::decode::DecodeLimits {
                 max_dimension: settings.references.max_dimension,
                 max_alloc: settings.references.max_decode_bytes,
             },
-            signer: UrlSigner::new(deps.secret).with_previous(settings.previous_secret.clone()),
+            signer: UrlSigner::new(deps.secret.clone())
+                .with_previous(settings.previous_secret.clone()),
             default_model,
             public_url: settings.public_url.clone(),
             max_body_bytes: settings.api.max_body_bytes,
@@ -199,7 +90,7 @@ impl Application {
             caches: Caches::new(std::time::Duration::from_secs(settings.api.auth_cache_secs)),
         });
         let mcp = crate::mcp::service(state.clone());
-        let metrics = deps.metrics;
+        let metrics = deps.metrics.clone();
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -211,11 +102,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(
                     web::QueryConfig::default().error_handler(|e: QueryPayloadError, _| {
-                        ApiError::InvalidField {
-                            code: ErrorCode::InvalidQuery,
-                            detail: e.to_string(),
-                        }
-                        .into()
+                        ApiError::invalid(ErrorCode::InvalidQuery, e.to_string()).into()
                     }),
                 )
                 .wrap_fn({
@@ -230,7 +117,7 @@ impl Application {
                             });
                             // Each surface refuses in its own error shape.
                             let response = if req.path().starts_with(routes::flokan::PREFIX) {
-                                req.error_response(routes::flokan::FlokanError(refusal))
+                                req.error_response(FlokanError(refusal))
                             } else {
                                 req.error_response(refusal)
                             };
@@ -281,6 +168,7 @@ impl Application {
                     }
                 })
                 .configure(routes::configure)
+                .configure(crate::openapi::configure)
                 .service(mcp.clone().scope_with_path("/api/mcp"))
                 .default_service(web::to(routes::not_found))
         })
@@ -341,16 +229,6 @@ fn method_label(method: &actix_web::http::Method) -> std::borrow::Cow<'static, s
         Some((_, name)) => std::borrow::Cow::Borrowed(name),
         None => std::borrow::Cow::Owned(method.as_str().to_owned()),
     }
-}
-
-/// The server secret (see `Settings::resolve_secret`).
-pub fn resolve_secret(settings: &Settings) -> anyhow::Result<SecretString> {
-    settings.resolve_secret().with_context(|| {
-        format!(
-            "reading or creating the secret in {}",
-            settings.data_dir.display()
-        )
-    })
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use thumbforge_api::{ApiDeps, Application, ServerHandle, resolve_secret};
+use thumbforge_api::{Application, ServerHandle};
 use thumbforge_config::Settings;
 use thumbforge_core::Plan;
 use thumbforge_db::{Db, keys, orgs};
-use thumbforge_worker::WorkerDeps;
+use thumbforge_runtime::Deps;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -23,15 +23,14 @@ pub struct Embedded {
     worker: Option<JoinHandle<()>>,
     shutdown: CancellationToken,
     first_key: Option<String>,
-    deps: WorkerDeps,
+    deps: Deps,
 }
 
 impl Embedded {
     pub async fn start(settings: Settings) -> anyhow::Result<Embedded> {
-        let deps = thumbforge_worker::connect(&settings).await?;
+        let deps = thumbforge_runtime::connect(&settings).await?;
         let first_key = bootstrap(&deps.db).await?;
-        let secret = resolve_secret(&settings)?;
-        let app = Application::build(&settings, ApiDeps::from_worker_deps(&deps, secret)).await?;
+        let app = Application::build(&settings, &deps).await?;
         let ip = settings
             .bind
             .parse::<SocketAddr>()

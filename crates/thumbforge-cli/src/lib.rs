@@ -236,7 +236,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 settings.previous_secret.is_some(),
                 "set THUMBFORGE_PREVIOUS_SECRET to the secret being replaced"
             );
-            let sealer = thumbforge_worker::sealer(&settings, &secret);
+            let sealer = thumbforge_runtime::sealer(&settings, &secret);
             let keys = provider_keys::reseal(&db, &sealer).await?;
             let hooks = thumbforge_db::webhooks::reseal(&db, &sealer).await?;
             for (what, r) in [("provider keys", keys), ("webhook secrets", hooks)] {
@@ -322,7 +322,7 @@ async fn provider_keys_command(
             let secret = settings
                 .resolve_secret()
                 .context("reading the server secret")?;
-            let sealer = thumbforge_worker::sealer(settings, &secret);
+            let sealer = thumbforge_runtime::sealer(settings, &secret);
             provider_keys::set(&db, &sealer, &org.id, provider, key)
                 .await
                 .context("storing the key")?;
@@ -360,7 +360,7 @@ async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let mut settings = settings.clone();
     settings.database.max_connections = 2;
-    thumbforge_worker::connect_db(&settings).await
+    thumbforge_runtime::connect_db(&settings).await
 }
 
 /// Hides a password in a database URL before printing it.
@@ -394,7 +394,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!();
     }
     println!("Press Ctrl-C to stop.");
-    thumbforge_worker::shutdown_signal().await;
+    thumbforge_runtime::shutdown_signal().await;
     println!("stopping: finishing running thumbnails…");
     app.stop().await;
     Ok(())

@@ -16,14 +16,11 @@ use std::{sync::Arc, time::Duration};
 use apalis::prelude::*;
 use thumbforge_config::Settings;
 use thumbforge_core::ids::random_token;
-use thumbforge_db::Db;
-use thumbforge_providers::Providers;
 use thumbforge_queue::{
     ConsumerSettings, Delivery, JobQueue, RENDER_QUEUE, RedisConsumer, RedisQueue, RenderThumbnail,
     SqliteQueue, SqliteQueueConfig, SqliteStorage,
 };
-use thumbforge_storage::Storage;
-use thumbforge_telemetry::metrics::Metrics;
+use thumbforge_runtime::Deps;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info_span, warn};
@@ -32,20 +29,6 @@ use crate::{
     jobs::render_thumbnail::{self, JobEnv},
     sweeper::{self, SweepConfig},
 };
-
-/// Everything a worker talks to.
-#[derive(Debug, Clone)]
-pub struct WorkerDeps {
-    pub db: Db,
-    pub queue: JobQueue,
-    pub storage: Storage,
-    pub providers: Providers,
-    /// SSRF-safe fetching of user-given reference URLs.
-    pub fetch: thumbforge_providers::FetchPolicy,
-    /// Opens organisations' provider keys (from the server secret).
-    pub sealer: thumbforge_db::crypto::Sealer,
-    pub metrics: Arc<Metrics>,
-}
 
 async fn handle(job: RenderThumbnail, env: Data<Arc<JobEnv>>) -> Result<(), BoxDynError> {
     let span = info_span!(
@@ -96,14 +79,9 @@ fn worker_name() -> String {
     format!("{host}-{}-{}", std::process::id(), random_token(6))
 }
 
-/// Starts the worker and the sweeper; the returned task ends after
-/// `shutdown` is cancelled and held jobs are finished or handed back.
-pub fn start(
-    deps: Arc<WorkerDeps>,
-    settings: &Settings,
-    shutdown: CancellationToken,
-) -> JoinHandle<()> {
-    let env = Arc::new(JobEnv {
+/// The render job's environment, from what the process connected to.
+pub fn job_env(deps: &Deps, settings: &Settings) -> JobEnv {
+    JobEnv {
         writer: thumbforge_db::batch::StatusWriter::new(deps.db.clone()),
         db: deps.db.clone(),
         storage: deps.storage.clone(),
@@ -113,7 +91,13 @@ pub fn start(
         job_timeout: Duration::from_secs(settings.worker.job_timeout_secs),
         max_attempts: settings.queue.max_attempts.max(1) as i32,
         metrics: deps.metrics.clone(),
-    });
+    }
+}
+
+/// Starts the worker and the sweeper; the returned task ends after
+/// `shutdown` is cancelled and held jobs are finished or handed back.
+pub fn start(deps: Arc<Deps>, settings: &Settings, shutdown: CancellationToken) -> JoinHandle<()> {
+    let env = Arc::new(job_env(&deps, settings));
     let grace = Duration::from_secs(settings.worker.shutdown_grace_secs);
     let sweep = SweepConfig {
         interval: Duration::from_secs(settings.worker.sweep_interval_secs.max(1)),
@@ -252,7 +236,7 @@ fn redis_monitor(consumer: &RedisConsumer, settings: &Settings, env: Arc<JobEnv>
 /// `/healthz` (alive) and `/readyz` (database and queue reachable) for the
 /// standalone worker.
 pub(crate) fn serve_health(
-    deps: WorkerDeps,
+    deps: Deps,
     port: u16,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
@@ -268,8 +252,8 @@ pub(crate) fn serve_health(
             )
             .route(
                 "/metrics",
-                web::get().to(|deps: web::Data<WorkerDeps>| async move {
-                    crate::sample_queue(&deps.queue, &deps.db, &deps.metrics).await;
+                web::get().to(|deps: web::Data<Deps>| async move {
+                    thumbforge_runtime::sample_queue(&deps.queue, &deps.db, &deps.metrics).await;
                     HttpResponse::Ok()
                         .content_type(thumbforge_telemetry::metrics::CONTENT_TYPE)
                         .body(deps.metrics.render())
@@ -277,7 +261,7 @@ pub(crate) fn serve_health(
             )
             .route(
                 "/readyz",
-                web::get().to(|deps: web::Data<WorkerDeps>| async move {
+                web::get().to(|deps: web::Data<Deps>| async move {
                     let db = deps.db.ping().await.is_ok();
                     let queue = deps.queue.ping().await.is_ok();
                     let body = serde_json::json!({"database": db, "queue": queue});

@@ -137,7 +137,7 @@ pub async fn retry(
         operator.org = %caller.org_id,
         "operator retried a dead job"
     );
-    crate::routes::generations::forget_cached(&state, &reopened.generation_id);
+    state.forget_cached(&reopened.generation_id);
     let job = RenderThumbnail {
         thumbnail_id: reopened.thumbnail_id.clone(),
         generation_id: reopened.generation_id,

@@ -45,13 +45,6 @@ impl From<assets::Asset> for AssetBody {
 
 const KINDS: [&str; 2] = ["person", "inspiration"];
 
-fn invalid(code: ErrorCode, detail: impl Into<String>) -> ApiError {
-    ApiError::InvalidField {
-        code,
-        detail: detail.into(),
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/assets",
@@ -67,7 +60,7 @@ pub async fn upload(
     mut form: Multipart,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    super::generate::check_storage(&state, &caller).await?;
+    crate::app::submit::check_storage(&state, &caller).await?;
     let limit = state.max_upload_bytes;
     if let Some(len) = req
         .headers()
@@ -81,7 +74,8 @@ pub async fn upload(
     let mut kind: Option<String> = None;
     let mut file: Option<(Vec<u8>, Option<String>)> = None;
     while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| invalid(ErrorCode::InvalidMultipart, e.to_string()))?;
+        let mut field =
+            field.map_err(|e| ApiError::invalid(ErrorCode::InvalidMultipart, e.to_string()))?;
         let name = field.name().unwrap_or_default().to_owned();
         let filename = field
             .content_disposition()
@@ -94,12 +88,13 @@ pub async fn upload(
         let cap = if name == "file" { limit } else { 1024 };
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| invalid(ErrorCode::InvalidMultipart, e.to_string()))?;
+            let chunk =
+                chunk.map_err(|e| ApiError::invalid(ErrorCode::InvalidMultipart, e.to_string()))?;
             if bytes.len() + chunk.len() > cap {
                 if name == "file" {
                     return Err(ApiError::PayloadTooLarge { limit });
                 }
-                return Err(invalid(
+                return Err(ApiError::invalid(
                     ErrorCode::InvalidMultipart,
                     format!("field `{name}` is too long"),
                 ));
@@ -112,20 +107,20 @@ pub async fn upload(
             _ => {}
         }
     }
-    let kind = kind.ok_or_else(|| ApiError::InvalidField {
-        code: ErrorCode::MissingField,
-        detail: "the form has no `kind` field (person or inspiration)".to_owned(),
+    let kind = kind.ok_or_else(|| {
+        ApiError::invalid(
+            ErrorCode::MissingField,
+            "the form has no `kind` field (person or inspiration)",
+        )
     })?;
     if !KINDS.contains(&kind.as_str()) {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             ErrorCode::InvalidAssetKind,
             format!("kind must be person or inspiration (got `{kind}`)"),
         ));
     }
-    let (bytes, filename) = file.ok_or_else(|| ApiError::InvalidField {
-        code: ErrorCode::MissingField,
-        detail: "the form has no `file` part".to_owned(),
-    })?;
+    let (bytes, filename) = file
+        .ok_or_else(|| ApiError::invalid(ErrorCode::MissingField, "the form has no `file` part"))?;
     let limits = state.upload_limits;
     let decoded = tokio::task::spawn_blocking(move || {
         decode::decode_limited(&bytes, &limits).and_then(|(image, _)| {
@@ -134,7 +129,8 @@ pub async fn upload(
     })
     .await
     .map_err(ApiError::internal)?;
-    let (png, width, height) = decoded.map_err(|e| invalid(ErrorCode::InvalidImage, e))?;
+    let (png, width, height) =
+        decoded.map_err(|e| ApiError::invalid(ErrorCode::InvalidImage, e))?;
     let id = AssetId::new().into_string();
     let storage_key = format!("assets/{}/{id}.png", caller.org_id);
     let asset = assets::Asset {
@@ -238,7 +234,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             ErrorCode::InvalidLimit,
             "limit must be from 1 to 200",
         ));
@@ -246,7 +242,7 @@ pub async fn list(
     if let Some(kind) = &query.kind
         && !KINDS.contains(&kind.as_str())
     {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             ErrorCode::InvalidAssetKind,
             "kind must be person or inspiration",
         ));

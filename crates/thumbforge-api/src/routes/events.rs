@@ -23,10 +23,16 @@ use std::{
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::stream;
 use serde::Serialize;
-use thumbforge_db::generations;
+use thumbforge_core::GenerationId;
+use thumbforge_db::keys::Caller;
 
-use super::generations::{GenerationBody, render};
-use crate::{AppState, auth::Authenticated, error::ApiError};
+use crate::{
+    AppState,
+    app::generations::{get, parse_id},
+    auth::Authenticated,
+    error::ApiError,
+    wire::{GenerationBody, ThumbnailBody},
+};
 
 const FIRST_POLL: Duration = Duration::from_millis(100);
 const MAX_POLL: Duration = Duration::from_secs(1);
@@ -34,8 +40,8 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 struct Watch {
     state: web::Data<AppState>,
-    org_id: String,
-    id: String,
+    caller: Caller,
+    id: GenerationId,
     base: String,
     /// Last status sent, per thumbnail and for the generation.
     seen: HashMap<String, String>,
@@ -50,7 +56,7 @@ struct Watch {
 struct ThumbnailEvent<'a> {
     generation_id: &'a str,
     #[serde(flatten)]
-    thumbnail: &'a super::generations::ThumbnailBody,
+    thumbnail: &'a ThumbnailBody,
 }
 
 fn event(name: &str, data: &impl Serialize) -> String {
@@ -61,10 +67,8 @@ fn event(name: &str, data: &impl Serialize) -> String {
 impl Watch {
     /// What changed since the last look, as SSE text; empty when nothing.
     async fn look(&mut self) -> Result<String, ApiError> {
-        let view = generations::find_for_org(&self.state.db, &self.org_id, &self.id)
-            .await?
-            .ok_or(ApiError::NotFound("generation"))?;
-        let body: GenerationBody = render(&self.state, &self.base, &view);
+        let view = get(&self.state, &self.caller, &self.id).await?;
+        let body = GenerationBody::new(&self.state, &self.base, &view);
         let first = self.generation.is_none();
         let mut out = String::new();
         if self.generation.as_deref() != Some(body.status.as_str()) {
@@ -110,14 +114,14 @@ pub async fn stream_events(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = crate::routes::generations::parse_id(&path.into_inner())?;
+    let id = parse_id(&path.into_inner())?;
     // Answer 404 now rather than as an empty stream.
-    crate::routes::generations::find_view(&state, &caller.org_id, &id).await?;
+    get(&state, &caller, &id).await?;
     let watch = Watch {
         base: state.base_url(&req),
         state,
-        org_id: caller.org_id,
-        id: id.into_string(),
+        caller,
+        id,
         seen: HashMap::new(),
         generation: None,
         poll: FIRST_POLL,

@@ -1,101 +1,44 @@
 //! Flokan's Thumbnail Generator API at `/api/v1/thumbnail-generator`, field
 //! for field: snake_case bodies, the `{success, data}` envelope,
 //! `{success: false, error}` on errors (with our `code` beside it), and
-//! Flokan's status codes (400 for validation). A translation layer over the
-//! same domain as the native API: the same request type, the same checks,
-//! the same submit path.
+//! Flokan's status codes (400 for validation, `error::FlokanError`). A
+//! presenter over the same use cases as the native API (`app`): the same
+//! request type, the same checks, the same submit path.
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, web};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use thumbforge_core::ErrorCode;
 use thumbforge_core::{
-    EndReason, GenerateRequest, GenerationStatus, Label, ModelId, Prompt, ReferenceUrls,
-    ThumbnailCount, ThumbnailStatus, Title, ValidationError,
+    EndReason, ErrorCode, GenerateRequest, GenerationStatus, Label, ModelId, Prompt, ReferenceUrls,
+    ThumbnailCount, ThumbnailStatus, Title,
     request::{ReferenceIds, parse_model, parse_provider},
 };
 use thumbforge_db::{generations, now_ms};
 
-use super::generate::{accept, check_request, wait_terminal};
-use crate::{AppState, auth::Authenticated, body::read_json, error::ApiError};
-
-/// An [`ApiError`] in Flokan's envelope and status codes.
-#[derive(Debug)]
-pub struct FlokanError(pub ApiError);
+use crate::{
+    AppState,
+    app::{
+        generations::{self as app, parse_id},
+        submit::{NewGeneration, submit},
+    },
+    auth::Authenticated,
+    body::read_json,
+    error::{ApiError, FlokanError},
+    wire::file_url,
+};
 
 /// Where this surface is mounted.
 pub const PREFIX: &str = "/api/v1/thumbnail-generator";
 
-macro_rules! into_flokan {
-    ($($t:ty),+) => {$(
-        impl From<$t> for FlokanError {
-            fn from(e: $t) -> FlokanError {
-                FlokanError(e.into())
-            }
-        }
-    )+};
-}
-into_flokan!(ApiError, thumbforge_db::DbError, ValidationError);
-
-impl std::fmt::Display for FlokanError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl ResponseError for FlokanError {
-    fn status_code(&self) -> StatusCode {
-        match &self.0 {
-            // Flokan: "400 Validation error (bad model, ratio, count out of range, …)".
-            ApiError::MalformedJson(_)
-            | ApiError::InvalidField { .. }
-            | ApiError::Validation(_)
-            | ApiError::Route(_)
-            | ApiError::InvalidIdempotencyKey
-            | ApiError::IdempotencyKeyReused => StatusCode::BAD_REQUEST,
-            other => other.status_code(),
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        // Logs and headers (Retry-After, rate limits) as the native error.
-        let native = self.0.error_response();
-        let mut response = HttpResponse::build(self.status_code());
-        for (name, value) in native.headers() {
-            if name != actix_web::http::header::CONTENT_TYPE {
-                response.insert_header((name.clone(), value.clone()));
-            }
-        }
-        let error = match &self.0 {
-            ApiError::Internal(_) => "Unexpected server error".to_owned(),
-            other => other.to_string(),
-        };
-        response.json(FlokanErrorBody {
-            success: false,
-            error,
-            code: self.0.code().as_str().to_owned(),
-        })
-    }
-}
-
 type FlokanResult = Result<HttpResponse, FlokanError>;
-
-/// Flokan's error envelope, with our stable `code` beside it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FlokanErrorBody {
-    pub success: bool,
-    pub error: String,
-    pub code: String,
-}
 
 fn ok(status: StatusCode, data: impl Serialize) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "success": true, "data": data }))
 }
 
 fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::InvalidField {
-        code: ErrorCode::MissingField,
-        detail: format!("missing field `{field}`"),
+    value.ok_or_else(|| {
+        ApiError::invalid(ErrorCode::MissingField, format!("missing field `{field}`"))
     })
 }
 
@@ -125,10 +68,10 @@ impl FlokanGenerateBody {
         // The scripted test model stands in for Flokan's in tests only.
         let allowed = MODELS.contains(&model) || (test_model && model == ModelId::Test);
         if !allowed {
-            return Err(ApiError::InvalidField {
-                code: ErrorCode::UnknownModel,
-                detail: format!("image_model must be pro, standard or creative (got `{model}`)"),
-            });
+            return Err(ApiError::invalid(
+                ErrorCode::UnknownModel,
+                format!("image_model must be pro, standard or creative (got `{model}`)"),
+            ));
         }
         let aspect_ratio = required(self.aspect_ratio, "aspect_ratio")?.parse()?;
         let count = ThumbnailCount::try_from(required(self.image_count, "image_count")?)?;
@@ -141,10 +84,10 @@ impl FlokanGenerateBody {
             Some(p) => Prompt::try_from(p)?,
             None if !reference_urls.is_empty() => Prompt::try_from(title.as_str().to_owned())?,
             None => {
-                return Err(ApiError::InvalidField {
-                    code: ErrorCode::MissingField,
-                    detail: "prompt is required unless youtube_references or reference_image_url is given".to_owned(),
-                });
+                return Err(ApiError::invalid(
+                    ErrorCode::MissingField,
+                    "prompt is required unless youtube_references or reference_image_url is given",
+                ));
             }
         };
         Ok(GenerateRequest {
@@ -223,7 +166,7 @@ fn iso8601(ms: i64) -> String {
 }
 
 fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> FlokanRecord {
-    let native = super::generations::render(state, base, view);
+    let now_secs = now_ms() / 1000;
     let g = &view.generation;
     let done: Vec<_> = view
         .thumbnails
@@ -250,10 +193,10 @@ fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> F
                 }
             })
             .collect(),
-        image_urls: native
+        image_urls: view
             .thumbnails
-            .into_iter()
-            .filter_map(|t| t.url)
+            .iter()
+            .filter_map(|t| file_url(state, base, now_secs, t))
             .collect(),
         total_file_size_bytes: done.iter().filter_map(|t| t.file_size_bytes).sum(),
         generation_time_ms: g
@@ -276,7 +219,7 @@ fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> F
     tag = "flokan",
     summary = "Generate thumbnails synchronously (Flokan)",
     request_body = FlokanGenerateBody,
-    responses((status = 201, description = "{success, data: record}", body = serde_json::Value), (status = 400, description = "Validation error", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 402, description = "Insufficient credits", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 404, description = "Style not found", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 422, description = "BYOK provider not configured", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json")),
+    responses((status = 201, description = "{success, data: record}", body = serde_json::Value), (status = 400, description = "Validation error", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 402, description = "Insufficient credits", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 404, description = "Style not found", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 422, description = "BYOK provider not configured", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::error::FlokanErrorBody, content_type = "application/json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn generate(
@@ -288,19 +231,15 @@ pub async fn generate(
     let Authenticated(caller) = caller?;
     let body: FlokanGenerateBody = read_json(&req, payload, state.max_body_bytes).await?;
     let style_id = body.style_id.clone();
-    let mut request = body.into_request(state.test_model_enabled)?;
-    request.style = super::styles::resolve(&state, &caller.org_id, style_id.as_deref()).await?;
-    let model = request.model.unwrap_or(state.default_model);
-    check_request(&state, &caller, model, &request).await?;
-    let view = generations::build(&caller.org_id, caller.plan, model, &request);
-    let id = view.generation.id.clone();
-    accept(&state, &caller, view).await?;
-    tracing::info!(generation.id = %id, model = %model, "flokan generation accepted");
-    let view = match wait_terminal(&state, &caller.org_id, &id, state.sync_wait).await? {
+    let new = NewGeneration {
+        request: body.into_request(state.test_model_enabled)?,
+        style_id: style_id.as_deref(),
+        idempotency_key: None,
+    };
+    let id = submit(&state, &caller, new).await?.generation_id;
+    let view = match app::wait_terminal(&state, &caller, &id, state.sync_wait).await? {
         Some(view) => view,
-        None => generations::find_for_org(&state.db, &caller.org_id, &id)
-            .await?
-            .ok_or(ApiError::NotFound("generation"))?,
+        None => app::get(&state, &caller, &id).await?,
     };
     Ok(ok(
         StatusCode::CREATED,
@@ -330,7 +269,7 @@ pub struct ListQuery {
     tag = "flokan",
     summary = "List generations (Flokan)",
     params(ListQuery),
-    responses((status = 200, description = "{success, data, pagination}", body = serde_json::Value), (status = 400, description = "A query parameter is invalid", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json")),
+    responses((status = 200, description = "{success, data, pagination}", body = serde_json::Value), (status = 400, description = "A query parameter is invalid", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::error::FlokanErrorBody, content_type = "application/json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn list(
@@ -339,10 +278,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> FlokanResult {
     let Authenticated(caller) = caller?;
-    let invalid = |detail: &str| ApiError::InvalidField {
-        code: ErrorCode::InvalidQuery,
-        detail: detail.to_owned(),
-    };
+    let invalid = |detail: &str| ApiError::invalid(ErrorCode::InvalidQuery, detail);
     let query = web::Query::<ListQuery>::from_query(req.query_string())
         .map_err(|e| invalid(&e.to_string()))?
         .into_inner();
@@ -361,11 +297,11 @@ pub async fn list(
         })?),
     };
     if let Some(card) = &query.card_id {
-        Label::parse("card_id", card)?;
+        Label::parse("card_id", card).map_err(ApiError::from)?;
     }
-    let (views, total) = generations::page_for_org(
-        &state.db,
-        &caller.org_id,
+    let (views, total) = app::page(
+        &state,
+        &caller,
         status,
         query.card_id.as_deref(),
         page,
@@ -388,7 +324,7 @@ pub async fn list(
     tag = "flokan",
     summary = "One generation (Flokan)",
     params(("id" = String, Path)),
-    responses((status = 200, description = "{success, data: record}", body = serde_json::Value), (status = 404, description = "Not found", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json")),
+    responses((status = 200, description = "{success, data: record}", body = serde_json::Value), (status = 404, description = "Not found", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::error::FlokanErrorBody, content_type = "application/json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn get(
@@ -398,8 +334,7 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> FlokanResult {
     let Authenticated(caller) = caller?;
-    let id = crate::routes::generations::parse_id(&path.into_inner())?;
-    let view = crate::routes::generations::find_view(&state, &caller.org_id, &id).await?;
+    let view = app::get(&state, &caller, &parse_id(&path.into_inner())?).await?;
     Ok(ok(
         StatusCode::OK,
         record(&state, &state.base_url(&req), &view),
@@ -413,7 +348,7 @@ pub async fn get(
     tag = "flokan",
     summary = "Delete a generation (Flokan)",
     params(("id" = String, Path)),
-    responses((status = 200, description = "{success, data: {id, deleted}}", body = serde_json::Value), (status = 404, description = "Not found", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::routes::flokan::FlokanErrorBody, content_type = "application/json")),
+    responses((status = 200, description = "{success, data: {id, deleted}}", body = serde_json::Value), (status = 404, description = "Not found", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 401, description = "Missing or invalid API key", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 403, description = "The key lacks the thumbnail_generator scope", body = crate::error::FlokanErrorBody, content_type = "application/json"), (status = 429, description = "Rate limit exceeded", body = crate::error::FlokanErrorBody, content_type = "application/json")),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn delete(
@@ -422,8 +357,8 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> FlokanResult {
     let Authenticated(caller) = caller?;
-    let id = crate::routes::generations::parse_id(&path.into_inner())?;
-    super::generations::delete_generation(&state, &caller.org_id, &id).await?;
+    let id = parse_id(&path.into_inner())?;
+    app::delete(&state, &caller, &id).await?;
     Ok(ok(
         StatusCode::OK,
         json!({ "id": id.as_str(), "deleted": true }),
@@ -432,70 +367,30 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
-    use thumbforge_db::entities::{generations as g, thumbnails as t};
-
     use super::*;
 
+    /// A Flokan generation of one thumbnail per entry of `thumbs` (status,
+    /// end reason, started), the generation itself `status`.
     fn view(
         status: &str,
         thumbs: &[(&str, Option<EndReason>, bool)],
     ) -> generations::GenerationView {
-        let generation = g::Model {
-            id: "gen_1".into(),
-            org_id: "org_1".into(),
-            prompt: "p".into(),
-            model: "pro".into(),
-            count: thumbs.len() as i32,
-            aspect_ratio: "16:9".into(),
-            person_ids: "[]".into(),
-            inspiration_ids: "[]".into(),
-            status: status.parse().expect("status"),
-            created_at: 0,
-            updated_at: 0,
-            completed_at: None,
-            reference_urls: "[]".into(),
-            provider_used: "system".into(),
-            credits_consumed: 0,
-            title: None,
-            card_id: None,
-            webhook_url: None,
-            webhook_events: None,
-            webhook_state: None,
-            style: None,
-        };
-        let thumbnails = thumbs
-            .iter()
-            .enumerate()
-            .map(|(i, (status, reason, started))| t::Model {
-                id: format!("thm_{i}"),
-                generation_id: "gen_1".into(),
-                org_id: "org_1".into(),
-                idx: i as i32,
-                status: status.parse().expect("status"),
-                error: reason.map(|r| r.to_string()),
-                end_reason: *reason,
-                is_watermarked: false,
-                is_hidden: false,
-                storage_key: None,
-                watermarked_key: None,
-                file_size_bytes: None,
-                width: None,
-                height: None,
-                generation_time_ms: None,
-                attempts: 0,
-                created_at: 0,
-                started_at: started.then_some(1),
-                completed_at: None,
-                enqueued_at: None,
-                lease_expires_at: None,
-                dismissed_at: None,
-                attempt_base: 0,
-            })
-            .collect();
-        generations::GenerationView {
-            generation,
-            thumbnails,
+        let body = json!({"video_title": "t", "prompt": "p", "image_model": "pro",
+            "aspect_ratio": "16:9", "image_count": thumbs.len()});
+        let request = serde_json::from_value::<FlokanGenerateBody>(body)
+            .expect("a body")
+            .into_request(false)
+            .expect("a request");
+        let mut view =
+            generations::build("org_1", thumbforge_core::Plan::Pro, ModelId::Pro, &request);
+        view.generation.status = status.parse().expect("status");
+        for (t, (status, reason, started)) in view.thumbnails.iter_mut().zip(thumbs) {
+            t.status = status.parse().expect("status");
+            t.error = reason.map(|r| r.to_string());
+            t.end_reason = *reason;
+            t.started_at = started.then_some(1);
         }
+        view
     }
 
     #[test]

@@ -1,38 +1,23 @@
-//! `GET /api/v1/generations/{id}` (FatThumb's "Get Generation Status API"):
-//! exactly the documented fields. Another org's generation is a 404, the
-//! same answer as a missing one.
+//! `GET /api/v1/generations/{id}` (FatThumb's "Get Generation Status API"),
+//! the list, cancel and delete: presenters over `app::generations`, with
+//! exactly the documented fields.
+
+use std::{str::FromStr, sync::Arc};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
-use thumbforge_core::ErrorCode;
+use thumbforge_core::{ErrorCode, GenerationId, GenerationStatus};
+use thumbforge_db::{generations::ListFilter, now_ms};
 
-use thumbforge_core::{GenerationId, GenerationStatus, ThumbnailStatus};
-use thumbforge_db::{entities::thumbnails, generations, now_ms};
-
-use crate::{AppState, auth::Authenticated, error::ApiError};
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct GenerationBody {
-    pub id: String,
-    pub status: String,
-    pub model: String,
-    pub count: i32,
-    pub created_at: i64,
-    pub thumbnails: Vec<ThumbnailBody>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ThumbnailBody {
-    pub id: String,
-    pub status: String,
-    pub url: Option<String>,
-    pub is_watermarked: bool,
-    pub is_hidden: bool,
-    pub error: Option<String>,
-}
+use crate::{
+    AppState,
+    app::generations::{self as app, parse_id},
+    auth::Authenticated,
+    error::ApiError,
+    signing::UrlSigner,
+    state::CachedBody,
+    wire::GenerationBody,
+};
 
 #[utoipa::path(
     get,
@@ -51,13 +36,12 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path.into_inner())?;
     let base = state.base_url(&req);
-    let now_secs = now_ms() / 1000;
     // A terminal generation's whole answer is the same until its URLs'
     // expiry step changes: serve the bytes, if they were made for this org
     // and base URL.
     let body_key = (
         id.as_str().to_owned(),
-        crate::signing::UrlSigner::expiry(now_secs, state.url_ttl_secs),
+        UrlSigner::expiry(now_ms() / 1000, state.url_ttl_secs),
     );
     if let Some(body) = state.caches.bodies.get(&body_key)
         && body.org_id == caller.org_id
@@ -67,59 +51,22 @@ pub async fn get(
             .content_type("application/json")
             .body(body.bytes.clone()));
     }
-    let view = find_view(&state, &caller.org_id, &id).await?;
-    let body = serde_json::to_vec(&render(&state, &base, &view)).map_err(ApiError::internal)?;
-    let body = actix_web::web::Bytes::from(body);
+    let view = app::get(&state, &caller, &id).await?;
+    let body = serde_json::to_vec(&GenerationBody::new(&state, &base, &view))
+        .map_err(ApiError::internal)?;
+    let body = web::Bytes::from(body);
     // A terminal generation never changes again: keep its answer.
-    if is_terminal(&view) {
-        let cached = crate::startup::CachedBody {
+    if view.generation.status.is_terminal() {
+        let cached = CachedBody {
             org_id: caller.org_id.clone(),
             base,
             bytes: body.clone(),
         };
-        state
-            .caches
-            .bodies
-            .insert(body_key, std::sync::Arc::new(cached));
+        state.caches.bodies.insert(body_key, Arc::new(cached));
     }
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
-}
-
-/// A generation id from a path or argument. A malformed id answers 404,
-/// exactly like a missing one or another org's.
-pub fn parse_id(raw: &str) -> Result<GenerationId, ApiError> {
-    GenerationId::parse(raw).ok_or(ApiError::NotFound("generation"))
-}
-
-/// The org's generation with its thumbnails, or the same 404.
-pub async fn find_view(
-    state: &AppState,
-    org_id: &str,
-    id: &GenerationId,
-) -> Result<generations::GenerationView, ApiError> {
-    generations::find_for_org(&state.db, org_id, id.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("generation"))
-}
-
-/// A generation as every native endpoint shows it: FatThumb's fields.
-pub fn render(state: &AppState, base: &str, view: &generations::GenerationView) -> GenerationBody {
-    let now_secs = now_ms() / 1000;
-    let g = &view.generation;
-    GenerationBody {
-        id: g.id.clone(),
-        status: g.status.to_string(),
-        model: g.model.clone(),
-        count: g.count,
-        created_at: g.created_at,
-        thumbnails: view
-            .thumbnails
-            .iter()
-            .map(|t| thumbnail_body(state, base, now_secs, t))
-            .collect(),
-    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -145,13 +92,6 @@ pub struct GenerationList {
     /// Pass as `cursor` for the next page; null on the last one.
     pub next_cursor: Option<String>,
     pub has_more: bool,
-}
-
-fn invalid(code: ErrorCode, detail: impl Into<String>) -> ApiError {
-    ApiError::InvalidField {
-        code,
-        detail: detail.into(),
-    }
 }
 
 /// A keyset cursor: `createdAt.id` of the last item, base64url.
@@ -189,14 +129,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             ErrorCode::InvalidLimit,
             "limit must be from 1 to 100",
         ));
     }
     let status = match &query.status {
         Some(status) => Some(GenerationStatus::from_str(status).map_err(|_| {
-            invalid(
+            ApiError::invalid(
                 ErrorCode::InvalidStatus,
                 "status must be processing, succeeded, failed, partial or canceled",
             )
@@ -205,14 +145,14 @@ pub async fn list(
     };
     let after = match &query.cursor {
         Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            invalid(
+            ApiError::invalid(
                 ErrorCode::InvalidCursor,
                 "cursor is not one this API returned",
             )
         })?),
         None => None,
     };
-    let filter = generations::ListFilter {
+    let filter = ListFilter {
         status,
         model: query.model.clone(),
         card_id: None,
@@ -220,11 +160,7 @@ pub async fn list(
         created_after: query.created_after,
         after,
     };
-    // One more than asked tells whether another page exists.
-    let mut views =
-        generations::list_for_org(&state.db, &caller.org_id, &filter, limit + 1).await?;
-    let has_more = views.len() as u64 > limit;
-    views.truncate(limit as usize);
+    let (views, has_more) = app::list(&state, &caller, &filter, limit).await?;
     let next_cursor = has_more
         .then(|| {
             views
@@ -234,7 +170,10 @@ pub async fn list(
         .flatten();
     let base = state.base_url(&req);
     Ok(HttpResponse::Ok().json(GenerationList {
-        data: views.iter().map(|v| render(&state, &base, v)).collect(),
+        data: views
+            .iter()
+            .map(|v| GenerationBody::new(&state, &base, v))
+            .collect(),
         next_cursor,
         has_more,
     }))
@@ -258,12 +197,8 @@ pub async fn cancel(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path.into_inner())?;
-    thumbforge_db::lifecycle::cancel(&state.db, &caller.org_id, id.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("generation"))?;
-    let view = find_view(&state, &caller.org_id, &id).await?;
-    Ok(HttpResponse::Ok().json(render(&state, &state.base_url(&req), &view)))
+    let view = app::cancel(&state, &caller, &parse_id(&path.into_inner())?).await?;
+    Ok(HttpResponse::Ok().json(GenerationBody::new(&state, &state.base_url(&req), &view)))
 }
 
 /// `DELETE /api/v1/generations/{id}`: cancels what still runs, deletes the
@@ -282,68 +217,6 @@ pub async fn delete(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path.into_inner())?;
-    delete_generation(&state, &caller.org_id, &id).await?;
+    app::delete(&state, &caller, &parse_id(&path.into_inner())?).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Deletes the org's generation (canceling what still runs), its cached
-/// answer on this replica, and its image files.
-pub async fn delete_generation(
-    state: &AppState,
-    org_id: &str,
-    id: &GenerationId,
-) -> Result<(), ApiError> {
-    let view = generations::delete_for_org(&state.db, org_id, id.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("generation"))?;
-    // This replica's cached answer goes now; see docs/api.md for others.
-    forget_cached(state, id.as_str());
-    for t in &view.thumbnails {
-        for key in [
-            thumbforge_storage::thumbnail_key(id.as_str(), &t.id),
-            thumbforge_storage::watermarked_key(id.as_str(), &t.id),
-        ] {
-            if let Err(e) = state.storage.delete(&key).await {
-                tracing::debug!(error = %e, key, "no file to delete");
-            }
-        }
-    }
-    Ok(())
-}
-
-fn is_terminal(view: &generations::GenerationView) -> bool {
-    view.generation.status.is_terminal()
-}
-
-fn thumbnail_body(
-    state: &AppState,
-    base: &str,
-    now_secs: i64,
-    t: &thumbnails::Model,
-) -> ThumbnailBody {
-    let downloadable =
-        t.status == ThumbnailStatus::Succeeded && !t.is_hidden && t.storage_key.is_some();
-    let url = downloadable.then(|| {
-        let (expires, sig) = state.signer.sign(&t.id, now_secs, state.url_ttl_secs);
-        format!("{base}/files/{}.png?exp={expires}&sig={sig}", t.id)
-    });
-    ThumbnailBody {
-        id: t.id.clone(),
-        status: t.status.to_string(),
-        url,
-        is_watermarked: t.is_watermarked,
-        is_hidden: t.is_hidden,
-        error: t.error.clone(),
-    }
-}
-
-/// Drops this replica's cached answer for a generation that changed after
-/// it ended (deleted, or reopened by an operator's retry).
-pub fn forget_cached(state: &AppState, generation_id: &str) {
-    let step = crate::signing::UrlSigner::expiry(now_ms() / 1000, state.url_ttl_secs);
-    state
-        .caches
-        .bodies
-        .invalidate(&(generation_id.to_owned(), step));
 }

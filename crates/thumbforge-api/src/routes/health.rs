@@ -51,7 +51,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     responses((status = 200, description = "Prometheus text", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String))
 )]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    thumbforge_worker::sample_queue(&state.queue, &state.db, &state.metrics).await;
+    thumbforge_runtime::sample_queue(&state.queue, &state.db, &state.metrics).await;
     HttpResponse::Ok()
         .content_type(thumbforge_telemetry::metrics::CONTENT_TYPE)
         .body(state.metrics.render())

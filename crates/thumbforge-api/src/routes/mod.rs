@@ -148,19 +148,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(files::get))
             .default_service(allow("GET")),
     )
-    // The UI (bundled, no CDN) and the spec it reads.
-    .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
-        "/api/v1/openapi.json",
-        <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
-    ))
-    .route(
-        "/docs",
-        web::get().to(|| async {
-            HttpResponse::Found()
-                .insert_header(("Location", "/docs/"))
-                .finish()
-        }),
-    )
     .service(
         web::resource("/healthz")
             .route(web::get().to(health::healthz))

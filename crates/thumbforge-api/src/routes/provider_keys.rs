@@ -33,9 +33,11 @@ pub struct KeyInfo {
 }
 
 fn provider(raw: &str) -> Result<ProviderKind, ApiError> {
-    raw.parse().map_err(|()| ApiError::InvalidField {
-        code: ErrorCode::UnknownProvider,
-        detail: format!("unknown provider `{raw}`; expected openai, google, fal or kie"),
+    raw.parse().map_err(|()| {
+        ApiError::invalid(
+            ErrorCode::UnknownProvider,
+            format!("unknown provider `{raw}`; expected openai, google, fal or kie"),
+        )
     })
 }
 
@@ -60,10 +62,10 @@ pub async fn set(
     let body: SetKey = read_json(&req, payload, 8 * 1024).await?;
     let key = body.api_key.trim();
     if key.is_empty() || key.len() > 1024 || key.chars().any(char::is_control) {
-        return Err(ApiError::InvalidField {
-            code: ErrorCode::InvalidApiKeyValue,
-            detail: "apiKey must be 1 to 1024 printable characters".to_owned(),
-        });
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidApiKeyValue,
+            "apiKey must be 1 to 1024 printable characters",
+        ));
     }
     provider_keys::set(&state.db, &state.sealer, &caller.org_id, provider, key).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -60,21 +60,6 @@ fn body(style: &styles::Style) -> Result<StyleBody, ApiError> {
     })
 }
 
-/// The org's style `id` as a snapshot for a generation; 404 when unknown.
-pub async fn resolve(
-    state: &AppState,
-    org_id: &str,
-    id: Option<&str>,
-) -> Result<Option<StyleSpec>, ApiError> {
-    let Some(id) = id else {
-        return Ok(None);
-    };
-    let style = styles::find_for_org(&state.db, org_id, id)
-        .await?
-        .ok_or(ApiError::NotFound("style"))?;
-    Ok(Some(style.spec()?))
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/styles",

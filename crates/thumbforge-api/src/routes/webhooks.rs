@@ -104,10 +104,10 @@ pub async fn deliveries(
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::InvalidField {
-            code: ErrorCode::InvalidLimit,
-            detail: "limit must be from 1 to 200".to_owned(),
-        });
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidLimit,
+            "limit must be from 1 to 200",
+        ));
     }
     let rows = webhooks::list(
         &state.db,

@@ -25,7 +25,7 @@ async fn migrate_works_on_a_fresh_database() {
         assert!(data.join("thumbforge.db").exists());
     }
     // The schema is there: the tables answer.
-    let db = thumbforge_worker::connect_db(&test_settings(&data))
+    let db = thumbforge_runtime::connect_db(&test_settings(&data))
         .await
         .expect("connects");
     assert_eq!(
@@ -131,23 +131,22 @@ fn provider_keys_are_set_from_stdin_listed_without_the_key_and_deleted() {
 #[tokio::test]
 async fn separate_api_and_worker_share_a_data_dir() {
     use std::sync::Arc;
-    use thumbforge_api::{ApiDeps, Application, resolve_secret};
+    use thumbforge_api::Application;
     let dir = tempfile::tempdir().expect("temp dir");
     let key = keys_create(dir.path());
     let settings = test_settings(dir.path());
 
-    let api_deps = thumbforge_worker::connect(&settings)
+    let api_deps = thumbforge_runtime::connect(&settings)
         .await
         .expect("api deps");
-    let secret = resolve_secret(&settings).expect("secret");
-    let app = Application::build(&settings, ApiDeps::from_worker_deps(&api_deps, secret))
+    let app = Application::build(&settings, &api_deps)
         .await
         .expect("api builds");
     let url = format!("http://127.0.0.1:{}", app.port());
     let api_handle = app.handle();
     let api_task = tokio::spawn(app.run_until_stopped());
 
-    let worker_deps = thumbforge_worker::connect(&settings)
+    let worker_deps = thumbforge_runtime::connect(&settings)
         .await
         .expect("worker deps");
     if let thumbforge_queue::JobQueue::Sqlite(queue) = &worker_deps.queue {
@@ -202,7 +201,7 @@ async fn keys_are_listed_without_the_key_and_revoked() {
         "{listed}"
     );
     let id = listed.split('\t').next().expect("id").to_owned();
-    let db = thumbforge_worker::connect_db(&test_settings(dir.path()))
+    let db = thumbforge_runtime::connect_db(&test_settings(dir.path()))
         .await
         .expect("db");
     assert!(
@@ -269,7 +268,7 @@ async fn a_server_secret_rotation_reseals_what_the_old_secret_sealed() {
         .write_all(b"sk-rotate-me\n")
         .expect("write");
     assert!(set.wait().expect("waits").success());
-    let db = thumbforge_worker::connect_db(&test_settings(dir.path()))
+    let db = thumbforge_runtime::connect_db(&test_settings(dir.path()))
         .await
         .expect("db");
     let org = thumbforge_db::orgs::find_by_slug(&db, "sealed")

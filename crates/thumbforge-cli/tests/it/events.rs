@@ -3,7 +3,7 @@
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use thumbforge_api::{ApiDeps, Application, resolve_secret};
+use thumbforge_api::Application;
 
 use crate::helpers::TestApp;
 
@@ -40,11 +40,10 @@ async fn read_events(response: reqwest::Response) -> Vec<(String, Value)> {
 async fn events_stream_from_a_replica_that_did_not_run_the_job() {
     let app = TestApp::spawn().await;
     // A second API on the same database and queue, with no workers.
-    let deps = thumbforge_worker::connect(&app.settings)
+    let deps = thumbforge_runtime::connect(&app.settings)
         .await
         .expect("deps");
-    let secret = resolve_secret(&app.settings).expect("secret");
-    let replica = Application::build(&app.settings, ApiDeps::from_worker_deps(&deps, secret))
+    let replica = Application::build(&app.settings, &deps)
         .await
         .expect("replica");
     let replica_url = format!("http://127.0.0.1:{}", replica.port());

@@ -11,7 +11,7 @@ use wiremock::{
     matchers::{method, path, query_param},
 };
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, json_answer};
 
 const BASE: &str = "/api/v1/thumbnail-generator";
 
@@ -70,9 +70,7 @@ async fn call(
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let response = request.send().await.expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    json_answer(request).await
 }
 
 #[tokio::test]

@@ -268,7 +268,8 @@ impl TestApp {
     }
 }
 
-async fn json_answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+/// Sends `request`: the status and the JSON body (Null if none).
+pub async fn json_answer(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("sent");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))

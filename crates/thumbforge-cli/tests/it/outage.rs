@@ -225,7 +225,7 @@ async fn a_stopping_worker_hands_back_what_it_holds() {
     let mut settings = test_settings(app._dir.path());
     configure(&mut settings);
 
-    let first = thumbforge_worker::connect(&settings).await.expect("deps");
+    let first = thumbforge_runtime::connect(&settings).await.expect("deps");
     let stop_first = tokio_util::sync::CancellationToken::new();
     let first = thumbforge_worker::start(Arc::new(first), &settings, stop_first.clone());
     let id = app
@@ -269,7 +269,7 @@ async fn a_stopping_worker_hands_back_what_it_holds() {
         );
     }
 
-    let second = thumbforge_worker::connect(&settings).await.expect("deps");
+    let second = thumbforge_runtime::connect(&settings).await.expect("deps");
     let stop_second = tokio_util::sync::CancellationToken::new();
     let second = thumbforge_worker::start(Arc::new(second), &settings, stop_second.clone());
     let done = app.wait_terminal(&app.key, &id).await;

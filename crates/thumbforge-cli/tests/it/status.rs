@@ -153,7 +153,7 @@ async fn terminal_thumbnails_never_change_again() {
 #[tokio::test]
 async fn a_redelivered_job_does_nothing() {
     use thumbforge_queue::RenderThumbnail;
-    use thumbforge_worker::jobs::render_thumbnail::{self, JobEnv, Outcome};
+    use thumbforge_worker::jobs::render_thumbnail::{self, Outcome};
     let app = TestApp::spawn().await;
     let id = app.generate(&app.key, json!({"prompt": "once"})).await;
     let done = app.wait_terminal(&app.key, &id).await;
@@ -163,20 +163,10 @@ async fn a_redelivered_job_does_nothing() {
         .expect("db")
         .expect("row");
 
-    let deps = thumbforge_worker::connect(&app.settings)
+    let deps = thumbforge_runtime::connect(&app.settings)
         .await
         .expect("deps");
-    let env = JobEnv {
-        writer: thumbforge_db::batch::StatusWriter::new(deps.db.clone()),
-        db: deps.db.clone(),
-        storage: deps.storage.clone(),
-        providers: deps.providers.clone(),
-        fetch: deps.fetch.clone(),
-        sealer: deps.sealer.clone(),
-        job_timeout: std::time::Duration::from_secs(30),
-        max_attempts: 10,
-        metrics: deps.metrics.clone(),
-    };
+    let env = thumbforge_worker::job_env(&deps, &app.settings);
     let job = RenderThumbnail {
         thumbnail_id: thumb.clone(),
         generation_id: id.clone(),

@@ -1,0 +1,187 @@
+//! The native (FatThumb) JSON shapes that more than one presenter writes
+//! or reads: the generate body (REST and MCP), the accepted answer, and the
+//! generation record (REST, the event stream, MCP), with the signed image
+//! URL that Flokan's record shows too.
+
+use serde::{Deserialize, Serialize};
+use thumbforge_core::{
+    GenerateRequest, Prompt, ReferenceUrls, ThumbnailCount, ThumbnailStatus, ValidationError,
+    Webhook,
+    request::{ReferenceIds, parse_model, parse_provider},
+};
+use thumbforge_db::{entities::thumbnails, generations::GenerationView, now_ms};
+
+use crate::{AppState, app::submit::Accepted};
+
+/// The documented camelCase body. Unknown fields are ignored, as FatThumb
+/// clients may send more than this server reads.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateBody {
+    #[schema(min_length = 1, max_length = 10000)]
+    pub prompt: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 4)]
+    pub count: Option<i64>,
+    #[serde(default)]
+    pub person_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub inspiration_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub aspect_ratio: Option<String>,
+    /// Extension (Flokan's `reference_image_url`): the primary reference.
+    #[serde(default)]
+    pub reference_image_url: Option<String>,
+    /// Extension (Flokan's `youtube_references`): up to 6 image URLs.
+    #[serde(default)]
+    pub youtube_references: Option<Vec<String>>,
+    /// Extension (Flokan's `provider`): `platform` or a BYOK provider.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Where to POST this generation's events (Standard Webhooks).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// `completed` (default) or `all` (every thumbnail too).
+    #[serde(default)]
+    pub webhook_events: Option<String>,
+    /// Extension (Flokan's `style_id`): a style preset of the organisation.
+    #[serde(default)]
+    pub style_id: Option<String>,
+    /// Extension (Flokan's `video_title`): the video's title, 1–500
+    /// characters; the local renderer draws it instead of the prompt.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
+    pub title: Option<String>,
+}
+
+impl TryFrom<GenerateBody> for GenerateRequest {
+    type Error = ValidationError;
+    fn try_from(body: GenerateBody) -> Result<Self, Self::Error> {
+        Ok(GenerateRequest {
+            prompt: Prompt::try_from(body.prompt)?,
+            model: body.model.as_deref().map(parse_model).transpose()?,
+            count: body
+                .count
+                .map(ThumbnailCount::try_from)
+                .transpose()?
+                .unwrap_or_default(),
+            aspect_ratio: body
+                .aspect_ratio
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            person_ids: ReferenceIds::parse("personIds", body.person_ids.unwrap_or_default())?,
+            inspiration_ids: ReferenceIds::parse(
+                "inspirationIds",
+                body.inspiration_ids.unwrap_or_default(),
+            )?,
+            reference_urls: ReferenceUrls::parse(
+                body.reference_image_url,
+                body.youtube_references.unwrap_or_default(),
+            )?,
+            provider: body
+                .provider
+                .as_deref()
+                .map(parse_provider)
+                .transpose()?
+                .unwrap_or_default(),
+            title: body
+                .title
+                .as_deref()
+                .map(thumbforge_core::Title::parse)
+                .transpose()?,
+            card_id: None,
+            webhook: body
+                .webhook_url
+                .map(|url| Webhook::parse(url, body.webhook_events.as_deref()))
+                .transpose()?,
+            style: None,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateResponse {
+    pub generation_id: String,
+    pub thumbnail_ids: Vec<String>,
+    pub status: &'static str,
+}
+
+impl From<Accepted> for GenerateResponse {
+    fn from(accepted: Accepted) -> GenerateResponse {
+        GenerateResponse {
+            generation_id: accepted.generation_id.into_string(),
+            thumbnail_ids: accepted.thumbnail_ids,
+            status: "processing",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationBody {
+    pub id: String,
+    pub status: String,
+    pub model: String,
+    pub count: i32,
+    pub created_at: i64,
+    pub thumbnails: Vec<ThumbnailBody>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThumbnailBody {
+    pub id: String,
+    pub status: String,
+    pub url: Option<String>,
+    pub is_watermarked: bool,
+    pub is_hidden: bool,
+    pub error: Option<String>,
+}
+
+impl GenerationBody {
+    /// A generation as every native endpoint shows it: FatThumb's fields.
+    pub fn new(state: &AppState, base: &str, view: &GenerationView) -> GenerationBody {
+        let now_secs = now_ms() / 1000;
+        let g = &view.generation;
+        GenerationBody {
+            id: g.id.clone(),
+            status: g.status.to_string(),
+            model: g.model.clone(),
+            count: g.count,
+            created_at: g.created_at,
+            thumbnails: view
+                .thumbnails
+                .iter()
+                .map(|t| ThumbnailBody {
+                    id: t.id.clone(),
+                    status: t.status.to_string(),
+                    url: file_url(state, base, now_secs, t),
+                    is_watermarked: t.is_watermarked,
+                    is_hidden: t.is_hidden,
+                    error: t.error.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The signed, expiring URL of a thumbnail's image, once there is one to
+/// show.
+pub fn file_url(
+    state: &AppState,
+    base: &str,
+    now_secs: i64,
+    t: &thumbnails::Model,
+) -> Option<String> {
+    let downloadable =
+        t.status == ThumbnailStatus::Succeeded && !t.is_hidden && t.storage_key.is_some();
+    downloadable.then(|| {
+        let (expires, sig) = state.signer.sign(&t.id, now_secs, state.url_ttl_secs);
+        format!("{base}/files/{}.png?exp={expires}&sig={sig}", t.id)
+    })
+}

@@ -1,0 +1,144 @@
+#![doc = include_str!("../README.md")]
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use thumbforge_config::Settings;
+use thumbforge_db::{Db, crypto::Sealer};
+use thumbforge_providers::{FetchPolicy, Providers};
+use thumbforge_queue::{JobQueue, QueueTarget};
+use thumbforge_storage::Storage;
+use thumbforge_telemetry::metrics::Metrics;
+
+/// Everything a process talks to, as the settings name it.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub db: Db,
+    pub queue: JobQueue,
+    pub storage: Storage,
+    pub providers: Providers,
+    /// SSRF-safe fetching of user-given reference URLs.
+    pub fetch: FetchPolicy,
+    /// The server secret (it signs image URLs).
+    pub secret: SecretString,
+    /// Opens organisations' provider keys and webhook secrets.
+    pub sealer: Sealer,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Connects to everything `settings` names and migrates the database.
+pub async fn connect(settings: &Settings) -> anyhow::Result<Deps> {
+    connect_as(settings, false).await
+}
+
+/// [`connect`], with `async_commit` for a pool that serves only writes
+/// worth redoing (the standalone worker's, `worker.async_commit`).
+pub async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Result<Deps> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    let db = Db::connect_with(
+        &settings.database_url(),
+        settings.database.max_connections,
+        Duration::from_millis(settings.database.acquire_timeout_ms),
+        async_commit,
+    )
+    .await
+    .context("connecting to the database")?;
+    db.migrate().await.context("migrating the database")?;
+    let queue = JobQueue::open(&queue_target(settings), settings.queue.max_attempts)
+        .await
+        .context("opening the queue")?;
+    let storage = Storage::local(&settings.images_dir()).context("opening image storage")?;
+    let secret = settings.resolve_secret().with_context(|| {
+        format!(
+            "reading or creating the secret in {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let fetch =
+        thumbforge_providers::fetch_policy(&settings.references).map_err(anyhow::Error::msg)?;
+    Ok(Deps {
+        db,
+        queue,
+        storage,
+        providers: Providers::new(&settings.providers, settings.models.enable_test_model),
+        fetch,
+        sealer: sealer(settings, &secret),
+        secret,
+        metrics: Metrics::new(),
+    })
+}
+
+/// The sealer for provider keys and webhook secrets: the current secret,
+/// and the previous one while a rotation is in progress.
+pub fn sealer(settings: &Settings, secret: &SecretString) -> Sealer {
+    Sealer::from_secret(secret.expose_secret())
+        .with_previous(settings.previous_secret.as_ref().map(|s| s.expose_secret()))
+}
+
+/// Connects to the configured database with the configured pool limits.
+pub async fn connect_db(settings: &Settings) -> anyhow::Result<Db> {
+    Db::connect(
+        &settings.database_url(),
+        settings.database.max_connections,
+        Duration::from_millis(settings.database.acquire_timeout_ms),
+    )
+    .await
+    .context("connecting to the database")
+}
+
+/// Redis when `queue.redis_url` (or `REDIS_URL`) is set, else the embedded
+/// SQLite file.
+fn queue_target(settings: &Settings) -> QueueTarget {
+    match &settings.queue.redis_url {
+        Some(url) => QueueTarget::Redis {
+            url: url.clone(),
+            prefix: settings.queue.prefix.clone(),
+        },
+        None => QueueTarget::Sqlite {
+            path: settings.queue_sqlite_path(),
+        },
+    }
+}
+
+/// Samples queue depth, the Redis in-flight count and the oldest waiting
+/// thumbnail's age into the gauges, giving up after a second so a scrape
+/// never hangs on a dead queue or database.
+pub async fn sample_queue(queue: &JobQueue, db: &Db, metrics: &Metrics) {
+    let sample = async {
+        if let Ok(oldest) = thumbforge_db::admin::oldest_waiting_enqueued(db).await {
+            let age_ms = oldest.map_or(0, |at| (thumbforge_db::now_ms() - at).max(0));
+            metrics.queue_oldest_age.set(age_ms / 1000);
+        }
+        if let Ok(depth) = queue.depth().await {
+            metrics.queue_depth.set(depth);
+        }
+        if let Ok(Some(n)) = queue.in_flight().await {
+            metrics.queue_in_flight.set(n);
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), sample).await;
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
