@@ -146,8 +146,7 @@ pub async fn record(db: &Db, outcomes: &[&Outcome]) -> Result<Recorded, DbError>
         rows.join(", "),
         guard = still_processing_sql("thumbnails"),
     );
-    for row in params.query(db, sql).await?
-    {
+    for row in params.query(db, sql).await? {
         recorded.changed.insert(row.try_get::<String>("", "id")?);
     }
     let mut generations: Vec<(&str, i32)> = outcomes
@@ -215,8 +214,7 @@ async fn record_single_pg<'a>(
         generation_guard = still_processing_sql("generations"),
     );
     let mut ended = HashSet::new();
-    for row in params.query(db, sql).await?
-    {
+    for row in params.query(db, sql).await? {
         recorded.changed.insert(row.try_get::<String>("", "tid")?);
         if let Some(gid) = row.try_get::<Option<String>>("", "gid")? {
             ended.insert(gid);
@@ -260,8 +258,7 @@ async fn derive_and_end(
         tuples.join(", ")
     );
     let mut by_generation: HashMap<String, Vec<ThumbnailStatus>> = HashMap::new();
-    for row in params.query(db, sql).await?
-    {
+    for row in params.query(db, sql).await? {
         by_generation
             .entry(row.try_get("", "generation_id")?)
             .or_default()
