@@ -620,7 +620,7 @@ pub struct Reopened {
 
 /// An operator's retry of a failed thumbnail, the one move out of a
 /// terminal state: it goes back to `processing` with a fresh attempt
-/// budget, its generation reopens (and will end, refund and send its
+/// budget and a fresh deadline, its generation reopens (and will end, refund and send its
 /// webhook again), and the credits its end refunded are taken again. The
 /// caller pushes the returned job.
 pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refused>, DbError> {
@@ -697,7 +697,11 @@ pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refus
             thumbnails::Column::AttemptBase,
             Expr::value(thumbnail.attempts),
         )
-        .col_expr(thumbnails::Column::EnqueuedAt, Expr::value(now));
+        .col_expr(thumbnails::Column::EnqueuedAt, Expr::value(now))
+        // The deadline counts from the thumbnail's creation: from here on,
+        // a retry is a new start, or one that failed long ago would be
+        // timed out by the next sweep.
+        .col_expr(thumbnails::Column::CreatedAt, Expr::value(now));
     for cleared in [
         thumbnails::Column::Error,
         thumbnails::Column::EndReason,

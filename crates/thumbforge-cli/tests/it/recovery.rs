@@ -220,6 +220,36 @@ async fn a_graceful_restart_of_the_embedded_app_keeps_everything() {
     restarted.stop().await;
 }
 
+/// An operator's retry is a new start for the deadline too: a thumbnail
+/// that failed longer ago than the deadline runs again, and is not timed
+/// out by the next sweep.
+#[tokio::test]
+async fn a_retry_restarts_the_deadline() {
+    let app = TestApp::spawn_with(|s| s.worker.deadline_secs = 5).await;
+    let id = app
+        .generate(
+            &app.key,
+            json!({"prompt": "again [fail:0]", "model": "test", "count": 1}),
+        )
+        .await;
+    let done = app.wait_terminal(&app.key, &id).await;
+    let thumbnail = done["thumbnails"][0]["id"].as_str().expect("id").to_owned();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Not pushed: the sweeper's lost-job check pushes it within 3 s.
+    thumbforge_db::admin::retry(app.db(), &thumbnail)
+        .await
+        .expect("db")
+        .expect("retried");
+    let again = wait_thumbnail_ended(&app, &thumbnail).await;
+    assert_eq!(
+        again.end_reason,
+        Some(thumbforge_core::EndReason::ModelError),
+        "{:?}",
+        again.error
+    );
+    assert!(again.attempts > 1, "it ran again");
+}
+
 /// Polls the database until the thumbnail is no longer processing.
 async fn wait_thumbnail_ended(
     app: &TestApp,
