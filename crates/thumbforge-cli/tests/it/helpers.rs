@@ -44,17 +44,23 @@ pub fn backend_for(dir: &std::path::Path) -> TestBackend {
         return TestBackend::default();
     }
     let mut map = BACKENDS.lock().expect("backend map");
+    let map_is_new = map.is_none();
     map.get_or_insert_with(HashMap::new)
         .entry(dir.to_owned())
         .or_insert_with(|| {
+            // The process id in the name: a later run drops what the
+            // runs no longer alive left (a test cannot drop its own at
+            // exit, since nothing runs after the last test).
             let name = format!(
-                "tf_test_{}",
+                "tf_test_{}_{}",
+                std::process::id(),
                 thumbforge_core::ids::random_token(12).to_lowercase()
             );
             let server = std::env::var("THUMBFORGE_TEST_PG")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
             let admin = format!("{server}/postgres");
             let create = format!("CREATE DATABASE \"{name}\"");
+            let first = map_is_new;
             // Its own thread and runtime: callers may be sync or async.
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -66,6 +72,9 @@ pub fn backend_for(dir: &std::path::Path) -> TestBackend {
                     let db = Db::connect(&admin, 1, Duration::from_secs(10))
                         .await
                         .expect("PostgreSQL reachable for tests");
+                    if first {
+                        drop_leftovers(&db).await;
+                    }
                     db.conn()
                         .execute_unprepared(&create)
                         .await
@@ -85,6 +94,50 @@ pub fn backend_for(dir: &std::path::Path) -> TestBackend {
             }
         })
         .clone()
+}
+
+/// Drops the databases and Redis keys of test runs whose process is gone.
+async fn drop_leftovers(db: &Db) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let gone = |name: &str| {
+        let pid = name
+            .strip_prefix("tf_test_")
+            .and_then(|rest| rest.split('_').next());
+        pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+    };
+    let list = Statement::from_string(
+        db.conn().get_database_backend(),
+        "SELECT datname FROM pg_database WHERE datname LIKE 'tf\\_test\\_%'",
+    );
+    let names: Vec<String> = match db.conn().query_all_raw(list).await {
+        Ok(rows) => rows
+            .iter()
+            .filter_map(|r| r.try_get_by_index(0).ok())
+            .collect(),
+        Err(_) => return,
+    };
+    let redis = std::env::var("THUMBFORGE_TEST_REDIS")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let mut redis = match redis::Client::open(redis) {
+        Ok(client) => client.get_multiplexed_async_connection().await.ok(),
+        Err(_) => None,
+    };
+    for name in names.into_iter().filter(|n| gone(n)) {
+        let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        let _ = db.conn().execute_unprepared(&drop).await;
+        if let Some(conn) = redis.as_mut() {
+            let pattern = format!("tftest-{name}*");
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query_async(conn)
+                .await
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: redis::RedisResult<()> =
+                    redis::cmd("DEL").arg(&keys).query_async(conn).await;
+            }
+        }
+    }
 }
 
 impl TestBackend {
