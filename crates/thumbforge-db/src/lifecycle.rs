@@ -382,6 +382,23 @@ async fn fail_where(
         .rows_affected)
 }
 
+/// Ends these thumbnails with `failure` (those still processing) and
+/// returns how many it ended and their generations, which the caller
+/// refreshes.
+async fn fail_rows(
+    db: &Db,
+    rows: Vec<thumbnails::Model>,
+    failure: &Failure,
+) -> Result<(u64, Vec<String>), DbError> {
+    let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
+    let mut generation_ids: Vec<String> = rows.into_iter().map(|t| t.generation_id).collect();
+    generation_ids.sort_unstable();
+    generation_ids.dedup();
+    let which = sea_orm::Condition::all().add(thumbnails::Column::Id.is_in(ids));
+    let failed = fail_where(db, which, &generation_ids, failure).await?;
+    Ok((failed, generation_ids))
+}
+
 /// Cancels the org's generation: every thumbnail still processing becomes
 /// `canceled` (a queued job then finds nothing to do, and a running one's
 /// result is discarded by the status guard), then the generation is
@@ -419,13 +436,8 @@ pub async fn time_out_overdue(
         .limit(limit)
         .all(db.conn())
         .await?;
-    let ids: Vec<String> = overdue.iter().map(|t| t.id.clone()).collect();
-    let mut generation_ids: Vec<String> = overdue.into_iter().map(|t| t.generation_id).collect();
-    generation_ids.sort_unstable();
-    generation_ids.dedup();
-    let which = sea_orm::Condition::all().add(thumbnails::Column::Id.is_in(ids));
     let timed_out = Failure::new(EndReason::TimedOut, message);
-    let failed = fail_where(db, which, &generation_ids, &timed_out).await?;
+    let (failed, generation_ids) = fail_rows(db, overdue, &timed_out).await?;
     for id in &generation_ids {
         refresh(db, id).await?;
     }
@@ -480,21 +492,7 @@ pub async fn fail_and_die(db: &Db, thumbnail_ids: &[String], message: &str) -> R
         .filter(thumbnails::Column::Id.is_in(thumbnail_ids.iter().cloned()))
         .all(db.conn())
         .await?;
-    let ids: Vec<String> = rows.iter().map(|t| t.generation_id.clone()).collect();
-    mark(db.conn(), &ids).await?;
-    thumbnails::Entity::update_many()
-        .col_expr(
-            thumbnails::Column::Status,
-            Expr::value(ThumbnailStatus::Failed),
-        )
-        .col_expr(thumbnails::Column::Error, Expr::value(message.to_owned()))
-        .col_expr(
-            thumbnails::Column::EndReason,
-            Expr::value(EndReason::ModelError),
-        )
-        .filter(thumbnails::Column::Id.is_in(thumbnail_ids.iter().cloned()))
-        .exec(db.conn())
-        .await?;
+    fail_rows(db, rows, &Failure::new(EndReason::ModelError, message)).await?;
     Ok(())
 }
 
@@ -764,12 +762,11 @@ pub async fn discard(db: &Db, thumbnail_id: &str) -> Result<Result<(), Refused>,
         }
         ThumbnailStatus::Processing => {
             let discarded = Failure::new(EndReason::Discarded, "Discarded by an operator.");
-            let which = sea_orm::Condition::all().add(thumbnails::Column::Id.eq(thumbnail_id));
-            let generation_id = thumbnail.generation_id;
-            let failed = fail_where(db, which, std::slice::from_ref(&generation_id), &discarded);
-            let failed = failed.await? == 1;
-            refresh(db, &generation_id).await?;
-            failed
+            let (failed, generation_ids) = fail_rows(db, vec![thumbnail], &discarded).await?;
+            for id in &generation_ids {
+                refresh(db, id).await?;
+            }
+            failed == 1
         }
         _ => false,
     };
