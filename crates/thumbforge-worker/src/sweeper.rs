@@ -47,6 +47,7 @@ pub struct SweepReport {
     pub enqueued: usize,
     pub lost: usize,
     pub requeued: usize,
+    /// Thumbnails failed by the deadline.
     pub timed_out: usize,
     pub refreshed: usize,
     /// Ended thumbnails removed from the open set (routine, not a repair).
