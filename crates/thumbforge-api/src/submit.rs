@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use thumbforge_core::batch::dispatch;
 use thumbforge_db::{Db, DbError, generations, now_ms, thumbnails};
-use thumbforge_queue::{JobQueue, RenderThumbnail};
+use thumbforge_queue::{JobQueue, Lane, RenderThumbnail};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -178,11 +178,13 @@ fn answer(committed: Vec<(generations::GenerationView, Reply)>) -> Jobs {
     let enqueued_at_ms = now_ms();
     let mut jobs = Jobs::new();
     for (view, reply) in committed {
+        let lane = Lane::for_model(&view.generation.model);
         jobs.extend(view.thumbnails.iter().map(|t| {
             let job = RenderThumbnail {
                 thumbnail_id: t.id.clone(),
                 generation_id: view.generation.id.clone(),
                 enqueued_at_ms,
+                lane,
             };
             (job, 0)
         }));

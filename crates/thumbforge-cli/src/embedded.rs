@@ -42,7 +42,9 @@ impl Embedded {
         let shutdown = CancellationToken::new();
         // `--workers 0`: the API alone, for a deployment whose workers run
         // elsewhere.
-        let worker = (settings.worker.concurrency > 0)
+        let worker = settings
+            .worker
+            .enabled()
             .then(|| thumbforge_worker::start(Arc::new(deps.clone()), &settings, shutdown.clone()));
         tracing::info!(%addr, "thumbforge started");
         Ok(Embedded {

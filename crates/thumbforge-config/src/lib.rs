@@ -88,7 +88,7 @@ pub struct QueueSettings {
     /// Redis: a held job untouched for this long belongs to a dead worker and
     /// is taken over by another.
     pub claim_idle_secs: u64,
-    /// Redis: most jobs one read takes (capped at the worker's concurrency).
+    /// Redis: most jobs one read takes (capped at the lane's slots).
     pub batch: usize,
     /// SQLite file of the embedded queue; defaults to `data_dir/queue.db`.
     pub sqlite_path: Option<PathBuf>,
@@ -104,8 +104,13 @@ pub struct QueueSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkerSettings {
-    /// Thumbnails one worker process renders at once.
-    pub concurrency: usize,
+    /// CPU slots: thumbnails the `local` model draws at once, and fit and
+    /// encode steps at once, in one worker process. Unset: one per core.
+    /// 0: the process runs no worker at all.
+    pub concurrency: Option<usize>,
+    /// Thumbnails one worker process has waiting on a remote model at
+    /// once. Waiting costs memory, not CPU (docs/operations.md).
+    pub max_in_flight: usize,
     /// Longest a single model call may take.
     pub job_timeout_secs: u64,
     /// A thumbnail still processing this long after it was accepted ends as
@@ -265,6 +270,20 @@ pub struct LogSettings {
     pub json: bool,
 }
 
+impl WorkerSettings {
+    /// Whether this process runs a worker (`concurrency` is not 0).
+    pub fn enabled(&self) -> bool {
+        self.concurrency != Some(0)
+    }
+
+    /// The CPU slots: `concurrency`, or one per core when unset.
+    pub fn cpu_slots(&self) -> usize {
+        self.concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+}
+
 /// Overrides from the command line, applied last.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -291,7 +310,7 @@ poll_interval_ms = 200
 max_attempts = 10
 
 [worker]
-concurrency = 4
+max_in_flight = 1000
 job_timeout_secs = 1000
 deadline_secs = 1800
 sweep_interval_secs = 5

@@ -614,6 +614,8 @@ pub struct Reopened {
     pub thumbnail_id: String,
     pub generation_id: String,
     pub attempts: i32,
+    /// The generation's model, which picks the queue's lane.
+    pub model: String,
 }
 
 /// An operator's retry of a failed thumbnail, the one move out of a
@@ -736,6 +738,7 @@ pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refus
         thumbnail_id: thumbnail.id,
         generation_id: thumbnail.generation_id,
         attempts: thumbnail.attempts,
+        model: generation.model,
     }))
 }
 

@@ -92,14 +92,8 @@ pub struct Stranded {
     pub id: String,
     pub generation_id: String,
     pub attempts: i32,
-}
-
-fn stranded(t: thumbnails::Model) -> Stranded {
-    Stranded {
-        id: t.id,
-        generation_id: t.generation_id,
-        attempts: t.attempts,
-    }
+    /// The generation's model, which picks the queue's lane.
+    pub model: String,
 }
 
 /// Processing thumbnails matching `condition`, oldest `order` first.
@@ -109,15 +103,30 @@ async fn stranded_where(
     order: thumbnails::Column,
     limit: u64,
 ) -> Result<Vec<Stranded>, DbError> {
-    Ok(thumbnails::Entity::find()
+    let rows = thumbnails::Entity::find()
         .filter(in_flight())
         .filter(condition)
         .order_by_asc(order)
         .limit(limit)
         .all(db.conn())
+        .await?;
+    let models: HashMap<String, String> = generations::Entity::find()
+        .select_only()
+        .columns([generations::Column::Id, generations::Column::Model])
+        .filter(generations::Column::Id.is_in(rows.iter().map(|t| t.generation_id.clone())))
+        .into_tuple()
+        .all(db.conn())
         .await?
         .into_iter()
-        .map(stranded)
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|t| Stranded {
+            model: models.get(&t.generation_id).cloned().unwrap_or_default(),
+            id: t.id,
+            generation_id: t.generation_id,
+            attempts: t.attempts,
+        })
         .collect())
 }
 

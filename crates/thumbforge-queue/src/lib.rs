@@ -13,6 +13,49 @@ pub use sqlite::{HookCallbackListener, SqliteQueue, SqliteQueueConfig, SqliteSto
 /// Explicit queue name, so renaming the Rust type never orphans jobs.
 pub const RENDER_QUEUE: &str = "thumbforge.render-thumbnail";
 
+/// Which of a worker's slots a job takes. Each lane is a queue of its own,
+/// so a worker takes from each only what it has room for: thousands of
+/// calls that wait on a remote model, a few renders per core.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lane {
+    /// Waiting on a remote model (`worker.max_in_flight` of them at once).
+    #[default]
+    Remote,
+    /// Drawing on this machine's CPU: the `local` model
+    /// (`worker.concurrency` of them at once).
+    Cpu,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Remote, Lane::Cpu];
+
+    /// The lane of a thumbnail made by `model` (as stored on its generation).
+    pub fn for_model(model: &str) -> Lane {
+        match model.parse::<thumbforge_core::ModelId>() {
+            Ok(thumbforge_core::ModelId::Local) => Lane::Cpu,
+            _ => Lane::Remote,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Remote => "remote",
+            Lane::Cpu => "cpu",
+        }
+    }
+
+    /// The embedded queue's name for this lane. The remote lane keeps the
+    /// name of the one queue there was before lanes, so jobs queued by an
+    /// older version still run.
+    pub fn queue_name(self) -> &'static str {
+        match self {
+            Lane::Remote => RENDER_QUEUE,
+            Lane::Cpu => "thumbforge.render-thumbnail.cpu",
+        }
+    }
+}
+
 /// Render one thumbnail. The database row is the real instruction; the job
 /// only names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +64,9 @@ pub struct RenderThumbnail {
     pub generation_id: String,
     /// When the job was pushed (Unix ms), for enqueue-to-start latency.
     pub enqueued_at_ms: i64,
+    /// The queue it goes to (remote for jobs queued before lanes).
+    #[serde(default)]
+    pub lane: Lane,
 }
 
 impl RenderThumbnail {
@@ -86,9 +132,9 @@ impl JobQueue {
         }
     }
 
-    /// Pushes jobs. `attempt` is the thumbnail's claim count when the job is
-    /// (re-)enqueued. A thumbnail whose job is already queued is not queued
-    /// twice.
+    /// Pushes jobs, each to its lane. `attempt` is the thumbnail's claim
+    /// count when the job is (re-)enqueued. A thumbnail whose job is already
+    /// queued (in either lane) is not queued twice.
     pub async fn enqueue(&self, jobs: &[(RenderThumbnail, i32)]) -> Result<(), QueueError> {
         match self {
             JobQueue::Sqlite(q) => q.enqueue(jobs).await,
@@ -113,7 +159,7 @@ impl JobQueue {
         }
     }
 
-    /// Jobs waiting or running, for metrics and operators.
+    /// Jobs waiting or running in both lanes, for metrics and operators.
     pub async fn depth(&self) -> Result<i64, QueueError> {
         match self {
             JobQueue::Sqlite(q) => q.depth().await,

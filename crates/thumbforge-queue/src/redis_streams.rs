@@ -5,9 +5,10 @@
 //! orphan window is minutes, and its keys break Redis Cluster. apalis stays
 //! the worker framework; this module is the part underneath it.
 //!
-//! * Keys are `{prefix}:render` (the stream) and `{prefix}:live` (a hash
-//!   thumbnail id → entry id, so "is this thumbnail queued?" is one HMGET).
-//!   The braces are a hash tag: every key lands in one Cluster slot.
+//! * Keys are a stream per lane, `{prefix}:render` (remote) and
+//!   `{prefix}:render-cpu`, and `{prefix}:live` (a hash thumbnail id →
+//!   entry id over both, so "is this thumbnail queued?" is one HMGET). The
+//!   braces are a hash tag: every key lands in one Cluster slot.
 //! * Workers read with `XREADGROUP … BLOCK`, so an idle worker wakes the
 //!   moment a job is added and costs Redis one call per second otherwise.
 //! * A delivered entry stays in the group's pending list until the job ends
@@ -42,7 +43,7 @@ use redis::{
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
-use crate::{QueueError, RenderThumbnail};
+use crate::{Lane, QueueError, RenderThumbnail};
 
 const GROUP: &str = "workers";
 /// Longest any single command from the API or the heartbeat may take.
@@ -107,11 +108,28 @@ return n
 
 #[derive(Debug)]
 struct Keys {
+    /// This handle's lane's stream.
     stream: String,
     live: String,
+    prefix: String,
 }
 
-/// The producer side and shared handle.
+impl Keys {
+    fn new(prefix: &str, lane: Lane) -> Keys {
+        let stream = match lane {
+            Lane::Remote => format!("{{{prefix}}}:render"),
+            Lane::Cpu => format!("{{{prefix}}}:render-cpu"),
+        };
+        Keys {
+            stream,
+            live: format!("{{{prefix}}}:live"),
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+/// The producer side and shared handle; [`RedisQueue::lane`] gives the
+/// handle a consumer reads one lane through.
 #[derive(Clone)]
 pub struct RedisQueue {
     client: Client,
@@ -151,30 +169,42 @@ impl RedisQueue {
         let queue = RedisQueue {
             client,
             conn,
-            keys: Arc::new(Keys {
-                stream: format!("{{{prefix}}}:render"),
-                live: format!("{{{prefix}}}:live"),
-            }),
+            keys: Arc::new(Keys::new(&prefix, Lane::Remote)),
         };
         let mut conn = queue.conn.clone();
-        ensure_group(&mut conn, &queue.keys.stream).await?;
+        for lane in Lane::ALL {
+            ensure_group(&mut conn, &queue.lane(lane).keys.stream).await?;
+        }
         Ok(queue)
     }
 
+    /// The same queue, reading and acknowledging `lane`'s stream.
+    pub fn lane(&self, lane: Lane) -> RedisQueue {
+        RedisQueue {
+            keys: Arc::new(Keys::new(&self.keys.prefix, lane)),
+            ..self.clone()
+        }
+    }
+
+    /// Pushes each job to its lane's stream (one script call per lane).
     pub async fn enqueue(&self, jobs: &[(RenderThumbnail, i32)]) -> Result<(), QueueError> {
-        if jobs.is_empty() {
-            return Ok(());
+        for lane in Lane::ALL {
+            let keys = Keys::new(&self.keys.prefix, lane);
+            let script = Script::new(ENQUEUE);
+            let mut invocation = script.key(&keys.stream);
+            invocation.key(&keys.live);
+            let mut any = false;
+            for (job, _) in jobs.iter().filter(|(job, _)| job.lane == lane) {
+                invocation
+                    .arg(&job.thumbnail_id)
+                    .arg(serde_json::to_vec(job)?);
+                any = true;
+            }
+            if any {
+                let mut conn = self.conn.clone();
+                let _added: i64 = timed(invocation.invoke_async(&mut conn)).await?;
+            }
         }
-        let script = Script::new(ENQUEUE);
-        let mut invocation = script.key(&self.keys.stream);
-        invocation.key(&self.keys.live);
-        for (job, _) in jobs {
-            invocation
-                .arg(&job.thumbnail_id)
-                .arg(serde_json::to_vec(job)?);
-        }
-        let mut conn = self.conn.clone();
-        let _added: i64 = timed(invocation.invoke_async(&mut conn)).await?;
         Ok(())
     }
 
@@ -204,34 +234,41 @@ impl RedisQueue {
         Ok(())
     }
 
-    /// Entries in the stream: waiting plus running.
+    /// Entries in the streams of both lanes: waiting plus running.
     pub async fn depth(&self) -> Result<i64, QueueError> {
-        let mut conn = self.conn.clone();
-        timed(
-            redis::cmd("XLEN")
-                .arg(&self.keys.stream)
-                .query_async(&mut conn),
-        )
-        .await
+        let mut total = 0;
+        for lane in Lane::ALL {
+            let mut conn = self.conn.clone();
+            let n: i64 = timed(
+                redis::cmd("XLEN")
+                    .arg(&self.lane(lane).keys.stream)
+                    .query_async(&mut conn),
+            )
+            .await?;
+            total += n;
+        }
+        Ok(total)
     }
 
-    /// Entries delivered to a worker and not yet finished.
+    /// Entries of both lanes delivered to a worker and not yet finished.
     pub async fn in_flight(&self) -> Result<i64, QueueError> {
-        let mut conn = self.conn.clone();
-        let summary: redis::Value = timed(
-            redis::cmd("XPENDING")
-                .arg(&self.keys.stream)
-                .arg(GROUP)
-                .query_async(&mut conn),
-        )
-        .await?;
-        Ok(match summary {
-            redis::Value::Array(items) => match items.first() {
-                Some(redis::Value::Int(n)) => *n,
-                _ => 0,
-            },
-            _ => 0,
-        })
+        let mut total = 0;
+        for lane in Lane::ALL {
+            let mut conn = self.conn.clone();
+            let summary: redis::Value = timed(
+                redis::cmd("XPENDING")
+                    .arg(&self.lane(lane).keys.stream)
+                    .arg(GROUP)
+                    .query_async(&mut conn),
+            )
+            .await?;
+            if let redis::Value::Array(items) = summary
+                && let Some(redis::Value::Int(n)) = items.first()
+            {
+                total += *n;
+            }
+        }
+        Ok(total)
     }
 
     /// Deletes every key of this queue (tests and drills only).
@@ -239,7 +276,8 @@ impl RedisQueue {
         let mut conn = self.conn.clone();
         let _: i64 = timed(
             redis::cmd("DEL")
-                .arg(&self.keys.stream)
+                .arg(&self.lane(Lane::Remote).keys.stream)
+                .arg(&self.lane(Lane::Cpu).keys.stream)
                 .arg(&self.keys.live)
                 .query_async(&mut conn),
         )
@@ -350,6 +388,7 @@ impl std::fmt::Debug for RedisConsumer {
 
 impl RedisConsumer {
     /// Starts the acknowledgement batcher on the current Tokio runtime.
+    /// The consumer reads the lane of `queue` (see [`RedisQueue::lane`]).
     pub fn new(queue: RedisQueue, name: String, settings: ConsumerSettings) -> RedisConsumer {
         let (acks, rx) = mpsc::channel(1024);
         let ack_queue = queue.clone();

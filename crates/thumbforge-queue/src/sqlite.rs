@@ -10,7 +10,7 @@ pub use apalis_sqlite::{
     Config as SqliteQueueConfig, SqlitePool, SqliteStorage, callback::HookCallbackListener,
 };
 
-use crate::{QueueError, RENDER_QUEUE, RenderThumbnail};
+use crate::{Lane, QueueError, RenderThumbnail};
 
 /// A handle to the queue, cheap to clone.
 #[derive(Debug, Clone)]
@@ -39,17 +39,22 @@ impl SqliteQueue {
     /// Pushes jobs in one transaction. `attempt` is the thumbnail's claim
     /// count when the job is (re-)enqueued; see `RenderThumbnail::idempotency_key`.
     pub async fn enqueue(&self, jobs: &[(RenderThumbnail, i32)]) -> Result<(), QueueError> {
-        let tasks = jobs
-            .iter()
-            .map(|(job, attempt)| {
-                Ok(TaskBuilder::new(serde_json::to_vec(job)?)
-                    .idempotency_key(job.idempotency_key(*attempt))
-                    .max_attempts(self.max_attempts)
-                    .build())
-            })
-            .collect::<Result<Vec<_>, QueueError>>()?;
         let mut tx = self.pool.begin().await?;
-        apalis_sqlite::queries::push_tasks(&mut *tx, RENDER_QUEUE, &tasks).await?;
+        for lane in Lane::ALL {
+            let tasks = jobs
+                .iter()
+                .filter(|(job, _)| job.lane == lane)
+                .map(|(job, attempt)| {
+                    Ok(TaskBuilder::new(serde_json::to_vec(job)?)
+                        .idempotency_key(job.idempotency_key(*attempt))
+                        .max_attempts(self.max_attempts)
+                        .build())
+                })
+                .collect::<Result<Vec<_>, QueueError>>()?;
+            if !tasks.is_empty() {
+                apalis_sqlite::queries::push_tasks(&mut *tx, lane.queue_name(), &tasks).await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -61,11 +66,12 @@ impl SqliteQueue {
             return Ok(Vec::new());
         }
         let keys: Vec<(Option<String>,)> = sqlx::query_as(
-            "SELECT idempotency_key FROM Jobs WHERE job_type = ?1 \
+            "SELECT idempotency_key FROM Jobs WHERE job_type IN (?1, ?2) \
              AND (status IN ('Pending', 'Queued', 'Running') \
                   OR (status = 'Failed' AND attempts < max_attempts))",
         )
-        .bind(RENDER_QUEUE)
+        .bind(Lane::Remote.queue_name())
+        .bind(Lane::Cpu.queue_name())
         .fetch_all(&self.pool)
         .await?;
         let live: std::collections::HashSet<&str> = keys
@@ -88,9 +94,11 @@ impl SqliteQueue {
     /// Jobs waiting or running, for metrics and operators.
     pub async fn depth(&self) -> Result<i64, QueueError> {
         let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM Jobs WHERE job_type = ?1 AND status IN ('Pending', 'Queued', 'Running')",
+            "SELECT COUNT(*) FROM Jobs WHERE job_type IN (?1, ?2) \
+             AND status IN ('Pending', 'Queued', 'Running')",
         )
-        .bind(RENDER_QUEUE)
+        .bind(Lane::Remote.queue_name())
+        .bind(Lane::Cpu.queue_name())
         .fetch_one(&self.pool)
         .await?;
         Ok(n)

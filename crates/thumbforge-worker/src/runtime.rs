@@ -1,6 +1,7 @@
-//! Wires the render job into apalis: one worker per process with the
-//! configured concurrency, supervised by a `Monitor` that restarts it when
-//! it dies.
+//! Wires the render job into apalis: one worker per lane in each process
+//! (the CPU lane with `worker.concurrency` slots, the remote lane with
+//! `worker.max_in_flight`), supervised by a `Monitor` that restarts a
+//! worker when it dies.
 //!
 //! * SQLite (embedded): apalis-sqlite. It ends a worker whose fetch fails;
 //!   each start registers under a fresh name, because apalis refuses a name
@@ -14,11 +15,12 @@
 use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::*;
+use futures::StreamExt;
 use thumbforge_config::Settings;
 use thumbforge_core::ids::random_token;
 use thumbforge_queue::{
-    ConsumerSettings, Delivery, JobQueue, RENDER_QUEUE, RedisConsumer, RedisQueue, RenderThumbnail,
-    SqliteQueue, SqliteQueueConfig, SqliteStorage,
+    ConsumerSettings, Delivery, HookCallbackListener, JobQueue, Lane, RedisConsumer, RedisQueue,
+    RenderThumbnail, SqliteQueue, SqliteQueueConfig, SqliteStorage,
 };
 use thumbforge_runtime::Deps;
 use tokio::task::JoinHandle;
@@ -91,6 +93,9 @@ pub fn job_env(deps: &Deps, settings: &Settings) -> JobEnv {
         job_timeout: Duration::from_secs(settings.worker.job_timeout_secs),
         max_attempts: settings.queue.max_attempts.max(1) as i32,
         metrics: deps.metrics.clone(),
+        cpu: Arc::new(tokio::sync::Semaphore::new(
+            settings.worker.cpu_slots().max(1),
+        )),
     }
 }
 
@@ -133,9 +138,10 @@ pub fn start(deps: Arc<Deps>, settings: &Settings, shutdown: CancellationToken) 
             Ok(())
         }
     };
+    let lanes = lanes(settings);
     match &deps.queue {
         JobQueue::Sqlite(queue) => {
-            let monitor = sqlite_monitor(queue, settings, env).shutdown_timeout(grace);
+            let monitor = sqlite_monitor(queue, settings, &lanes, env).shutdown_timeout(grace);
             tokio::spawn(async move {
                 if let Err(e) = monitor.run_with_signal(signal).await {
                     error!(error = %e, "worker monitor ended with an error");
@@ -144,20 +150,33 @@ pub fn start(deps: Arc<Deps>, settings: &Settings, shutdown: CancellationToken) 
             })
         }
         JobQueue::Redis(queue) => {
-            let consumer = redis_consumer(queue, settings);
-            let monitor = redis_monitor(&consumer, settings, env).shutdown_timeout(grace);
-            let heartbeat = {
-                let consumer = consumer.clone();
-                let shutdown = shutdown.clone();
-                tokio::spawn(async move { consumer.heartbeat(shutdown.cancelled_owned()).await })
-            };
+            let name = worker_name();
+            let consumers: Vec<(RedisConsumer, usize)> = lanes
+                .iter()
+                .map(|&(lane, slots)| (redis_consumer(queue, settings, &name, lane, slots), slots))
+                .collect();
+            let monitor = redis_monitor(&consumers, env).shutdown_timeout(grace);
+            let heartbeats: Vec<_> = consumers
+                .iter()
+                .map(|(consumer, _)| {
+                    let consumer = consumer.clone();
+                    let shutdown = shutdown.clone();
+                    tokio::spawn(
+                        async move { consumer.heartbeat(shutdown.cancelled_owned()).await },
+                    )
+                })
+                .collect();
             tokio::spawn(async move {
                 if let Err(e) = monitor.run_with_signal(signal).await {
                     error!(error = %e, "worker monitor ended with an error");
                 }
-                let _ = heartbeat.await;
-                if let Err(e) = consumer.hand_back().await {
-                    warn!(error = %e, "handing back held jobs failed; others take them over after claim_idle_secs");
+                for heartbeat in heartbeats {
+                    let _ = heartbeat.await;
+                }
+                for (consumer, _) in &consumers {
+                    if let Err(e) = consumer.hand_back().await {
+                        warn!(error = %e, "handing back held jobs failed; others take them over after claim_idle_secs");
+                    }
                 }
                 let _ = sweeper.await;
             })
@@ -165,48 +184,91 @@ pub fn start(deps: Arc<Deps>, settings: &Settings, shutdown: CancellationToken) 
     }
 }
 
+/// The lanes this process takes jobs from, with its slots in each: the
+/// remote lane `max_in_flight` (none when 0), the CPU lane one per CPU slot.
+fn lanes(settings: &Settings) -> Vec<(Lane, usize)> {
+    let mut lanes = vec![(Lane::Cpu, settings.worker.cpu_slots().max(1))];
+    if settings.worker.max_in_flight > 0 {
+        lanes.push((Lane::Remote, settings.worker.max_in_flight));
+    }
+    lanes
+}
+
 fn restart_policy(ctx: &WorkerContext, err: &WorkerError) -> bool {
     error!(worker = ctx.name(), error = %err, "worker stopped unexpectedly; restarting");
     true
 }
 
-fn sqlite_monitor(queue: &SqliteQueue, settings: &Settings, env: Arc<JobEnv>) -> Monitor {
-    let concurrency = settings.worker.concurrency.max(1);
-    let queue_config = SqliteQueueConfig::default()
-        .queue(RENDER_QUEUE)
-        .batch_size(concurrency)
-        .heartbeat_interval(Duration::from_secs(settings.queue.heartbeat_secs.max(1)))
-        .missed_heartbeats(settings.queue.missed_heartbeats.max(1));
+fn sqlite_monitor(
+    queue: &SqliteQueue,
+    settings: &Settings,
+    lanes: &[(Lane, usize)],
+    env: Arc<JobEnv>,
+) -> Monitor {
     let poll = Duration::from_millis(settings.queue.poll_interval_ms.max(10));
-    let listener = std::sync::Mutex::new(queue.take_listener());
-    let pool = queue.pool().clone();
-    Monitor::new()
-        .register(move |_restarts| {
+    let mut wakers = wake_each_lane(queue.take_listener(), lanes.len()).into_iter();
+    let mut monitor = Monitor::new();
+    for &(lane, slots) in lanes {
+        let queue_config = SqliteQueueConfig::default()
+            .queue(lane.queue_name())
+            .batch_size(slots)
+            .heartbeat_interval(Duration::from_secs(settings.queue.heartbeat_secs.max(1)))
+            .missed_heartbeats(settings.queue.missed_heartbeats.max(1));
+        let waker = std::sync::Mutex::new(wakers.next().flatten());
+        let pool = queue.pool().clone();
+        let env = env.clone();
+        monitor = monitor.register(move |_restarts| {
             let storage =
                 SqliteStorage::<RenderThumbnail>::new(&pool).with_config(queue_config.clone());
             // The in-process update hook wakes the worker the moment the API
             // pushes; the interval finds jobs pushed by other processes.
             let mut strategy = Strategy::new().interval(poll);
-            if let Some(listener) = listener.lock().ok().and_then(|mut l| l.take()) {
-                strategy = strategy.stream(listener);
+            if let Some(waker) = waker.lock().ok().and_then(|mut w| w.take()) {
+                strategy = strategy.stream(waker);
             }
             WorkerBuilder::new(format!("thumbforge-worker-{}", random_token(10)))
                 .backend(storage.poll_with_strategy(strategy))
                 .data(env.clone())
-                .concurrency(concurrency)
+                .concurrency(slots)
                 .catch_panic()
                 .build(handle)
-        })
-        .should_restart(restart_policy)
+        });
+    }
+    monitor.should_restart(restart_policy)
 }
 
-fn redis_consumer(queue: &RedisQueue, settings: &Settings) -> RedisConsumer {
-    let concurrency = settings.worker.concurrency.max(1);
+/// The queue file's update hook, passed on to each of `n` lanes' workers.
+fn wake_each_lane(
+    listener: Option<HookCallbackListener>,
+    n: usize,
+) -> Vec<Option<futures::channel::mpsc::UnboundedReceiver<()>>> {
+    let Some(mut listener) = listener else {
+        return (0..n).map(|_| None).collect();
+    };
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (0..n).map(|_| futures::channel::mpsc::unbounded()).unzip();
+    tokio::spawn(async move {
+        while listener.next().await.is_some() {
+            for sender in &senders {
+                let _ = sender.unbounded_send(());
+            }
+        }
+    });
+    receivers.into_iter().map(Some).collect()
+}
+
+fn redis_consumer(
+    queue: &RedisQueue,
+    settings: &Settings,
+    name: &str,
+    lane: Lane,
+    slots: usize,
+) -> RedisConsumer {
     RedisConsumer::new(
-        queue.clone(),
-        worker_name(),
+        queue.lane(lane),
+        format!("{name}-{}", lane.as_str()),
         ConsumerSettings {
-            batch: settings.queue.batch.clamp(1, concurrency),
+            batch: settings.queue.batch.clamp(1, slots),
             block: Duration::from_secs(1),
             claim_idle: Duration::from_secs(settings.queue.claim_idle_secs.max(1)),
             heartbeat: Duration::from_secs(settings.queue.heartbeat_secs.max(1)),
@@ -214,23 +276,24 @@ fn redis_consumer(queue: &RedisQueue, settings: &Settings) -> RedisConsumer {
     )
 }
 
-fn redis_monitor(consumer: &RedisConsumer, settings: &Settings, env: Arc<JobEnv>) -> Monitor {
-    let concurrency = settings.worker.concurrency.max(1);
-    let env = Arc::new(RedisEnv {
-        job: env,
-        consumer: consumer.clone(),
-    });
-    let consumer = consumer.clone();
-    Monitor::new()
-        .register(move |_restarts| {
+fn redis_monitor(consumers: &[(RedisConsumer, usize)], env: Arc<JobEnv>) -> Monitor {
+    let mut monitor = Monitor::new();
+    for (consumer, slots) in consumers {
+        let env = Arc::new(RedisEnv {
+            job: env.clone(),
+            consumer: consumer.clone(),
+        });
+        let (consumer, slots) = (consumer.clone(), *slots);
+        monitor = monitor.register(move |_restarts| {
             WorkerBuilder::new(consumer.name().to_owned())
                 .backend(consumer.backend())
                 .data(env.clone())
-                .concurrency(concurrency)
+                .concurrency(slots)
                 .catch_panic()
                 .build(handle_delivery)
-        })
-        .should_restart(restart_policy)
+        });
+    }
+    monitor.should_restart(restart_policy)
 }
 
 /// `/healthz` (alive) and `/readyz` (database and queue reachable) for the

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use thumbforge_db::{Db, lifecycle, now_ms, thumbnails};
-use thumbforge_queue::{JobQueue, RenderThumbnail};
+use thumbforge_queue::{JobQueue, Lane, RenderThumbnail};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -73,10 +73,7 @@ pub async fn sweep_once(
         .await
         .context("finding never-enqueued thumbnails")?;
     if !lost.is_empty() {
-        let jobs: Vec<_> = lost
-            .iter()
-            .map(|t| (job(&t.id, &t.generation_id), t.attempts))
-            .collect();
+        let jobs: Vec<_> = lost.iter().map(|t| (job(t), t.attempts)).collect();
         queue
             .enqueue(&jobs)
             .await
@@ -96,7 +93,7 @@ pub async fn sweep_once(
         let jobs: Vec<_> = waiting
             .iter()
             .filter(|t| missing.contains(&t.id))
-            .map(|t| (job(&t.id, &t.generation_id), t.attempts))
+            .map(|t| (job(t), t.attempts))
             .collect();
         if !jobs.is_empty() {
             queue
@@ -114,7 +111,7 @@ pub async fn sweep_once(
     for t in thumbnails::lease_expired(db, now, BATCH).await? {
         if thumbnails::release_lease(db, &t.id, t.attempts).await? {
             queue
-                .enqueue(&[(job(&t.id, &t.generation_id), t.attempts)])
+                .enqueue(&[(job(&t), t.attempts)])
                 .await
                 .context("re-enqueueing an expired lease")?;
             report.requeued += 1;
@@ -138,11 +135,12 @@ pub async fn sweep_once(
     Ok(report)
 }
 
-fn job(thumbnail_id: &str, generation_id: &str) -> RenderThumbnail {
+fn job(t: &thumbnails::Stranded) -> RenderThumbnail {
     RenderThumbnail {
-        thumbnail_id: thumbnail_id.to_owned(),
-        generation_id: generation_id.to_owned(),
+        thumbnail_id: t.id.clone(),
+        generation_id: t.generation_id.clone(),
         enqueued_at_ms: now_ms(),
+        lane: Lane::for_model(&t.model),
     }
 }
 

@@ -142,6 +142,7 @@ pub async fn retry(
         thumbnail_id: reopened.thumbnail_id.clone(),
         generation_id: reopened.generation_id,
         enqueued_at_ms: thumbforge_db::now_ms(),
+        lane: thumbforge_queue::Lane::for_model(&reopened.model),
     };
     // Committed first: if this push fails the sweeper pushes it later.
     crate::submit::push_committed(&state.db, &state.queue, &[(job, reopened.attempts)]).await?;

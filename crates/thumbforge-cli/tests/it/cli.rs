@@ -1,6 +1,7 @@
 //! The `thumbforge` client commands, as a user runs them: the real binary
 //! against a live server (this test's app), over HTTP only.
 
+use reqwest::Method;
 use std::{process::Output, time::Duration};
 
 use serde_json::Value;
@@ -185,12 +186,8 @@ async fn ctrl_c_while_waiting_leaves_the_generation_running_and_says_how_to_resu
     // Wait until the server has the generation, then interrupt.
     let id = loop {
         let page: Value = app
-            .client
-            .get(format!("{}/api/v1/generations", app.address))
-            .bearer_auth(&app.key)
-            .send()
+            .send(Method::GET, "/api/v1/generations", &app.key, None)
             .await
-            .expect("list")
             .json()
             .await
             .expect("json");

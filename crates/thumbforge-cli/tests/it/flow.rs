@@ -175,19 +175,8 @@ async fn timestamps_durations_and_sizes_are_recorded() {
 #[tokio::test]
 async fn health_endpoints_answer() {
     let app = TestApp::spawn().await;
-    let healthz = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(healthz.status(), 200);
-    let readyz = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .expect("sent");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let readyz = app.get("/readyz").await;
     assert_eq!(readyz.status(), 200);
     let body: Value = readyz.json().await.expect("json");
     assert_eq!(body["database"], true);
@@ -205,15 +194,7 @@ async fn metrics_count_requests_and_jobs() {
     // the generation can be terminal a moment before the queue is empty.
     let mut text = String::new();
     for _ in 0..50 {
-        text = app
-            .client
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .expect("sent")
-            .text()
-            .await
-            .expect("text");
+        text = app.text("/metrics").await;
         if text.lines().any(|l| l == "thumbforge_queue_depth 0") {
             break;
         }
@@ -252,22 +233,10 @@ async fn metrics_count_requests_and_jobs() {
 #[tokio::test]
 async fn model_failures_and_queue_age_are_measured() {
     // No workers: what is queued waits, and its age shows.
-    let app = TestApp::spawn_with(|s| s.worker.concurrency = 0).await;
+    let app = TestApp::spawn_with(|s| s.worker.concurrency = Some(0)).await;
     app.generate(&app.key, json!({"prompt": "waiting"})).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let scrape = |app: &TestApp| {
-        let request = app.client.get(format!("{}/metrics", app.address));
-        async move {
-            request
-                .send()
-                .await
-                .expect("sent")
-                .text()
-                .await
-                .expect("text")
-        }
-    };
-    let text = scrape(&app).await;
+    let text = app.text("/metrics").await;
     let age: f64 = text
         .lines()
         .find_map(|l| {
@@ -283,7 +252,7 @@ async fn model_failures_and_queue_age_are_measured() {
         .generate(&app.key, json!({"prompt": "[fail]", "model": "test"}))
         .await;
     app.wait_terminal(&app.key, &id).await;
-    let text = scrape(&app).await;
+    let text = app.text("/metrics").await;
     assert!(
         text.lines()
             .any(|l| l == r#"thumbforge_model_calls_total{model="test",outcome="refused"} 1"#),
@@ -294,12 +263,9 @@ async fn model_failures_and_queue_age_are_measured() {
 #[tokio::test]
 async fn the_openapi_spec_and_its_docs_ui_are_served_offline() {
     let app = crate::helpers::TestApp::spawn().await;
-    let spec: serde_json::Value = app
-        .client
-        .get(format!("{}/api/v1/openapi.json", app.address))
-        .send()
+    let spec: Value = app
+        .get("/api/v1/openapi.json")
         .await
-        .expect("sent")
         .json()
         .await
         .expect("json");
@@ -312,16 +278,10 @@ async fn the_openapi_spec_and_its_docs_ui_are_served_offline() {
     ] {
         assert!(spec["paths"][path].is_object(), "{path} documented");
     }
-    let checked_in: serde_json::Value =
-        serde_json::from_str(include_str!("../../../../docs/openapi.json"))
-            .expect("docs/openapi.json parses");
+    let checked_in: Value = serde_json::from_str(include_str!("../../../../docs/openapi.json"))
+        .expect("docs/openapi.json parses");
     assert_eq!(spec, checked_in, "served and checked-in specs agree");
-    let ui = app
-        .client
-        .get(format!("{}/docs/", app.address))
-        .send()
-        .await
-        .expect("sent");
+    let ui = app.get("/docs/").await;
     assert_eq!(ui.status(), 200);
     let html = ui.text().await.expect("html");
     assert!(html.contains("swagger-ui"), "the bundled Swagger UI");

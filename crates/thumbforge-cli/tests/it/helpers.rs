@@ -171,7 +171,7 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     s.queue.heartbeat_secs = 1;
     s.queue.missed_heartbeats = 2;
     s.queue.claim_idle_secs = 3;
-    s.worker.concurrency = 4;
+    s.worker.concurrency = Some(4);
     s.worker.sweep_interval_secs = 1;
     s.worker.enqueue_grace_secs = 1;
     s.worker.lost_check_secs = 2;
@@ -308,6 +308,32 @@ impl TestApp {
     pub async fn post_json(&self, key: &str, path: &str) -> (u16, Value) {
         let request = self.client.post(format!("{}{path}", self.address));
         json_answer(request.bearer_auth(key)).await
+    }
+
+    /// `verb path` with `key`, and `body` as JSON when given.
+    pub async fn send(
+        &self,
+        verb: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(verb, format!("{}{path}", self.address));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.bearer_auth(key).send().await.expect("sent")
+    }
+
+    /// GET `path` without a key.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.address);
+        self.client.get(url).send().await.expect("sent")
+    }
+
+    /// The text of GET `path` without a key.
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("text")
     }
 
     pub async fn download(&self, url: &str) -> reqwest::Response {

@@ -58,7 +58,10 @@ async fn a_worker_takes_only_the_lanes_it_has_slots_for() {
     // No remote slots: this worker draws local thumbnails only.
     let app = TestApp::spawn_with(|s| s.worker.max_in_flight = 0).await;
     let remote = app
-        .generate(&app.key, json!({"prompt": "[flat] remote", "model": "test"}))
+        .generate(
+            &app.key,
+            json!({"prompt": "[flat] remote", "model": "test"}),
+        )
         .await;
     let local = app
         .generate(&app.key, json!({"prompt": "drawn here", "model": "local"}))

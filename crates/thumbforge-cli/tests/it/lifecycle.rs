@@ -1,6 +1,7 @@
 //! A generation's life after submit: listing, cancel, delete, credits,
 //! idempotent retries, `Prefer: wait`, and key scopes.
 
+use reqwest::Method;
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
@@ -379,12 +380,13 @@ async fn a_full_storage_quota_refuses_new_images_until_space_is_freed() {
         .expect("sent");
     assert_eq!(upload.status(), 402, "uploads count against the quota too");
     let deleted = app
-        .client
-        .delete(format!("{}/api/v1/generations/{first}", app.address))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .expect("sent");
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/generations/{first}"),
+            &app.key,
+            None,
+        )
+        .await;
     assert_eq!(deleted.status(), 204);
     let again = app
         .post_generate(&app.key, &json!({"prompt": "room again"}))

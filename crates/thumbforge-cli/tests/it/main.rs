@@ -11,6 +11,7 @@ mod flokan;
 mod flow;
 mod helpers;
 mod integrity;
+mod lanes;
 mod lifecycle;
 mod mcp;
 mod outage;

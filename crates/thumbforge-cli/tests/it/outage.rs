@@ -179,7 +179,7 @@ async fn a_flushed_queue_is_refilled_from_the_database() {
     let app = TestApp::spawn_with(|s| {
         s.queue.redis_url = Some(url.clone());
         s.queue.prefix = prefix.clone();
-        s.worker.concurrency = 1;
+        s.worker.max_in_flight = 1;
         s.worker.lost_check_secs = 1;
     })
     .await;
@@ -214,12 +214,12 @@ async fn a_stopping_worker_hands_back_what_it_holds() {
         s.queue.prefix = prefix.clone();
         s.queue.claim_idle_secs = 60;
         s.worker.shutdown_grace_secs = 1;
-        s.worker.concurrency = 2;
+        s.worker.max_in_flight = 2;
     };
     // The API alone (no in-process workers).
     let app = TestApp::spawn_with(|s| {
         configure(s);
-        s.worker.concurrency = 0;
+        s.worker.concurrency = Some(0);
     })
     .await;
     let mut settings = test_settings(app._dir.path());

@@ -3,6 +3,7 @@
 //! routing, its refusals and its encryption at rest.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use reqwest::Method;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use thumbforge_core::Plan;
@@ -163,21 +164,17 @@ async fn byok_uses_the_orgs_own_key_costs_nothing_and_is_sealed_at_rest() {
     assert_eq!(problem["code"], "provider_not_configured", "{problem}");
 
     let set = app
-        .client
-        .put(format!("{}/api/v1/provider-keys/openai", app.address))
-        .bearer_auth(&app.key)
-        .json(&json!({"apiKey": "sk-org-own-key"}))
-        .send()
-        .await
-        .expect("sent");
+        .send(
+            Method::PUT,
+            "/api/v1/provider-keys/openai",
+            &app.key,
+            Some(&json!({"apiKey": "sk-org-own-key"})),
+        )
+        .await;
     assert_eq!(set.status(), 204);
     let listed: Value = app
-        .client
-        .get(format!("{}/api/v1/provider-keys", app.address))
-        .bearer_auth(&app.key)
-        .send()
+        .send(Method::GET, "/api/v1/provider-keys", &app.key, None)
         .await
-        .expect("sent")
         .json()
         .await
         .expect("json");
@@ -256,12 +253,13 @@ async fn byok_uses_the_orgs_own_key_costs_nothing_and_is_sealed_at_rest() {
     }
 
     let removed = app
-        .client
-        .delete(format!("{}/api/v1/provider-keys/openai", app.address))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .expect("sent");
+        .send(
+            Method::DELETE,
+            "/api/v1/provider-keys/openai",
+            &app.key,
+            None,
+        )
+        .await;
     assert_eq!(removed.status(), 204);
     let refused = app.post_generate(&app.key, &body).await;
     assert_eq!(refused.status(), 422);
@@ -315,12 +313,12 @@ async fn provider_choices_and_plans_are_checked_at_submit() {
         assert_eq!(problem["code"], code, "{body}");
     }
     let put = app
-        .client
-        .put(format!("{}/api/v1/provider-keys/azure", app.address))
-        .bearer_auth(&app.key)
-        .json(&json!({"apiKey": "k"}))
-        .send()
-        .await
-        .expect("sent");
+        .send(
+            Method::PUT,
+            "/api/v1/provider-keys/azure",
+            &app.key,
+            Some(&json!({"apiKey": "k"})),
+        )
+        .await;
     assert_eq!(put.status(), 422);
 }

@@ -2,6 +2,7 @@
 //! fetched by the worker (and used as the local renderer's background), and
 //! the SSRF refusals.
 
+use reqwest::Method;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -52,23 +53,15 @@ async fn assets_are_uploaded_listed_scoped_to_their_org_and_deleted() {
     let cross = get(other.clone(), id.clone()).await;
     assert_eq!(cross.status(), 404, "another org's asset is not found");
     let list: Value = app
-        .client
-        .get(format!("{}/api/v1/assets?kind=person", app.address))
-        .bearer_auth(&app.key)
-        .send()
+        .send(Method::GET, "/api/v1/assets?kind=person", &app.key, None)
         .await
-        .expect("list")
         .json()
         .await
         .expect("json");
     assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
     let empty: Value = app
-        .client
-        .get(format!("{}/api/v1/assets", app.address))
-        .bearer_auth(&other)
-        .send()
+        .send(Method::GET, "/api/v1/assets", &other, None)
         .await
-        .expect("list")
         .json()
         .await
         .expect("json");
@@ -101,21 +94,9 @@ async fn assets_are_uploaded_listed_scoped_to_their_org_and_deleted() {
 
     // Delete: gone for good, and another org cannot delete it.
     let url = format!("{}/api/v1/assets/{id}", app.address);
-    let denied = app
-        .client
-        .delete(&url)
-        .bearer_auth(&other)
-        .send()
-        .await
-        .expect("sent");
+    let denied = app.send(Method::DELETE, &url, &other, None).await;
     assert_eq!(denied.status(), 404);
-    let deleted = app
-        .client
-        .delete(&url)
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .expect("sent");
+    let deleted = app.send(Method::DELETE, &url, &app.key, None).await;
     assert_eq!(deleted.status(), 204);
     assert_eq!(get(app.key.clone(), id).await.status(), 404);
 }

@@ -1,6 +1,7 @@
 //! Style presets: CRUD scoped to the organisation, and a generation drawn
 //! in its palette (FatThumb's `styleId`, Flokan's `style_id`).
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use thumbforge_core::Plan;
 
@@ -107,24 +108,16 @@ async fn a_style_preset_colours_the_thumbnail_and_is_org_scoped() {
 
     // Another org cannot see or use it.
     let theirs = app
-        .client
-        .get(format!("{}/api/v1/styles/{id}", app.address))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .expect("sent");
+        .send(Method::GET, &format!("/api/v1/styles/{id}"), &other, None)
+        .await;
     assert_eq!(theirs.status(), 404);
     let refused = app
         .post_generate(&other, &json!({"prompt": "x", "styleId": id}))
         .await;
     assert_eq!(refused.status(), 404);
     let listed: Value = app
-        .client
-        .get(format!("{}/api/v1/styles", app.address))
-        .bearer_auth(&app.key)
-        .send()
+        .send(Method::GET, "/api/v1/styles", &app.key, None)
         .await
-        .expect("sent")
         .json()
         .await
         .expect("json");
@@ -132,12 +125,13 @@ async fn a_style_preset_colours_the_thumbnail_and_is_org_scoped() {
 
     // Deleting the preset leaves accepted work as it was made.
     let deleted = app
-        .client
-        .delete(format!("{}/api/v1/styles/{id}", app.address))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .expect("sent");
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/styles/{id}"),
+            &app.key,
+            None,
+        )
+        .await;
     assert_eq!(deleted.status(), 204);
     assert_eq!(app.get_generation(&app.key, &styled).await.status(), 200);
     let gone = app

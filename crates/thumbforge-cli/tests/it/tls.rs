@@ -2,6 +2,7 @@
 //! start a private PostgreSQL with a certificate from a CA made for the
 //! test (thumbforge-testkit, rcgen).
 
+use reqwest::Method;
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
@@ -161,13 +162,13 @@ async fn the_app_runs_on_a_database_it_must_verify() {
     );
     let app = TestApp::spawn_with(|s| s.database.url = Some(url)).await;
     let response = app
-        .client
-        .post(format!("{}/api/v1/generate", app.address))
-        .bearer_auth(&app.key)
-        .json(&json!({"prompt": "over tls", "model": "test", "count": 2}))
-        .send()
-        .await
-        .expect("submit");
+        .send(
+            Method::POST,
+            "/api/v1/generate",
+            &app.key,
+            Some(&json!({"prompt": "over tls", "model": "test", "count": 2})),
+        )
+        .await;
     assert_eq!(response.status().as_u16(), 202);
     let body: serde_json::Value = response.json().await.expect("json");
     let id = body["generationId"].as_str().expect("id");

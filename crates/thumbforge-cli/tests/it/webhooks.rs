@@ -3,6 +3,7 @@
 //! retries with every attempt recorded, per-thumbnail events, and the
 //! refusals: no redirects followed, no private addresses.
 
+use reqwest::Method;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -33,15 +34,13 @@ async fn app() -> TestApp {
 
 async fn deliveries(app: &TestApp, generation_id: &str) -> Vec<Value> {
     let body: Value = app
-        .client
-        .get(format!(
-            "{}/api/v1/webhooks/deliveries?generationId={generation_id}",
-            app.address
-        ))
-        .bearer_auth(&app.key)
-        .send()
+        .send(
+            Method::GET,
+            &format!("/api/v1/webhooks/deliveries?generationId={generation_id}"),
+            &app.key,
+            None,
+        )
         .await
-        .expect("sent")
         .json()
         .await
         .expect("json");
@@ -153,12 +152,8 @@ async fn deliveries_are_signed_retried_and_recorded() {
     assert_eq!(attempts[1]["statusCode"], 204);
 
     let secret: Value = app
-        .client
-        .get(format!("{}/api/v1/webhooks/secret", app.address))
-        .bearer_auth(&app.key)
-        .send()
+        .send(Method::GET, "/api/v1/webhooks/secret", &app.key, None)
         .await
-        .expect("sent")
         .json()
         .await
         .expect("json");

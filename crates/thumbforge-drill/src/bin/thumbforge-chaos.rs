@@ -38,7 +38,7 @@ struct Args {
     /// Worker processes.
     #[arg(long, default_value_t = 4)]
     workers: usize,
-    /// Concurrency of each worker.
+    /// Model calls each worker has in flight at once (`worker.max_in_flight`).
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// Workers SIGKILLed (each replaced at once, as an orchestrator would).
@@ -344,7 +344,7 @@ async fn main() -> anyhow::Result<()> {
             ("THUMBFORGE_WORKER__LOST_CHECK_SECS", "20".to_owned()),
             ("THUMBFORGE_WORKER__JOB_TIMEOUT_SECS", "60".to_owned()),
             (
-                "THUMBFORGE_WORKER__CONCURRENCY",
+                "THUMBFORGE_WORKER__MAX_IN_FLIGHT",
                 args.concurrency.to_string(),
             ),
             ("THUMBFORGE_DATABASE__ACQUIRE_TIMEOUT_MS", "2000".to_owned()),

@@ -49,6 +49,20 @@ pub struct JobEnv {
     /// hitting infrastructure errors, or keeps killing its worker).
     pub max_attempts: i32,
     pub metrics: Arc<Metrics>,
+    /// The CPU slots (`worker.concurrency`): decoding, fitting and encoding
+    /// take one each, whichever lane the job came from.
+    pub cpu: Arc<tokio::sync::Semaphore>,
+}
+
+impl JobEnv {
+    /// Runs CPU work on the blocking pool once a CPU slot is free.
+    async fn on_cpu<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _slot = self.cpu.acquire().await.context("the CPU slots closed")?;
+        tokio::task::spawn_blocking(work).await.context("CPU task")
+    }
 }
 
 impl JobEnv {
@@ -126,13 +140,14 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
         produce(env, &ctx).await
     };
     let (result, outcome) = match produced {
-        Ok(image) => {
-            let (width, height) = (image.width() as i32, image.height() as i32);
-            // PNG encoding is CPU work: keep it off the async threads.
+        Ok((image, (width, height))) => {
+            // Fitting and encoding are CPU work: keep them off the async
+            // threads.
             let watermark = ctx.thumbnail.is_watermarked;
-            let (clean, marked) = tokio::task::spawn_blocking(move || encode(&image, watermark))
-                .await
-                .context("encoding task")??;
+            let (clean, marked) = env
+                .on_cpu(move || encode(&normalize(&image, width, height), watermark))
+                .await??;
+            let (width, height) = (width as i32, height as i32);
             let clean_key = thumbnail_key(&generation.id, &ctx.thumbnail.id);
             env.storage
                 .put(&clean_key, clean.clone())
@@ -190,8 +205,11 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
     Ok(outcome)
 }
 
-/// Calls the model.
-async fn produce(env: &JobEnv, ctx: &thumbnails::JobContext) -> Result<image::RgbImage, JobError> {
+/// Calls the model: its picture, and the size to fit it to.
+async fn produce(
+    env: &JobEnv,
+    ctx: &thumbnails::JobContext,
+) -> Result<(image::DynamicImage, (u32, u32)), JobError> {
     let generation = &ctx.generation;
     let Ok(model) = generation.model.parse::<ModelId>() else {
         let message = format!("Unknown model `{}`.", generation.model);
@@ -291,7 +309,7 @@ async fn produce(env: &JobEnv, ctx: &thumbnails::JobContext) -> Result<image::Rg
             };
             Err(fail(reason, e.public_message()))
         }
-        Ok(Ok(image)) => Ok(normalize(&image, width, height)),
+        Ok(Ok(image)) => Ok((image, (width, height))),
     }
 }
 
@@ -373,11 +391,8 @@ async fn load_references(
                 .to_vec();
             let decoded = {
                 let png = png.clone();
-                tokio::task::spawn_blocking(move || {
-                    decode::decode_limited(&png, &decode::OUTPUT_LIMITS)
-                })
-                .await
-                .context("decoding task")?
+                env.on_cpu(move || decode::decode_limited(&png, &decode::OUTPUT_LIMITS))
+                    .await?
             };
             match decoded {
                 Ok((image, _)) => references.push(Reference {
