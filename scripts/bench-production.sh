@@ -32,7 +32,7 @@ ROWS_CLIENTS="${ROWS_CLIENTS:-1}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
 PORT="${PORT:-18282}"
-WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-16}"
+WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-16}" # the [flat] calls in flight (its CPU slots: one per core)
 PG="postgres://postgres@127.0.0.1:5432"
 REDIS="redis://127.0.0.1:6379"
 
@@ -202,7 +202,7 @@ awk 'BEGIN {n = 0} {n += $1} END {print n}' "$DATA"/submit[0-9]*.non2xx >"$DATA/
 BACKLOG="$(psql_bench -c "SELECT COUNT(*) FROM thumbnails")"
 
 # --- end to end: one worker drains the submitted backlog -----------------
-THUMBFORGE_WORKER__CONCURRENCY="$WORKER_CONCURRENCY" THUMBFORGE_WORKER__HEALTH_PORT=$((PORT + 1)) \
+THUMBFORGE_WORKER__MAX_IN_FLIGHT="$WORKER_CONCURRENCY" THUMBFORGE_WORKER__HEALTH_PORT=$((PORT + 1)) \
   "$BIN/thumbforge-worker" >"$DATA/worker.log" 2>&1 & PIDS+=($!)
 START="$(date +%s.%N)"
 while :; do

@@ -147,7 +147,7 @@ impl ImageModel for Fal {
             .map(|i| i.url)
             .ok_or_else(|| ProviderError::Permanent("fal returned no image".to_owned()))?;
         with_retries(&self.up.policy, NAME, || {
-            download_image(&self.up.client, &self.up.policy, NAME, &url)
+            download_image(&self.up, NAME, &url)
         })
         .await
     }

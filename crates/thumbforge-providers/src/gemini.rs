@@ -121,7 +121,7 @@ impl Gemini {
                 let bytes = STANDARD.decode(data.data.as_bytes()).map_err(|_| {
                     ProviderError::Permanent("gemini returned invalid base64".to_owned())
                 })?;
-                return decode_output(NAME, bytes).await;
+                return decode_output(&self.up.cpu, NAME, bytes).await;
             }
             finish = finish.or(candidate.finish_reason);
         }

@@ -11,6 +11,7 @@ use std::{future::Future, time::Duration};
 use image::DynamicImage;
 use reqwest::{Response, StatusCode, header::HeaderMap};
 use secrecy::SecretString;
+use thumbforge_core::cpu::CpuSlots;
 use tracing::{debug, warn};
 
 use crate::{ProviderError, decode::decode_limited};
@@ -21,6 +22,8 @@ use crate::{ProviderError, decode::decode_limited};
 pub struct Upstream {
     pub client: reqwest::Client,
     pub policy: HttpPolicy,
+    /// Where the answer is decoded.
+    pub cpu: CpuSlots,
     /// Base URL without a trailing slash (fal: the queue URL).
     pub base_url: String,
     pub key: SecretString,
@@ -229,13 +232,13 @@ pub async fn read_capped(
 
 /// Downloads an output image a provider links to and decodes it.
 pub async fn download_image(
-    client: &reqwest::Client,
-    policy: &HttpPolicy,
+    up: &Upstream,
     provider: &'static str,
     url: &str,
 ) -> Result<DynamicImage, ProviderError> {
     debug!(provider, "downloading the output image");
-    let response = client
+    let response = up
+        .client
         .get(url)
         .send()
         .await
@@ -248,16 +251,18 @@ pub async fn download_image(
             None,
         ));
     }
-    let bytes = read_capped(provider, response, policy.max_image_bytes).await?;
-    decode_output(provider, bytes).await
+    let bytes = read_capped(provider, response, up.policy.max_image_bytes).await?;
+    decode_output(&up.cpu, provider, bytes).await
 }
 
-/// Decodes image bytes a provider returned, with decode limits.
+/// Decodes image bytes a provider returned, with decode limits, on a CPU
+/// slot.
 pub async fn decode_output(
+    cpu: &CpuSlots,
     provider: &'static str,
     bytes: Vec<u8>,
 ) -> Result<DynamicImage, ProviderError> {
-    tokio::task::spawn_blocking(move || decode_limited(&bytes, &crate::decode::OUTPUT_LIMITS))
+    cpu.run(move || decode_limited(&bytes, &crate::decode::OUTPUT_LIMITS))
         .await
         .map_err(|_| ProviderError::Permanent(format!("{provider}: decoding task failed")))?
         .map(|(image, _)| image)

@@ -158,7 +158,7 @@ impl ImageModel for Kie {
             .next()
             .ok_or_else(|| ProviderError::Permanent("kie returned no image".to_owned()))?;
         with_retries(&self.up.policy, NAME, || {
-            download_image(&self.up.client, &self.up.policy, NAME, &url)
+            download_image(&self.up, NAME, &url)
         })
         .await
     }

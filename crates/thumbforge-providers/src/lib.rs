@@ -20,7 +20,7 @@ use image::DynamicImage;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use thumbforge_config::{ProviderSettings, ReferenceSettings};
-use thumbforge_core::{AspectRatio, ModelId, ProviderChoice, ProviderKind, Route};
+use thumbforge_core::{AspectRatio, ModelId, ProviderChoice, ProviderKind, Route, cpu::CpuSlots};
 
 pub use fal::Fal;
 pub use fetch::{FetchError, FetchPolicy};
@@ -144,10 +144,12 @@ struct Inner {
     client: reqwest::Client,
     /// Rate-limit state per OpenAI key (by hash).
     gates: Mutex<HashMap<[u8; 32], Arc<RateGate>>>,
+    /// Where answers are decoded and the local model draws.
+    cpu: CpuSlots,
 }
 
 impl Providers {
-    pub fn new(settings: &ProviderSettings, enable_test_model: bool) -> Providers {
+    pub fn new(settings: &ProviderSettings, enable_test_model: bool, cpu: CpuSlots) -> Providers {
         let policy = HttpPolicy {
             timeout: Duration::from_secs(settings.timeout_secs),
             max_attempts: settings.max_attempts.max(1),
@@ -163,6 +165,7 @@ impl Providers {
                 policy,
                 settings: settings.clone(),
                 gates: Mutex::new(HashMap::new()),
+                cpu,
             }),
         }
     }
@@ -244,9 +247,10 @@ impl Providers {
             Credentials::Byok(p, _) => ProviderChoice::Byok(*p),
         };
         let Some(route) = self.route(model, choice)? else {
+            let local = LocalRenderer(self.inner.cpu.clone());
             return Ok(match model {
-                ModelId::Test => Arc::new(ScriptedModel),
-                _ => Arc::new(LocalRenderer),
+                ModelId::Test => Arc::new(ScriptedModel(local)),
+                _ => Arc::new(local),
             });
         };
         let key = match credentials {
@@ -272,6 +276,7 @@ impl Providers {
         let up = http::Upstream {
             client: self.inner.client.clone(),
             policy: self.inner.policy.clone(),
+            cpu: self.inner.cpu.clone(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             key,
             model: route.model.to_owned(),

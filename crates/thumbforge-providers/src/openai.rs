@@ -163,7 +163,7 @@ impl OpenAiImages {
         let bytes = STANDARD
             .decode(b64.as_bytes())
             .map_err(|_| ProviderError::Permanent("openai returned invalid base64".to_owned()))?;
-        decode_output(NAME, bytes).await
+        decode_output(&self.up.cpu, NAME, bytes).await
     }
 }
 

@@ -11,8 +11,9 @@ use image::DynamicImage;
 
 use crate::{ImageModel, ImageRequest, LocalRenderer, ProviderError};
 
-#[derive(Debug, Clone, Copy)]
-pub struct ScriptedModel;
+/// Renders like `local` (on its CPU slots) unless the prompt says otherwise.
+#[derive(Debug, Clone)]
+pub struct ScriptedModel(pub LocalRenderer);
 
 fn directive<'a>(prompt: &'a str, name: &str) -> Option<&'a str> {
     let open = format!("[{name}");
@@ -52,12 +53,16 @@ impl ImageModel for ScriptedModel {
                 image::Rgb([shade, 60, 90]),
             )));
         }
-        LocalRenderer.generate(request).await
+        self.0.generate(request).await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    fn model() -> ScriptedModel {
+        ScriptedModel(LocalRenderer(thumbforge_core::cpu::CpuSlots::new(1)))
+    }
+
     use super::*;
 
     fn req(prompt: &str, variation: u32) -> ImageRequest {
@@ -75,23 +80,18 @@ mod tests {
 
     #[tokio::test]
     async fn directives_script_the_outcome() {
-        assert!(ScriptedModel.generate(&req("ok", 0)).await.is_ok());
+        assert!(model().generate(&req("ok", 0)).await.is_ok());
         assert!(matches!(
-            ScriptedModel.generate(&req("x [fail]", 3)).await,
+            model().generate(&req("x [fail]", 3)).await,
             Err(ProviderError::Permanent(_))
         ));
-        assert!(ScriptedModel.generate(&req("x [fail:1]", 0)).await.is_ok());
-        assert!(
-            ScriptedModel
-                .generate(&req("x [fail:0,1]", 1))
-                .await
-                .is_err()
-        );
+        assert!(model().generate(&req("x [fail:1]", 0)).await.is_ok());
+        assert!(model().generate(&req("x [fail:0,1]", 1)).await.is_err());
         assert!(matches!(
-            ScriptedModel.generate(&req("x [safety]", 0)).await,
+            model().generate(&req("x [safety]", 0)).await,
             Err(ProviderError::Safety)
         ));
-        let flat = ScriptedModel
+        let flat = model()
             .generate(&req("x [flat]", 1))
             .await
             .expect("flat image");

@@ -11,7 +11,7 @@ use std::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 use thumbforge_config::{ProviderSettings, Settings};
-use thumbforge_core::{AspectRatio, ModelId, ProviderChoice, ProviderKind};
+use thumbforge_core::{AspectRatio, ModelId, ProviderChoice, ProviderKind, cpu::CpuSlots};
 use wiremock::{
     Mock, MockServer, Request, Respond, ResponseTemplate,
     matchers::{body_partial_json, header, method, path, query_param},
@@ -79,7 +79,11 @@ async fn generate(
     provider: ProviderKind,
     req: &ImageRequest,
 ) -> Result<image::DynamicImage, ProviderError> {
-    let providers = Providers::new(&with_key(settings(server), provider), false);
+    let providers = Providers::new(
+        &with_key(settings(server), provider),
+        false,
+        CpuSlots::new(1),
+    );
     let model = providers
         .model(model_for(provider), Credentials::Platform)
         .expect("route");
@@ -517,7 +521,7 @@ async fn references_travel_in_each_documented_form() {
 #[test]
 fn routing_follows_the_catalogue_and_the_configured_keys() {
     let server_settings = Settings::defaults_in(std::path::Path::new("/x")).providers;
-    let none = Providers::new(&server_settings, false);
+    let none = Providers::new(&server_settings, false, CpuSlots::new(1));
     assert!(
         none.route(ModelId::Gemini3Pro, ProviderChoice::Platform)
             .is_err()
@@ -525,7 +529,7 @@ fn routing_follows_the_catalogue_and_the_configured_keys() {
     assert!(none.route(ModelId::Local, ProviderChoice::Platform).is_ok());
     let mut with_fal = server_settings.clone();
     with_fal.fal_key = Some("k".to_owned().into());
-    let p = Providers::new(&with_fal, false);
+    let p = Providers::new(&with_fal, false, CpuSlots::new(1));
     let route = p
         .route(ModelId::Gemini3Pro, ProviderChoice::Platform)
         .expect("fal serves it")

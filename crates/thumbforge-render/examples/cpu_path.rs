@@ -1,8 +1,8 @@
 //! The CPU path of one thumbnail from a remote model, for `just bench`:
 //! `cargo run --release -p thumbforge-render --example cpu_path [N]`.
 //!
-//! A worker decodes the provider's PNG (1536x1024, OpenAI's landscape
-//! size), fits it to 1280x720, encodes it, and for a free plan watermarks
+//! A worker decodes the provider's PNG (2048x1152, the size the OpenAI
+//! adapter asks for 16:9), fits it to 1280x720, encodes it, and for a free plan watermarks
 //! and encodes a second copy. Prints the median of N runs of each stage,
 //! and as the same-run baseline a bare PNG encode of the 1280x720 result.
 //! The source is photo-like (gradients under fine noise), since a model's
@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(20);
-    let provider_png = encode_png(&photo_like(1536, 1024))?;
+    let provider_png = encode_png(&photo_like(2048, 1152))?;
     let (mut decode, mut fit, mut fit_image_crate, mut encode, mut watermark, mut bare) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut sizes = (0, 0);
@@ -86,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (decode, fit, encode, bare) = (median(decode), median(fit), median(encode), median(bare));
     let path = decode + fit + encode;
     println!(
-        "runs={n} source=1536x1024 png ({} bytes) output=1280x720 (median ms)",
+        "runs={n} source=2048x1152 png ({} bytes) output=1280x720 (median ms)",
         provider_png.len()
     );
     println!(

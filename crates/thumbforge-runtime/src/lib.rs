@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use thumbforge_config::Settings;
+use thumbforge_core::cpu::CpuSlots;
 use thumbforge_db::{Db, crypto::Sealer};
 use thumbforge_providers::{FetchPolicy, Providers};
 use thumbforge_queue::{JobQueue, QueueTarget};
@@ -25,6 +26,9 @@ pub struct Deps {
     /// Opens organisations' provider keys and webhook secrets.
     pub sealer: Sealer,
     pub metrics: Arc<Metrics>,
+    /// The CPU slots (`worker.concurrency`) that decoding, fitting,
+    /// encoding and the local model's drawing share.
+    pub cpu: CpuSlots,
 }
 
 /// Connects to everything `settings` names and migrates the database.
@@ -58,11 +62,17 @@ pub async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Resu
     })?;
     let fetch =
         thumbforge_providers::fetch_policy(&settings.references).map_err(anyhow::Error::msg)?;
+    let cpu = CpuSlots::new(settings.worker.cpu_slots());
     Ok(Deps {
         db,
         queue,
         storage,
-        providers: Providers::new(&settings.providers, settings.models.enable_test_model),
+        providers: Providers::new(
+            &settings.providers,
+            settings.models.enable_test_model,
+            cpu.clone(),
+        ),
+        cpu,
         fetch,
         sealer: sealer(settings, &secret),
         secret,

@@ -93,9 +93,7 @@ pub fn job_env(deps: &Deps, settings: &Settings) -> JobEnv {
         job_timeout: Duration::from_secs(settings.worker.job_timeout_secs),
         max_attempts: settings.queue.max_attempts.max(1) as i32,
         metrics: deps.metrics.clone(),
-        cpu: Arc::new(tokio::sync::Semaphore::new(
-            settings.worker.cpu_slots().max(1),
-        )),
+        cpu: deps.cpu.clone(),
     }
 }
 

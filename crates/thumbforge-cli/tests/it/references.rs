@@ -93,7 +93,7 @@ async fn assets_are_uploaded_listed_scoped_to_their_org_and_deleted() {
     assert_eq!(problem["code"], "invalid_asset_kind");
 
     // Delete: gone for good, and another org cannot delete it.
-    let url = format!("{}/api/v1/assets/{id}", app.address);
+    let url = format!("/api/v1/assets/{id}");
     let denied = app.send(Method::DELETE, &url, &other, None).await;
     assert_eq!(denied.status(), 404);
     let deleted = app.send(Method::DELETE, &url, &app.key, None).await;

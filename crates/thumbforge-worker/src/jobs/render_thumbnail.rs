@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::Context;
-use thumbforge_core::{AspectRatio, EndReason, Failure, ModelId, ProviderChoice};
+use thumbforge_core::{AspectRatio, EndReason, Failure, ModelId, ProviderChoice, cpu::CpuSlots};
 use thumbforge_db::{
     Db, assets,
     batch::StatusWriter,
@@ -49,20 +49,9 @@ pub struct JobEnv {
     /// hitting infrastructure errors, or keeps killing its worker).
     pub max_attempts: i32,
     pub metrics: Arc<Metrics>,
-    /// The CPU slots (`worker.concurrency`): decoding, fitting and encoding
-    /// take one each, whichever lane the job came from.
-    pub cpu: Arc<tokio::sync::Semaphore>,
-}
-
-impl JobEnv {
-    /// Runs CPU work on the blocking pool once a CPU slot is free.
-    async fn on_cpu<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let _slot = self.cpu.acquire().await.context("the CPU slots closed")?;
-        tokio::task::spawn_blocking(work).await.context("CPU task")
-    }
+    /// Decoding, fitting and encoding take one of these, whichever lane
+    /// the job came from.
+    pub cpu: CpuSlots,
 }
 
 impl JobEnv {
@@ -145,8 +134,10 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
             // threads.
             let watermark = ctx.thumbnail.is_watermarked;
             let (clean, marked) = env
-                .on_cpu(move || encode(&normalize(&image, width, height), watermark))
-                .await??;
+                .cpu
+                .run(move || encode(&normalize(&image, width, height), watermark))
+                .await
+                .context("encoding task")??;
             let (width, height) = (width as i32, height as i32);
             let clean_key = thumbnail_key(&generation.id, &ctx.thumbnail.id);
             env.storage
@@ -391,8 +382,10 @@ async fn load_references(
                 .to_vec();
             let decoded = {
                 let png = png.clone();
-                env.on_cpu(move || decode::decode_limited(&png, &decode::OUTPUT_LIMITS))
-                    .await?
+                env.cpu
+                    .run(move || decode::decode_limited(&png, &decode::OUTPUT_LIMITS))
+                    .await
+                    .context("decoding task")?
             };
             match decoded {
                 Ok((image, _)) => references.push(Reference {

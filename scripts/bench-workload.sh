@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The real workload (part of `just bench`): one thumbforge-worker on
+# PostgreSQL + Redis, at default settings, against a loopback stand-in for
+# OpenAI's Images API (thumbforge-mock-provider) that answers after a set
+# latency with a 2048x1152 PNG, as the adapter asks for.
+#
+# Each phase queues a backlog with no worker running, then starts one
+# worker and times the drain:
+# - instant provider: the CPU-bound ceiling (decode, fit, encode, store,
+#   status writes) on this machine;
+# - a 3 s provider, the same backlog: thumbnails/s as a ratio to the
+#   instant figure (target ≥ 0.8x);
+# - a 20 s provider with worker.max_in_flight = 2000 and a backlog of 2000:
+#   the calls in flight at once (the provider's count) and the worker's peak
+#   RSS per call in flight, over the RSS of the instant phase.
+#
+# Prints Markdown for docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/thumbforge/target}"
+BACKLOG="${BACKLOG:-1200}"
+WIDE="${WIDE:-2000}"
+PORT="${PORT:-18383}"
+MOCK_PORT="${MOCK_PORT:-18384}"
+PG="postgres://postgres@127.0.0.1:5432"
+
+bash scripts/services.sh >/dev/null
+cargo build --release -q --locked -p thumbforge-cli -p thumbforge-api -p thumbforge-worker -p thumbforge-drill
+BIN="$CARGO_TARGET_DIR/release"
+
+DATA="$(mktemp -d)"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$DATA"; }
+trap cleanup EXIT
+wait_for() {
+  for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
+  echo "timed out waiting for $1" >&2; exit 1
+}
+psql_admin() { psql -h 127.0.0.1 -U postgres -d postgres -qAt "$@"; }
+psql_db() { psql -h 127.0.0.1 -U postgres -d tf_workload -qAt "$@"; }
+psql_admin -c "DROP DATABASE IF EXISTS tf_workload WITH (FORCE)" -c "CREATE DATABASE tf_workload"
+
+export THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE=0
+export RUST_LOG=warn DATABASE_URL="$PG/tf_workload" REDIS_URL="redis://127.0.0.1:6379" \
+  THUMBFORGE_QUEUE__PREFIX="workload-$$" THUMBFORGE_DATA_DIR="$DATA" \
+  THUMBFORGE_SECRET=bench-secret-0123456789abcdef0123 \
+  OPENAI_API_KEY=sk-bench THUMBFORGE_PROVIDERS__OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT"
+"$BIN/thumbforge" migrate 2>/dev/null
+KEY="$("$BIN/thumbforge" keys create --org bench --plan pro 2>/dev/null | tail -n1)"
+THUMBFORGE_BIND="127.0.0.1:$PORT" "$BIN/thumbforge-api" >"$DATA/api.log" 2>&1 & PIDS+=($!)
+wait_for "http://127.0.0.1:$PORT/healthz"
+
+MOCK_PID=""
+mock() { # latency_ms
+  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null || true
+  "$BIN/thumbforge-mock-provider" --port "$MOCK_PORT" --latency-ms "$1" >"$DATA/mock.log" 2>&1 & MOCK_PID=$!
+  PIDS+=("$MOCK_PID")
+  wait_for "http://127.0.0.1:$MOCK_PORT/stats"
+}
+# Queues $1 thumbnails of gpt-image-2 (four to a generation) through the API.
+queue() {
+  seq $(($1 / 4)) | xargs -P 8 -I{} curl -sf -o /dev/null -X POST "http://127.0.0.1:$PORT/api/v1/generate" \
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    -d '{"prompt":"workload {}","model":"gpt-image-2","count":4}'
+}
+open_count() { psql_db -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'processing'"; }
+# Starts a worker (extra env as arguments), waits for the backlog to drain,
+# prints "seconds peak_rss_kib failed".
+drain() {
+  local start end pid failed0 failed1 hwm
+  failed0="$(psql_db -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'failed'")"
+  start="$(date +%s.%N)"
+  env "$@" THUMBFORGE_WORKER__HEALTH_PORT=$((PORT + 1)) "$BIN/thumbforge-worker" >>"$DATA/worker.log" 2>&1 &
+  pid=$!
+  while [ "$(open_count)" -gt 0 ]; do
+    hwm="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)"
+    sleep 0.2
+  done
+  end="$(date +%s.%N)"
+  hwm="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo "$hwm")"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  failed1="$(psql_db -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'failed'")"
+  echo "$(echo "$start $end" | awk '{printf "%.2f", $2 - $1}') $hwm $((failed1 - failed0))"
+}
+rate() { echo "$1 $2" | awk '{printf "%.1f", $1 / $2}'; }
+
+mock 0
+queue "$BACKLOG"
+read -r fast_s fast_rss fast_failed <<<"$(drain)"
+mock 3000
+queue "$BACKLOG"
+read -r slow_s slow_rss slow_failed <<<"$(drain)"
+slow_calls="$(curl -sf "http://127.0.0.1:$MOCK_PORT/stats")"
+mock 20000
+queue "$WIDE"
+read -r wide_s wide_rss wide_failed <<<"$(drain THUMBFORGE_WORKER__MAX_IN_FLIGHT="$WIDE")"
+wide_calls="$(curl -sf "http://127.0.0.1:$MOCK_PORT/stats")"
+wide_most="$(echo "$wide_calls" | sed -E 's/.*"max_in_flight":([0-9]+).*/\1/')"
+
+fast_rate="$(rate "$BACKLOG" "$fast_s")"
+slow_rate="$(rate "$BACKLOG" "$slow_s")"
+echo "| measure | figure | target |"
+echo "|---|---|---|"
+echo "| instant provider, $BACKLOG thumbnails, 1 worker | $fast_rate thumbnails/s ($fast_s s, $fast_failed failed), peak RSS $((fast_rss / 1024)) MiB | the CPU-bound ceiling |"
+echo "| 3 s provider, the same | $slow_rate thumbnails/s ($slow_s s, $slow_failed failed): $(echo "$slow_rate $fast_rate" | awk '{printf "%.2f", $1 / $2}')x of instant | ≥ 0.8x |"
+echo "| 20 s provider, max_in_flight $WIDE, $WIDE thumbnails | $wide_most calls in flight at once, $(rate "$WIDE" "$wide_s") thumbnails/s ($wide_s s, $wide_failed failed); peak RSS $((wide_rss / 1024)) MiB, $(echo "$wide_rss $fast_rss $wide_most" | awk '{printf "%.1f", ($1 - $2) / $3}') KiB per call in flight over the instant phase | ≥ 2,000 in flight on 2 cores |"
+echo
+echo "Provider counts: 3 s phase $slow_calls; 20 s phase $wide_calls."
+echo "Machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -r)."
