@@ -12,7 +12,14 @@
 #   instant figure (target ≥ 0.8x);
 # - a 20 s provider with worker.max_in_flight = 2000 and a backlog of 2000:
 #   the calls in flight at once (the provider's count) and the worker's peak
-#   RSS per call in flight, over the RSS of the instant phase.
+#   RSS per call in flight, over the RSS of the instant phase;
+# - shared caps: a 1 s provider capped at 120 requests a minute for the key,
+#   two worker processes, the key's limit set to the provider's 120/min:
+#   thumbnails failed (target 0), throughput as a ratio of the cap (target
+#   ≥ 0.9x) and the share of calls answered 429 (target < 5%).
+#
+# The first three phases' provider has no cap, so the key has none either
+# (providers.limits.openai.rpm = 0); every other setting is the default.
 #
 # Prints Markdown for docs/benchmarks.md.
 set -euo pipefail
@@ -20,6 +27,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/thumbforge/target}"
 BACKLOG="${BACKLOG:-1200}"
 WIDE="${WIDE:-2000}"
+CAPPED="${CAPPED:-240}"
 PORT="${PORT:-18383}"
 MOCK_PORT="${MOCK_PORT:-18384}"
 PG="postgres://postgres@127.0.0.1:5432"
@@ -44,16 +52,17 @@ export THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__PRO__GENER
 export RUST_LOG=warn DATABASE_URL="$PG/tf_workload" REDIS_URL="redis://127.0.0.1:6379" \
   THUMBFORGE_QUEUE__PREFIX="workload-$$" THUMBFORGE_DATA_DIR="$DATA" \
   THUMBFORGE_SECRET=bench-secret-0123456789abcdef0123 \
-  OPENAI_API_KEY=sk-bench THUMBFORGE_PROVIDERS__OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT"
+  OPENAI_API_KEY=sk-bench THUMBFORGE_PROVIDERS__OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT" \
+  THUMBFORGE_PROVIDERS__LIMITS__OPENAI__RPM=0
 "$BIN/thumbforge" migrate 2>/dev/null
 KEY="$("$BIN/thumbforge" keys create --org bench --plan pro 2>/dev/null | tail -n1)"
 THUMBFORGE_BIND="127.0.0.1:$PORT" "$BIN/thumbforge-api" >"$DATA/api.log" 2>&1 & PIDS+=($!)
 wait_for "http://127.0.0.1:$PORT/healthz"
 
 MOCK_PID=""
-mock() { # latency_ms
+mock() { # latency_ms [more mock arguments]
   [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null || true
-  "$BIN/thumbforge-mock-provider" --port "$MOCK_PORT" --latency-ms "$1" >"$DATA/mock.log" 2>&1 & MOCK_PID=$!
+  "$BIN/thumbforge-mock-provider" --port "$MOCK_PORT" --latency-ms "$@" >"$DATA/mock.log" 2>&1 & MOCK_PID=$!
   PIDS+=("$MOCK_PID")
   wait_for "http://127.0.0.1:$MOCK_PORT/stats"
 }
@@ -64,21 +73,24 @@ queue() {
     -d '{"prompt":"workload {}","model":"gpt-image-2","count":4}'
 }
 open_count() { psql_db -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'processing'"; }
-# Starts a worker (extra env as arguments), waits for the backlog to drain,
-# prints "seconds peak_rss_kib failed".
+# Starts $WORKERS workers (1 unless set; extra env as arguments), waits for
+# the backlog to drain, prints "seconds peak_rss_kib failed" (the RSS of
+# the first worker).
 drain() {
-  local start end pid failed0 failed1 hwm
+  local start end pids=() failed0 failed1 hwm=0 i
   failed0="$(psql_db -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'failed'")"
   start="$(date +%s.%N)"
-  env "$@" THUMBFORGE_WORKER__HEALTH_PORT=$((PORT + 1)) "$BIN/thumbforge-worker" >>"$DATA/worker.log" 2>&1 &
-  pid=$!
+  for i in $(seq "${WORKERS:-1}"); do
+    env "$@" THUMBFORGE_WORKER__HEALTH_PORT=$((PORT + 10 + i)) "$BIN/thumbforge-worker" >>"$DATA/worker.log" 2>&1 &
+    pids+=($!)
+  done
   while [ "$(open_count)" -gt 0 ]; do
-    hwm="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)"
+    hwm="$(awk '/VmHWM/ {print $2}' "/proc/${pids[0]}/status" 2>/dev/null || echo "$hwm")"
     sleep 0.2
   done
   end="$(date +%s.%N)"
-  hwm="$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo "$hwm")"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  hwm="$(awk '/VmHWM/ {print $2}' "/proc/${pids[0]}/status" 2>/dev/null || echo "$hwm")"
+  for i in "${pids[@]}"; do kill "$i"; wait "$i" 2>/dev/null || true; done
   failed1="$(psql_db -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'failed'")"
   echo "$(echo "$start $end" | awk '{printf "%.2f", $2 - $1}') $hwm $((failed1 - failed0))"
 }
@@ -96,6 +108,13 @@ queue "$WIDE"
 read -r wide_s wide_rss wide_failed <<<"$(drain THUMBFORGE_WORKER__MAX_IN_FLIGHT="$WIDE")"
 wide_calls="$(curl -sf "http://127.0.0.1:$MOCK_PORT/stats")"
 wide_most="$(echo "$wide_calls" | sed -E 's/.*"max_in_flight":([0-9]+).*/\1/')"
+mock 1000 --rpm 120
+queue "$CAPPED"
+read -r capped_s _ capped_failed <<<"$(WORKERS=2 drain THUMBFORGE_PROVIDERS__LIMITS__OPENAI__RPM=120)"
+capped_calls="$(curl -sf "http://127.0.0.1:$MOCK_PORT/stats")"
+field() { echo "$1" | sed -E "s/.*\"$2\":([0-9]+).*/\1/"; }
+capped_requests="$(field "$capped_calls" requests)"
+capped_429="$(( $(field "$capped_calls" limited_rpm) + $(field "$capped_calls" limited_concurrency) ))"
 
 fast_rate="$(rate "$BACKLOG" "$fast_s")"
 slow_rate="$(rate "$BACKLOG" "$slow_s")"
@@ -104,6 +123,7 @@ echo "|---|---|---|"
 echo "| instant provider, $BACKLOG thumbnails, 1 worker | $fast_rate thumbnails/s ($fast_s s, $fast_failed failed), peak RSS $((fast_rss / 1024)) MiB | the CPU-bound ceiling |"
 echo "| 3 s provider, the same | $slow_rate thumbnails/s ($slow_s s, $slow_failed failed): $(echo "$slow_rate $fast_rate" | awk '{printf "%.2f", $1 / $2}')x of instant | ≥ 0.8x |"
 echo "| 20 s provider, max_in_flight $WIDE, $WIDE thumbnails | $wide_most calls in flight at once, $(rate "$WIDE" "$wide_s") thumbnails/s ($wide_s s, $wide_failed failed); peak RSS $((wide_rss / 1024)) MiB, $(echo "$wide_rss $fast_rss $wide_most" | awk '{printf "%.1f", ($1 - $2) / $3}') KiB per call in flight over the instant phase | ≥ 2,000 in flight on 2 cores |"
+echo "| shared cap: 1 s provider at 120 requests/min, 2 workers, $CAPPED thumbnails | $(echo "$CAPPED $capped_s" | awk '{printf "%.1f", $1 * 60 / $2}') thumbnails/min: $(echo "$CAPPED $capped_s" | awk '{printf "%.2f", $1 * 60 / $2 / 120}')x of the cap; $capped_failed failed; $capped_429 of $capped_requests calls answered 429 ($(echo "$capped_429 $capped_requests" | awk '{printf "%.1f", 100 * $1 / $2}')%) | 0 failed, ≥ 0.9x, < 5% |"
 echo
-echo "Provider counts: 3 s phase $slow_calls; 20 s phase $wide_calls."
+echo "Provider counts: 3 s phase $slow_calls; 20 s phase $wide_calls; capped phase $capped_calls."
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -r)."

@@ -188,6 +188,46 @@ pub struct ProviderSettings {
     pub fal_key: Option<SecretString>,
     pub kie_base_url: String,
     pub kie_api_key: Option<SecretString>,
+    /// What the platform's key of each provider may do, shared by every
+    /// worker (through Redis in production).
+    pub limits: ProviderLimitTable,
+    /// The same, for each organisation's own key.
+    pub byok_limits: ProviderLimitTable,
+}
+
+/// One limit per provider.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderLimitTable {
+    pub openai: ProviderLimit,
+    pub google: ProviderLimit,
+    pub fal: ProviderLimit,
+    pub kie: ProviderLimit,
+}
+
+impl ProviderLimitTable {
+    /// No caps at all (tests against local mocks).
+    pub fn unlimited() -> ProviderLimitTable {
+        let none = ProviderLimit {
+            rpm: 0,
+            max_concurrent: 0,
+        };
+        ProviderLimitTable {
+            openai: none,
+            google: none,
+            fal: none,
+            kie: none,
+        }
+    }
+}
+
+/// A provider key's caps; 0 is no cap of that kind.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct ProviderLimit {
+    /// Calls started per minute (evenly spaced).
+    pub rpm: u32,
+    /// Calls open at once (for fal and kie, a task from submission until
+    /// its result is read).
+    pub max_concurrent: u32,
 }
 
 /// Server-side fetches of user-given reference URLs (SSRF-safe).
@@ -344,6 +384,38 @@ openai_moderation = "auto"
 gemini_base_url = "https://generativelanguage.googleapis.com"
 fal_queue_url = "https://queue.fal.run"
 kie_base_url = "https://api.kie.ai"
+
+[providers.limits.openai]
+rpm = 20
+max_concurrent = 0
+
+[providers.limits.google]
+rpm = 100
+max_concurrent = 0
+
+[providers.limits.fal]
+rpm = 0
+max_concurrent = 2
+
+[providers.limits.kie]
+rpm = 120
+max_concurrent = 0
+
+[providers.byok_limits.openai]
+rpm = 20
+max_concurrent = 0
+
+[providers.byok_limits.google]
+rpm = 100
+max_concurrent = 0
+
+[providers.byok_limits.fal]
+rpm = 0
+max_concurrent = 2
+
+[providers.byok_limits.kie]
+rpm = 120
+max_concurrent = 0
 
 [references]
 allow_http = false

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod batch;
+pub mod capacity;
 pub mod cpu;
 pub mod error_code;
 pub mod ids;

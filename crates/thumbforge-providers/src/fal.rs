@@ -19,7 +19,7 @@ use tracing::debug;
 
 use crate::{
     ImageModel, ImageRequest, ProviderError,
-    http::{Upstream, download_image, send_json, with_retries},
+    http::{Upstream, download_image, send_json, with_retries, with_retries_in_place},
 };
 
 const NAME: &str = "fal";
@@ -119,7 +119,7 @@ impl ImageModel for Fal {
         let response_url = self.same_origin(&submitted.response_url)?;
         loop {
             let status: Status =
-                with_retries(&self.up.policy, NAME, || self.get_json(&status_url)).await?;
+                with_retries_in_place(&self.up.policy, NAME, || self.get_json(&status_url)).await?;
             match status.status.as_str() {
                 "COMPLETED" => break,
                 "IN_QUEUE" | "IN_PROGRESS" => {
@@ -136,7 +136,7 @@ impl ImageModel for Fal {
             }
         }
         let output: Output =
-            with_retries(&self.up.policy, NAME, || self.get_json(&response_url)).await?;
+            with_retries_in_place(&self.up.policy, NAME, || self.get_json(&response_url)).await?;
         if output.has_nsfw_concepts.first() == Some(&true) {
             return Err(ProviderError::Safety);
         }
@@ -146,7 +146,7 @@ impl ImageModel for Fal {
             .next()
             .map(|i| i.url)
             .ok_or_else(|| ProviderError::Permanent("fal returned no image".to_owned()))?;
-        with_retries(&self.up.policy, NAME, || {
+        with_retries_in_place(&self.up.policy, NAME, || {
             download_image(&self.up, NAME, &url)
         })
         .await

@@ -103,6 +103,8 @@ where
     let mut attempt = 1;
     loop {
         match call().await {
+            // The capacity wrapper pauses the key and calls again.
+            Err(e @ ProviderError::RateLimited { .. }) => return Err(e),
             Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
                 let wait = match &e {
                     ProviderError::Retryable {
@@ -118,6 +120,25 @@ where
             other => return other,
         }
     }
+}
+
+/// [`with_retries`] for a call that must not start the work again (a
+/// status poll, a result, a download): a 429 there is retried in place,
+/// as any temporary failure.
+pub async fn with_retries_in_place<T, F, Fut>(
+    policy: &HttpPolicy,
+    provider: &'static str,
+    mut call: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    with_retries(policy, provider, || {
+        let answer = call();
+        async move { answer.await.map_err(ProviderError::in_place) }
+    })
+    .await
 }
 
 /// A transport failure: timeouts and connection errors are retryable.
@@ -189,7 +210,10 @@ pub fn status_error(
         "provider answered with an error"
     );
     match status.as_u16() {
-        408 | 409 | 425 | 429 | 500..=599 => ProviderError::Retryable {
+        429 => ProviderError::RateLimited {
+            retry_after: retry_after(headers),
+        },
+        408 | 409 | 425 | 500..=599 => ProviderError::Retryable {
             message: format!("{provider} answered HTTP {}", status.as_u16()),
             retry_after: retry_after(headers),
         },

@@ -18,7 +18,9 @@ use tracing::{debug, warn};
 
 use crate::{
     ImageModel, ImageRequest, ProviderError,
-    http::{Upstream, download_image, send_json, status_error, with_retries},
+    http::{
+        Upstream, download_image, send_json, status_error, with_retries, with_retries_in_place,
+    },
 };
 
 const NAME: &str = "kie";
@@ -130,7 +132,8 @@ impl ImageModel for Kie {
         // The task itself may take up to the provider timeout.
         let started = Instant::now();
         let record = loop {
-            let record = with_retries(&self.up.policy, NAME, || self.record(&task_id)).await?;
+            let record =
+                with_retries_in_place(&self.up.policy, NAME, || self.record(&task_id)).await?;
             match record.state.as_str() {
                 "success" => break record,
                 "fail" => {
@@ -157,7 +160,7 @@ impl ImageModel for Kie {
             .into_iter()
             .next()
             .ok_or_else(|| ProviderError::Permanent("kie returned no image".to_owned()))?;
-        with_retries(&self.up.policy, NAME, || {
+        with_retries_in_place(&self.up.policy, NAME, || {
             download_image(&self.up, NAME, &url)
         })
         .await

@@ -6,29 +6,29 @@ pub mod fetch;
 mod gemini;
 pub mod http;
 mod kie;
+pub mod limits;
 mod local;
 mod openai;
 mod scripted;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use image::DynamicImage;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
-use thumbforge_config::{ProviderSettings, ReferenceSettings};
-use thumbforge_core::{AspectRatio, ModelId, ProviderChoice, ProviderKind, Route, cpu::CpuSlots};
+use thumbforge_config::{ProviderLimit, ProviderSettings, ReferenceSettings};
+use thumbforge_core::{
+    AspectRatio, ModelId, ProviderChoice, ProviderKind, Route, capacity::Capacity, cpu::CpuSlots,
+};
+use thumbforge_telemetry::metrics::Metrics;
 
 pub use fal::Fal;
 pub use fetch::{FetchError, FetchPolicy};
 pub use gemini::Gemini;
 pub use http::HttpPolicy;
 pub use kie::Kie;
+pub use limits::{Gate, Limited};
 pub use local::LocalRenderer;
-pub use openai::{OpenAiImages, RateGate};
+pub use openai::OpenAiImages;
 pub use scripted::ScriptedModel;
 
 /// A reference image as the models receive it.
@@ -61,12 +61,17 @@ pub struct ImageRequest {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    /// Worth trying again (rate limits, 5xx, connection failures).
+    /// Worth trying again (5xx, connection failures).
     #[error("temporary provider failure: {message}")]
     Retryable {
         message: String,
         retry_after: Option<Duration>,
     },
+    /// The provider answered 429 to a call that starts work: the key
+    /// pauses for everyone and the call goes again without spending an
+    /// attempt ([`Limited`]).
+    #[error("the provider is rate limiting this key")]
+    RateLimited { retry_after: Option<Duration> },
     /// The provider did not answer within the provider timeout.
     #[error("the provider did not answer in time")]
     Timeout,
@@ -82,14 +87,28 @@ impl ProviderError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ProviderError::Retryable { .. } | ProviderError::Timeout
+            ProviderError::Retryable { .. }
+                | ProviderError::RateLimited { .. }
+                | ProviderError::Timeout
         )
+    }
+
+    /// A 429 on a call that must not start the work again (a status poll,
+    /// a download) is retried where it happened, as any temporary failure.
+    pub fn in_place(self) -> ProviderError {
+        match self {
+            ProviderError::RateLimited { retry_after } => ProviderError::Retryable {
+                message: "the provider is rate limiting this key".to_owned(),
+                retry_after,
+            },
+            other => other,
+        }
     }
 
     /// The error a client may see on the thumbnail.
     pub fn public_message(&self) -> String {
         match self {
-            ProviderError::Retryable { .. } => {
+            ProviderError::Retryable { .. } | ProviderError::RateLimited { .. } => {
                 "The image model was unavailable; please try again later.".to_owned()
             }
             ProviderError::Timeout => "The image model did not answer in time.".to_owned(),
@@ -142,14 +161,40 @@ struct Inner {
     settings: ProviderSettings,
     policy: HttpPolicy,
     client: reqwest::Client,
-    /// Rate-limit state per OpenAI key (by hash).
-    gates: Mutex<HashMap<[u8; 32], Arc<RateGate>>>,
     /// Where answers are decoded and the local model draws.
     cpu: CpuSlots,
+    /// Each provider key's rate, slots and pause.
+    capacity: Arc<dyn Capacity>,
+    metrics: Arc<Metrics>,
+}
+
+/// What the adapters share besides the settings.
+#[derive(Debug, Clone)]
+pub struct ProviderDeps {
+    /// Decoding answers and the local model's drawing.
+    pub cpu: CpuSlots,
+    /// Where each key's capacity is kept (Redis in production).
+    pub capacity: Arc<dyn Capacity>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl ProviderDeps {
+    /// In-process capacity and metrics of its own: one process, tests.
+    pub fn local(cpu: CpuSlots) -> ProviderDeps {
+        ProviderDeps {
+            cpu,
+            capacity: Arc::new(thumbforge_core::capacity::InProcess::default()),
+            metrics: Metrics::new(),
+        }
+    }
 }
 
 impl Providers {
-    pub fn new(settings: &ProviderSettings, enable_test_model: bool, cpu: CpuSlots) -> Providers {
+    pub fn new(
+        settings: &ProviderSettings,
+        enable_test_model: bool,
+        deps: ProviderDeps,
+    ) -> Providers {
         let policy = HttpPolicy {
             timeout: Duration::from_secs(settings.timeout_secs),
             max_attempts: settings.max_attempts.max(1),
@@ -164,8 +209,9 @@ impl Providers {
                 client: policy.client(),
                 policy,
                 settings: settings.clone(),
-                gates: Mutex::new(HashMap::new()),
-                cpu,
+                cpu: deps.cpu,
+                capacity: deps.capacity,
+                metrics: deps.metrics,
             }),
         }
     }
@@ -253,19 +299,45 @@ impl Providers {
                 _ => Arc::new(local),
             });
         };
-        let key = match credentials {
-            Credentials::Byok(_, key) => key,
-            Credentials::Platform => self.server_key(route.provider).cloned().ok_or_else(|| {
-                RouteError::NotConfigured {
-                    model,
-                    hint: format!("set {}", key_variable(route.provider)),
-                }
-            })?,
+        let (key, limit) = match credentials {
+            Credentials::Byok(_, key) => (key, self.limit(route.provider, true)),
+            Credentials::Platform => (
+                self.server_key(route.provider).cloned().ok_or_else(|| {
+                    RouteError::NotConfigured {
+                        model,
+                        hint: format!("set {}", key_variable(route.provider)),
+                    }
+                })?,
+                self.limit(route.provider, false),
+            ),
         };
-        Ok(self.adapter(route, key))
+        let gate = Gate::new(
+            self.inner.capacity.clone(),
+            route.provider,
+            &key,
+            limit,
+            self.inner.metrics.clone(),
+            &self.inner.policy,
+        );
+        Ok(Arc::new(Limited {
+            inner: self.adapter(route, key, gate.clone()),
+            gate,
+        }))
     }
 
-    fn adapter(&self, route: Route, key: SecretString) -> Arc<dyn ImageModel> {
+    /// The caps of the platform's key, or of each org's own key.
+    fn limit(&self, provider: ProviderKind, byok: bool) -> ProviderLimit {
+        let s = &self.inner.settings;
+        let table = if byok { &s.byok_limits } else { &s.limits };
+        match provider {
+            ProviderKind::OpenAi => table.openai,
+            ProviderKind::Google => table.google,
+            ProviderKind::Fal => table.fal,
+            ProviderKind::Kie => table.kie,
+        }
+    }
+
+    fn adapter(&self, route: Route, key: SecretString, gate: Gate) -> Arc<dyn ImageModel> {
         let s = &self.inner.settings;
         let base_url = match route.provider {
             ProviderKind::OpenAi => &s.openai_base_url,
@@ -282,23 +354,12 @@ impl Providers {
             model: route.model.to_owned(),
         };
         match route.provider {
-            ProviderKind::OpenAi => {
-                let hash: [u8; 32] = Sha256::digest(up.key.expose_secret().as_bytes()).into();
-                let gate = self
-                    .inner
-                    .gates
-                    .lock()
-                    .expect("gates lock")
-                    .entry(hash)
-                    .or_default()
-                    .clone();
-                Arc::new(OpenAiImages {
-                    up,
-                    quality: s.openai_quality.clone(),
-                    moderation: s.openai_moderation.clone(),
-                    gate,
-                })
-            }
+            ProviderKind::OpenAi => Arc::new(OpenAiImages {
+                up,
+                quality: s.openai_quality.clone(),
+                moderation: s.openai_moderation.clone(),
+                gate,
+            }),
             ProviderKind::Google => Arc::new(Gemini { up }),
             ProviderKind::Fal => Arc::new(Fal { up }),
             ProviderKind::Kie => Arc::new(Kie { up }),

@@ -1,18 +1,14 @@
 //! OpenAI Images: `POST /v1/images/generations` (JSON) and, with reference
 //! images, `POST /v1/images/edits` (multipart, `image[]` parts). Answers
 //! carry `data[].b64_json` and `usage`. The `x-ratelimit-*` headers are
-//! followed: a 429 waits for `Retry-After` (or `x-ratelimit-reset-requests`),
-//! and an answer saying no requests remain holds this key's next call until
-//! the reset.
+//! followed: a 429 pauses the key for `Retry-After` (or
+//! `x-ratelimit-reset-requests`), and an answer saying no requests remain
+//! pauses it until the reset, for every worker ([`Gate`]).
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use image::DynamicImage;
-use reqwest::header::HeaderMap;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
@@ -20,7 +16,7 @@ use thumbforge_core::AspectRatio;
 use tracing::debug;
 
 use crate::{
-    ImageModel, ImageRequest, ProviderError,
+    Gate, ImageModel, ImageRequest, ProviderError,
     http::{
         Upstream, decode_output, error_code, json_body, parse_go_duration, status_error,
         transport_error, with_retries,
@@ -29,39 +25,13 @@ use crate::{
 
 const NAME: &str = "openai";
 
-/// When this key may next call (from `x-ratelimit-*`).
-#[derive(Debug, Default)]
-pub struct RateGate {
-    not_before: Mutex<Option<Instant>>,
-}
-
-impl RateGate {
-    async fn wait(&self) {
-        let until = *self.not_before.lock().expect("gate lock");
-        if let Some(until) = until {
-            tokio::time::sleep_until(until.into()).await;
-        }
-    }
-
-    fn observe(&self, headers: &HeaderMap) {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let exhausted = header("x-ratelimit-remaining-requests")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            == Some(0);
-        let until = exhausted
-            .then(|| header("x-ratelimit-reset-requests").and_then(parse_go_duration))
-            .flatten()
-            .map(|d| Instant::now() + d);
-        *self.not_before.lock().expect("gate lock") = until;
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct OpenAiImages {
     pub up: Upstream,
     pub quality: String,
     pub moderation: String,
-    pub gate: Arc<RateGate>,
+    /// Where `x-ratelimit-*` is reported, for every worker.
+    pub gate: Gate,
 }
 
 #[derive(Deserialize)]
@@ -88,7 +58,6 @@ pub fn size_for(aspect: AspectRatio) -> &'static str {
 
 impl OpenAiImages {
     async fn call(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
-        self.gate.wait().await;
         let size = size_for(request.aspect);
         let builder = if request.references.is_empty() {
             self.up
@@ -129,7 +98,7 @@ impl OpenAiImages {
             .send()
             .await
             .map_err(|e| transport_error(NAME, &e))?;
-        self.gate.observe(response.headers());
+        self.gate.observe(response.headers()).await;
         if !response.status().is_success() {
             let (status, headers, code) = error_code(response).await;
             if matches!(
@@ -139,7 +108,7 @@ impl OpenAiImages {
                 return Err(ProviderError::Safety);
             }
             let mut error = status_error(NAME, status, &headers, code.as_deref());
-            if let ProviderError::Retryable { retry_after, .. } = &mut error
+            if let ProviderError::RateLimited { retry_after } = &mut error
                 && retry_after.is_none()
             {
                 *retry_after = headers

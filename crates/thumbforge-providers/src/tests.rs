@@ -10,14 +10,14 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
-use thumbforge_config::{ProviderSettings, Settings};
+use thumbforge_config::{ProviderLimitTable, ProviderSettings, Settings};
 use thumbforge_core::{AspectRatio, ModelId, ProviderChoice, ProviderKind, cpu::CpuSlots};
 use wiremock::{
     Mock, MockServer, Request, Respond, ResponseTemplate,
     matchers::{body_partial_json, header, method, path, query_param},
 };
 
-use crate::{Credentials, ImageRequest, ProviderError, Providers, Reference};
+use crate::{Credentials, ImageRequest, ProviderDeps, ProviderError, Providers, Reference};
 
 fn png(w: u32, h: u32) -> Vec<u8> {
     crate::decode::to_png(&image::DynamicImage::ImageRgb8(
@@ -37,6 +37,8 @@ fn settings(server: &MockServer) -> ProviderSettings {
     s.gemini_base_url = server.uri();
     s.fal_queue_url = server.uri();
     s.kie_base_url = server.uri();
+    // The caps have tests of their own.
+    s.limits = ProviderLimitTable::unlimited();
     s
 }
 
@@ -82,7 +84,7 @@ async fn generate(
     let providers = Providers::new(
         &with_key(settings(server), provider),
         false,
-        CpuSlots::new(1),
+        ProviderDeps::local(CpuSlots::new(1)),
     );
     let model = providers
         .model(model_for(provider), Credentials::Platform)
@@ -336,6 +338,104 @@ async fn a_429_is_retried_after_the_retry_after_it_names() {
 }
 
 #[tokio::test]
+async fn a_429_spends_no_attempt() {
+    for provider in ProviderKind::ALL {
+        let server = MockServer::start().await;
+        let too_many = ResponseTemplate::new(429).insert_header("retry-after", "0");
+        // One attempt, and five 429s before the answer: only the answer
+        // counts against the attempts.
+        let mut answers = vec![too_many; 5];
+        answers.push(fix_fal(&server, ok(provider), provider));
+        let seq = mount(&server, provider, answers).await;
+        let mut s = with_key(settings(&server), provider);
+        s.max_attempts = 1;
+        let providers = Providers::new(&s, false, ProviderDeps::local(CpuSlots::new(1)));
+        let model = providers
+            .model(model_for(provider), Credentials::Platform)
+            .expect("route");
+        model
+            .generate(&request("x"))
+            .await
+            .unwrap_or_else(|e| panic!("{provider}: {e}"));
+        assert_eq!(seq.times().len(), 6, "{provider}");
+    }
+}
+
+#[tokio::test]
+async fn a_429_pauses_the_key_for_every_call_that_shares_the_capacity() {
+    let server = MockServer::start().await;
+    let too_many = ResponseTemplate::new(429).insert_header("retry-after", "2");
+    let seq = mount(
+        &server,
+        ProviderKind::OpenAi,
+        vec![too_many, ok(ProviderKind::OpenAi)],
+    )
+    .await;
+    let deps = ProviderDeps::local(CpuSlots::new(1));
+    let s = with_key(settings(&server), ProviderKind::OpenAi);
+    // Two processes' worth of adapters over one capacity store.
+    let first = Providers::new(&s, false, deps.clone());
+    let second = Providers::new(&s, false, deps.clone());
+    let model = |p: &Providers| {
+        p.model(ModelId::GptImage2, Credentials::Platform)
+            .expect("route")
+    };
+    let (a, b) = (model(&first), model(&second));
+    let first_request = request("x");
+    let limited = a.generate(&first_request);
+    let other = async {
+        // Starts after the first call's 429 has paused the key.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        b.generate(&request("y")).await
+    };
+    let (x, y) = tokio::join!(limited, other);
+    x.expect("first");
+    y.expect("second");
+    let times = seq.times();
+    assert_eq!(times.len(), 3);
+    // Neither call went out again before the pause ended.
+    for later in &times[1..] {
+        assert!(
+            *later - times[0] >= Duration::from_millis(1950),
+            "{:?}",
+            *later - times[0]
+        );
+    }
+    let metrics = deps.metrics.render();
+    assert!(
+        metrics.contains("thumbforge_provider_rate_limited_total{provider=\"openai\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_call_waiting_for_capacity_ends_at_the_deadline_without_calling() {
+    let server = MockServer::start().await;
+    let seq = mount(
+        &server,
+        ProviderKind::OpenAi,
+        vec![ok(ProviderKind::OpenAi)],
+    )
+    .await;
+    let mut s = with_key(settings(&server), ProviderKind::OpenAi);
+    s.limits.openai.rpm = 1;
+    let providers = Providers::new(&s, false, ProviderDeps::local(CpuSlots::new(1)));
+    let model = providers
+        .model(ModelId::GptImage2, Credentials::Platform)
+        .expect("route");
+    model.generate(&request("x")).await.expect("the first call");
+    // The next start is a minute away; the job's deadline comes first.
+    let next = request("y");
+    let waited = tokio::time::timeout(Duration::from_millis(300), model.generate(&next)).await;
+    assert!(waited.is_err(), "still waiting at the deadline");
+    assert_eq!(
+        seq.times().len(),
+        1,
+        "the waiting call never reached the provider"
+    );
+}
+
+#[tokio::test]
 async fn server_errors_exhaust_the_attempts_and_400_is_not_retried() {
     for provider in ProviderKind::ALL {
         let server = MockServer::start().await;
@@ -521,7 +621,11 @@ async fn references_travel_in_each_documented_form() {
 #[test]
 fn routing_follows_the_catalogue_and_the_configured_keys() {
     let server_settings = Settings::defaults_in(std::path::Path::new("/x")).providers;
-    let none = Providers::new(&server_settings, false, CpuSlots::new(1));
+    let none = Providers::new(
+        &server_settings,
+        false,
+        ProviderDeps::local(CpuSlots::new(1)),
+    );
     assert!(
         none.route(ModelId::Gemini3Pro, ProviderChoice::Platform)
             .is_err()
@@ -529,7 +633,7 @@ fn routing_follows_the_catalogue_and_the_configured_keys() {
     assert!(none.route(ModelId::Local, ProviderChoice::Platform).is_ok());
     let mut with_fal = server_settings.clone();
     with_fal.fal_key = Some("k".to_owned().into());
-    let p = Providers::new(&with_fal, false, CpuSlots::new(1));
+    let p = Providers::new(&with_fal, false, ProviderDeps::local(CpuSlots::new(1)));
     let route = p
         .route(ModelId::Gemini3Pro, ProviderChoice::Platform)
         .expect("fal serves it")

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod capacity;
 mod redis_streams;
 mod sqlite;
 
@@ -7,6 +8,7 @@ use std::{path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
+pub use capacity::RedisCapacity;
 pub use redis_streams::{ConsumerSettings, Delivery, RedisBackend, RedisConsumer, RedisQueue};
 pub use sqlite::{HookCallbackListener, SqliteQueue, SqliteQueueConfig, SqliteStorage};
 

@@ -178,6 +178,12 @@ impl RedisQueue {
         Ok(queue)
     }
 
+    /// Provider capacity kept beside this queue's keys; `process` names
+    /// this process's slot holders.
+    pub fn capacity(&self, process: &str) -> crate::RedisCapacity {
+        crate::RedisCapacity::new(self.conn.clone(), &self.keys.prefix, process)
+    }
+
     /// The same queue, reading and acknowledging `lane`'s stream.
     pub fn lane(&self, lane: Lane) -> RedisQueue {
         RedisQueue {

@@ -5,9 +5,13 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use thumbforge_config::Settings;
-use thumbforge_core::cpu::CpuSlots;
+use thumbforge_core::{
+    capacity::{Capacity, InProcess},
+    cpu::CpuSlots,
+    ids::random_token,
+};
 use thumbforge_db::{Db, crypto::Sealer};
-use thumbforge_providers::{FetchPolicy, Providers};
+use thumbforge_providers::{FetchPolicy, ProviderDeps, Providers};
 use thumbforge_queue::{JobQueue, QueueTarget};
 use thumbforge_storage::Storage;
 use thumbforge_telemetry::metrics::Metrics;
@@ -63,21 +67,38 @@ pub async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Resu
     let fetch =
         thumbforge_providers::fetch_policy(&settings.references).map_err(anyhow::Error::msg)?;
     let cpu = CpuSlots::new(settings.worker.cpu_slots());
+    let metrics = Metrics::new();
+    // Provider caps are shared by every process on the same Redis.
+    let capacity: Arc<dyn Capacity> = match &queue {
+        JobQueue::Redis(redis) => Arc::new(redis.capacity(&process_name())),
+        JobQueue::Sqlite(_) => Arc::new(InProcess::default()),
+    };
+    let providers = Providers::new(
+        &settings.providers,
+        settings.models.enable_test_model,
+        ProviderDeps {
+            cpu: cpu.clone(),
+            capacity,
+            metrics: metrics.clone(),
+        },
+    );
     Ok(Deps {
         db,
         queue,
         storage,
-        providers: Providers::new(
-            &settings.providers,
-            settings.models.enable_test_model,
-            cpu.clone(),
-        ),
+        providers,
         cpu,
         fetch,
         sealer: sealer(settings, &secret),
         secret,
-        metrics: Metrics::new(),
+        metrics,
     })
+}
+
+/// A name no other process start has: host, pid and a random tail.
+pub fn process_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
+    format!("{host}-{}-{}", std::process::id(), random_token(6))
 }
 
 /// The sealer for provider keys and webhook secrets: the current secret,

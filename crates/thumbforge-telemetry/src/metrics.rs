@@ -38,6 +38,12 @@ pub struct ModelCallLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    /// `openai`, `google`, `fal` or `kie`.
+    pub provider: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -65,6 +71,12 @@ pub struct Metrics {
     pub enqueue_to_start: Histogram,
     pub model_calls: Family<ModelCallLabels, Counter>,
     pub queue_oldest_age: Gauge,
+    /// Provider calls open now (holding a capacity permit).
+    pub provider_in_flight: Family<ProviderLabels, Gauge>,
+    /// How long calls waited for a provider key's capacity.
+    pub provider_capacity_wait: HistogramFamily<ProviderLabels>,
+    /// Calls a provider answered with 429.
+    pub provider_rate_limited: Family<ProviderLabels, Counter>,
 }
 
 impl Metrics {
@@ -83,6 +95,25 @@ impl Metrics {
         let enqueue_to_start = latency_histogram();
         let model_calls = Family::<ModelCallLabels, Counter>::default();
         let queue_oldest_age = Gauge::default();
+        let provider_in_flight = Family::<ProviderLabels, Gauge>::default();
+        let provider_capacity_wait: HistogramFamily<ProviderLabels> =
+            Family::new_with_constructor(job_histogram);
+        let provider_rate_limited = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "provider_in_flight",
+            "Provider calls open now, by provider",
+            provider_in_flight.clone(),
+        );
+        registry.register(
+            "provider_capacity_wait_seconds",
+            "Time a call waited for its provider key's rate, slots or 429 pause",
+            provider_capacity_wait.clone(),
+        );
+        registry.register(
+            "provider_rate_limited",
+            "Provider answers of 429 (each pauses the key for every worker and spends no attempt)",
+            provider_rate_limited.clone(),
+        );
         registry.register(
             "model_calls",
             "Image model calls by model and outcome (after the adapter's own retries)",
@@ -157,6 +188,9 @@ impl Metrics {
             jobs_retried,
             job_duration,
             enqueue_to_start,
+            provider_in_flight,
+            provider_capacity_wait,
+            provider_rate_limited,
         })
     }
 

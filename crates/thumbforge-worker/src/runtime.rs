@@ -75,12 +75,6 @@ async fn handle_delivery(delivery: Delivery, env: Data<Arc<RedisEnv>>) -> Result
     result
 }
 
-/// A name no other worker process start has: host, pid and a random tail.
-fn worker_name() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
-    format!("{host}-{}-{}", std::process::id(), random_token(6))
-}
-
 /// The render job's environment, from what the process connected to.
 pub fn job_env(deps: &Deps, settings: &Settings) -> JobEnv {
     JobEnv {
@@ -148,7 +142,7 @@ pub fn start(deps: Arc<Deps>, settings: &Settings, shutdown: CancellationToken) 
             })
         }
         JobQueue::Redis(queue) => {
-            let name = worker_name();
+            let name = thumbforge_runtime::process_name();
             let consumers: Vec<(RedisConsumer, usize)> = lanes
                 .iter()
                 .map(|&(lane, slots)| (redis_consumer(queue, settings, &name, lane, slots), slots))

@@ -47,6 +47,8 @@ async fn app_with_mock(mock: &MockServer, server_keys: bool) -> TestApp {
         s.providers.backoff_base_ms = 1;
         s.providers.backoff_max_ms = 50;
         s.providers.timeout_secs = 10;
+        s.providers.limits = thumbforge_config::ProviderLimitTable::unlimited();
+        s.providers.byok_limits = thumbforge_config::ProviderLimitTable::unlimited();
         if server_keys {
             s.providers.openai_api_key = Some("server-openai-key".to_owned().into());
             s.providers.gemini_api_key = Some("server-gemini-key".to_owned().into());

@@ -272,7 +272,9 @@ async fn produce(
     let answer = tokio::time::timeout(env.job_timeout, provider.generate(&request)).await;
     let outcome = match &answer {
         Err(_) | Ok(Err(ProviderError::Timeout)) => "timeout",
-        Ok(Err(ProviderError::Retryable { .. })) => "unavailable",
+        Ok(Err(ProviderError::Retryable { .. } | ProviderError::RateLimited { .. })) => {
+            "unavailable"
+        }
         Ok(Err(ProviderError::Permanent(_))) => "refused",
         Ok(Err(ProviderError::Safety)) => "safety",
         Ok(Ok(_)) => "ok",
