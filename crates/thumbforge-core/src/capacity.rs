@@ -8,7 +8,7 @@
 use std::{
     collections::HashMap,
     num::NonZeroU32,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -91,16 +91,22 @@ pub struct InProcess {
     keys: Mutex<HashMap<LimitKey, Arc<KeyState>>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct KeyState {
-    rate: Option<DefaultDirectRateLimiter>,
-    slots: Option<Arc<Semaphore>>,
+    /// Set by the first call (a pause may come first and knows no limits).
+    caps: OnceLock<Caps>,
     paused_until: Mutex<Option<Instant>>,
 }
 
-impl KeyState {
-    fn new(limits: Limits) -> KeyState {
-        KeyState {
+#[derive(Debug)]
+struct Caps {
+    rate: Option<DefaultDirectRateLimiter>,
+    slots: Option<Arc<Semaphore>>,
+}
+
+impl Caps {
+    fn new(limits: Limits) -> Caps {
+        Caps {
             rate: limits.interval().map(|interval| {
                 let quota = Quota::with_period(interval)
                     .expect("a non-zero interval")
@@ -109,10 +115,11 @@ impl KeyState {
             }),
             slots: (limits.max_concurrent > 0)
                 .then(|| Arc::new(Semaphore::new(limits.max_concurrent as usize))),
-            paused_until: Mutex::new(None),
         }
     }
+}
 
+impl KeyState {
     fn paused_until(&self) -> Option<Instant> {
         let until = *self.paused_until.lock().expect("pause lock");
         until.filter(|u| *u > Instant::now())
@@ -120,12 +127,12 @@ impl KeyState {
 }
 
 impl InProcess {
-    fn state(&self, key: &LimitKey, limits: Limits) -> Arc<KeyState> {
+    fn state(&self, key: &LimitKey) -> Arc<KeyState> {
         self.keys
             .lock()
             .expect("capacity lock")
             .entry(key.clone())
-            .or_insert_with(|| Arc::new(KeyState::new(limits)))
+            .or_default()
             .clone()
     }
 }
@@ -133,17 +140,18 @@ impl InProcess {
 #[async_trait::async_trait]
 impl Capacity for InProcess {
     async fn acquire(&self, key: &LimitKey, limits: Limits) -> Permit {
-        let state = self.state(key, limits);
+        let state = self.state(key);
+        let caps = state.caps.get_or_init(|| Caps::new(limits));
         loop {
             if let Some(until) = state.paused_until() {
                 tokio::time::sleep_until(until).await;
             }
-            let slot: Option<OwnedSemaphorePermit> = match &state.slots {
+            let slot: Option<OwnedSemaphorePermit> = match &caps.slots {
                 // Never closed, so acquiring cannot fail.
                 Some(slots) => slots.clone().acquire_owned().await.ok(),
                 None => None,
             };
-            if let Some(rate) = &state.rate {
+            if let Some(rate) = &caps.rate {
                 rate.until_ready().await;
             }
             // A 429 seen while this call waited holds it too.
@@ -154,7 +162,7 @@ impl Capacity for InProcess {
     }
 
     async fn pause(&self, key: &LimitKey, wait: Duration) {
-        let state = self.state(key, Limits::default());
+        let state = self.state(key);
         let mut until = state.paused_until.lock().expect("pause lock");
         let new = Instant::now() + wait;
         if until.is_none_or(|u| u < new) {

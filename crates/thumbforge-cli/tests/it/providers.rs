@@ -27,7 +27,7 @@ fn png_b64() -> String {
     STANDARD.encode(out.into_inner())
 }
 
-fn openai_ok() -> ResponseTemplate {
+pub fn openai_ok() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
         "created": 1713833628,
         "data": [{ "b64_json": png_b64() }],

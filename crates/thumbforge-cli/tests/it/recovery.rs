@@ -138,6 +138,56 @@ async fn kill_dash_nine_mid_generation_loses_nothing() {
 }
 
 #[tokio::test]
+async fn kill_dash_nine_while_calls_wait_for_provider_capacity_loses_nothing() {
+    use wiremock::{
+        Mock, MockServer,
+        matchers::{method, path},
+    };
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/images/generations"))
+        .respond_with(crate::providers::openai_ok().set_delay(Duration::from_millis(300)))
+        .mount(&mock)
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = keys_create(dir.path());
+    // One start a second for the key: of four thumbnails, two are waiting
+    // for capacity (processing, no call made) when the process dies.
+    let env = [
+        ("THUMBFORGE_PROVIDERS__OPENAI_BASE_URL", mock.uri()),
+        ("THUMBFORGE_PROVIDERS__OPENAI_API_KEY", "sk-test".to_owned()),
+        ("THUMBFORGE_PROVIDERS__LIMITS__OPENAI__RPM", "60".to_owned()),
+    ];
+    let (mut first, url) = spawn_serve_with(dir.path(), 2, &env);
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{url}/api/v1/generate"))
+        .bearer_auth(&key)
+        .json(&json!({"prompt": "waiting for capacity", "model": "gpt-image-2", "count": 4}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 202);
+    let body: serde_json::Value = response.json().await.expect("json");
+    let id = body["generationId"].as_str().expect("id").to_owned();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let calls_before_kill = mock.received_requests().await.expect("recorded").len();
+    first.0.kill().expect("SIGKILL");
+    first.0.wait().expect("reaped");
+    assert!(
+        (1..4).contains(&calls_before_kill),
+        "some calls made, some waiting: {calls_before_kill}"
+    );
+
+    let (_second, url) = spawn_serve_with(dir.path(), 2, &env);
+    let done = wait_terminal(&client, &url, &key, &id, Duration::from_secs(90)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    for t in done["thumbnails"].as_array().expect("thumbnails") {
+        assert_eq!(download_png(&client, &t["url"]).await, (1280, 720));
+    }
+}
+
+#[tokio::test]
 async fn a_commit_whose_enqueue_was_lost_is_still_rendered() {
     let app = TestApp::spawn().await;
     let org = thumbforge_db::orgs::ensure(app.db(), "acme", None)

@@ -1,7 +1,8 @@
 //! `thumbforge-chaos`: the failure drill. Real `thumbforge-api` and
 //! `thumbforge-worker` processes on a private PostgreSQL and a private Redis
 //! (AOF on, as in production); generations with a test model of realistic
-//! latency; workers SIGKILLed at random and replaced; Redis crashed and
+//! latency (every tenth call a slow one, so kills find long calls in
+//! flight); workers SIGKILLed at random and replaced; Redis crashed and
 //! restarted once; PostgreSQL stopped (immediate) and restarted once.
 //!
 //! It prints accepted / terminal / lost / stuck, duplicate runs and recovery
@@ -49,6 +50,12 @@ struct Args {
     min_latency_ms: u64,
     #[arg(long, default_value_t = 3000)]
     max_latency_ms: u64,
+    /// Every Nth generation is a slow model call (0: none), so kills find
+    /// long calls in flight.
+    #[arg(long, default_value_t = 10)]
+    slow_every: usize,
+    #[arg(long, default_value_t = 20_000)]
+    slow_latency_ms: u64,
     /// The CI size: 150 generations, 2 workers, 3 kills.
     #[arg(long)]
     reduced: bool,
@@ -202,7 +209,11 @@ async fn submitter(
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let latency = rand::rng().random_range(args.min_latency_ms..=args.max_latency_ms);
+        let latency = if args.slow_every > 0 && i % args.slow_every == 0 {
+            args.slow_latency_ms
+        } else {
+            rand::rng().random_range(args.min_latency_ms..=args.max_latency_ms)
+        };
         let body = serde_json::json!({
             "prompt": format!("chaos {i} [sleep:{latency}]"),
             "model": "test",
@@ -277,6 +288,7 @@ async fn main() -> anyhow::Result<()> {
         args.workers = 2;
         args.kills = 3;
         args.max_latency_ms = args.max_latency_ms.min(1500);
+        args.slow_latency_ms = args.slow_latency_ms.min(8000);
     }
     let args = Arc::new(args);
     let bin = match &args.bin_dir {
@@ -296,14 +308,16 @@ async fn main() -> anyhow::Result<()> {
     }
     let total_thumbnails = (args.generations * args.count) as i64;
     println!(
-        "chaos drill: {} generations x {} thumbnails, {} workers x {}, {} kills, model latency {}..{} ms",
+        "chaos drill: {} generations x {} thumbnails, {} workers x {}, {} kills, model latency {}..{} ms, every {}th {} ms",
         args.generations,
         args.count,
         args.workers,
         args.concurrency,
         args.kills,
         args.min_latency_ms,
-        args.max_latency_ms
+        args.max_latency_ms,
+        args.slow_every,
+        args.slow_latency_ms
     );
 
     let pg = PgServer::start().context("private PostgreSQL")?;
