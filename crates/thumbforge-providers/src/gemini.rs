@@ -15,7 +15,7 @@ use tracing::warn;
 
 use crate::{
     ImageModel, ImageRequest, ProviderError,
-    http::{Upstream, decode_output, send_json, with_retries},
+    http::{Upstream, decode_output, send_json_answer, with_retries},
 };
 
 const NAME: &str = "gemini";
@@ -105,7 +105,8 @@ impl Gemini {
             ))
             .header("x-goog-api-key", self.up.key.expose_secret())
             .json(&self.body(request));
-        let (body, _): (GenerateContentResponse, _) = send_json(NAME, http).await?;
+        let (body, _): (GenerateContentResponse, _) =
+            send_json_answer(NAME, http, &self.up.cpu).await?;
         if let Some(reason) = body.prompt_feedback.and_then(|f| f.block_reason) {
             warn!(reason, "gemini blocked the prompt");
             return Err(ProviderError::Safety);

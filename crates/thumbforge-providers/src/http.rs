@@ -37,6 +37,24 @@ pub async fn send_json<T: serde::de::DeserializeOwned>(
     provider: &'static str,
     request: reqwest::RequestBuilder,
 ) -> Result<(T, HeaderMap), ProviderError> {
+    send_json_with(provider, request, None).await
+}
+
+/// [`send_json`] for an answer that carries the picture: the body is read
+/// once `cpu` lets this thumbnail hold an answer ([`CpuSlots::hold_answer`]).
+pub async fn send_json_answer<T: serde::de::DeserializeOwned>(
+    provider: &'static str,
+    request: reqwest::RequestBuilder,
+    cpu: &CpuSlots,
+) -> Result<(T, HeaderMap), ProviderError> {
+    send_json_with(provider, request, Some(cpu)).await
+}
+
+async fn send_json_with<T: serde::de::DeserializeOwned>(
+    provider: &'static str,
+    request: reqwest::RequestBuilder,
+    answer: Option<&CpuSlots>,
+) -> Result<(T, HeaderMap), ProviderError> {
     let response = request
         .send()
         .await
@@ -44,6 +62,9 @@ pub async fn send_json<T: serde::de::DeserializeOwned>(
     if !response.status().is_success() {
         let (status, headers, code) = error_code(response).await;
         return Err(status_error(provider, status, &headers, code.as_deref()));
+    }
+    if let Some(cpu) = answer {
+        cpu.hold_answer().await;
     }
     let headers = response.headers().clone();
     Ok((json_body(provider, response, JSON_LIMIT).await?, headers))
@@ -275,6 +296,7 @@ pub async fn download_image(
             None,
         ));
     }
+    up.cpu.hold_answer().await;
     let bytes = read_capped(provider, response, up.policy.max_image_bytes).await?;
     decode_output(&up.cpu, provider, bytes).await
 }

@@ -119,6 +119,7 @@ impl OpenAiImages {
             }
             return Err(error);
         }
+        self.up.cpu.hold_answer().await;
         let body: ImagesResponse =
             json_body(NAME, response, self.up.policy.max_image_bytes).await?;
         if let Some(usage) = &body.usage {

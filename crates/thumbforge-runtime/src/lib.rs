@@ -43,6 +43,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Deps> {
 /// [`connect`], with `async_commit` for a pool that serves only writes
 /// worth redoing (the standalone worker's, `worker.async_commit`).
 pub async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Result<Deps> {
+    raise_open_files_limit(settings.worker.max_in_flight);
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
     let db = Db::connect_with(
@@ -93,6 +94,22 @@ pub async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Resu
         secret,
         metrics,
     })
+}
+
+/// Raises the soft limit on open files to the hard one: each remote call
+/// in flight holds a socket, and `worker.max_in_flight` (1000 by default)
+/// with the pools passes the soft default of 1024 many systems start with.
+fn raise_open_files_limit(max_in_flight: usize) {
+    let wanted = max_in_flight as u64 + 256;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            max_in_flight,
+            "the open-file limit is below worker.max_in_flight plus the pools; raise `ulimit -n`"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "the open-file limit could not be read or raised"),
+    }
 }
 
 /// A name no other process start has: host, pid and a random tail.

@@ -115,20 +115,63 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
             .observe(pickup_ms.max(0) as f64 / 1000.0);
     }
 
-    let generation = &ctx.generation;
-    let produced = if attempt - ctx.thumbnail.attempt_base > env.max_attempts {
-        warn!(attempt, "giving up on a thumbnail that keeps failing");
-        Err(fail(
-            EndReason::AttemptsExhausted,
-            format!(
-                "The thumbnail could not be rendered after {} attempts.",
-                env.max_attempts
-            ),
-        ))
-    } else {
-        produce(env, &ctx).await
+    // The model's answer stays counted (CpuSlots::hold_answer) until its
+    // PNGs are stored.
+    let (result, outcome) = env
+        .cpu
+        .answer_scope(async {
+            let produced = if attempt - ctx.thumbnail.attempt_base > env.max_attempts {
+                warn!(attempt, "giving up on a thumbnail that keeps failing");
+                Err(fail(
+                    EndReason::AttemptsExhausted,
+                    format!(
+                        "The thumbnail could not be rendered after {} attempts.",
+                        env.max_attempts
+                    ),
+                ))
+            } else {
+                produce(env, &ctx).await
+            };
+            store(env, &ctx, produced, started).await
+        })
+        .await?;
+    let failure = match &result {
+        JobResult::Failed(failure) => Some(failure.clone()),
+        JobResult::Succeeded(_) => None,
     };
-    let (result, outcome) = match produced {
+    // The outcome, then the generation's status, in this process's next
+    // batch of writes.
+    let recorded = env
+        .writer
+        .record(&ctx, result)
+        .await
+        .context("recording the outcome")?;
+    let duration_ms = started.elapsed().as_millis() as u64;
+    match &failure {
+        None => {
+            info!(duration_ms, changed = recorded.changed, generation.status = %recorded.generation, "thumbnail succeeded");
+            env.metrics.jobs_succeeded.inc();
+        }
+        Some(Failure { reason, message }) => {
+            info!(duration_ms, changed = recorded.changed, generation.status = %recorded.generation, %reason, error = %message, "thumbnail failed");
+            env.metrics.jobs_failed.inc();
+        }
+    }
+    env.metrics
+        .job_duration
+        .observe(started.elapsed().as_secs_f64());
+    Ok(outcome)
+}
+
+/// Fits, encodes and stores a picture; the outcome to record.
+async fn store(
+    env: &JobEnv,
+    ctx: &thumbnails::JobContext,
+    produced: Result<(image::DynamicImage, (u32, u32)), JobError>,
+    started: Instant,
+) -> anyhow::Result<(JobResult, Outcome)> {
+    let generation = &ctx.generation;
+    match produced {
         Ok((image, (width, height))) => {
             // Fitting and encoding are CPU work: keep them off the async
             // threads.
@@ -163,37 +206,11 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
                 height,
                 generation_time_ms: started.elapsed().as_millis() as i64,
             };
-            (JobResult::Succeeded(success), Outcome::Succeeded)
+            Ok((JobResult::Succeeded(success), Outcome::Succeeded))
         }
-        Err(JobError::Fail(failure)) => (JobResult::Failed(failure), Outcome::Failed),
-        Err(JobError::Retry(e)) => return Err(e),
-    };
-    let failure = match &result {
-        JobResult::Failed(failure) => Some(failure.clone()),
-        JobResult::Succeeded(_) => None,
-    };
-    // The outcome, then the generation's status, in this process's next
-    // batch of writes.
-    let recorded = env
-        .writer
-        .record(&ctx, result)
-        .await
-        .context("recording the outcome")?;
-    let duration_ms = started.elapsed().as_millis() as u64;
-    match &failure {
-        None => {
-            info!(duration_ms, changed = recorded.changed, generation.status = %recorded.generation, "thumbnail succeeded");
-            env.metrics.jobs_succeeded.inc();
-        }
-        Some(Failure { reason, message }) => {
-            info!(duration_ms, changed = recorded.changed, generation.status = %recorded.generation, %reason, error = %message, "thumbnail failed");
-            env.metrics.jobs_failed.inc();
-        }
+        Err(JobError::Fail(failure)) => Ok((JobResult::Failed(failure), Outcome::Failed)),
+        Err(JobError::Retry(e)) => Err(e),
     }
-    env.metrics
-        .job_duration
-        .observe(started.elapsed().as_secs_f64());
-    Ok(outcome)
 }
 
 /// Calls the model: its picture, and the size to fit it to.
