@@ -12,7 +12,7 @@ run *ARGS:
 test:
     bash scripts/test.sh
 
-# Submit/poll throughput and render time; paste the output into docs/benchmarks.md
+# Submit/poll throughput, render time, the production topology and the real workload (slow and capped providers); paste the output into docs/benchmarks.md
 bench:
     bash scripts/bench.sh
 

@@ -11,8 +11,9 @@
 # - a 3 s provider, the same backlog: thumbnails/s as a ratio to the
 #   instant figure (target ≥ 0.8x);
 # - a 20 s provider with worker.max_in_flight = 2000 and a backlog of 2000:
-#   the calls in flight at once (the provider's count) and the worker's peak
-#   RSS per call in flight, over the RSS of the instant phase;
+#   the calls in flight at once (the provider's count), the worker's RSS
+#   with them all waiting, per call over an idle worker's, and its peak as
+#   the answers come in together;
 # - shared caps: a 1 s provider capped at 120 requests a minute for the key,
 #   two worker processes, the key's limit set to the provider's 120/min:
 #   thumbnails failed (target 0), throughput as a ratio of the cap (target
@@ -74,10 +75,11 @@ queue() {
 }
 open_count() { psql_db -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'processing'"; }
 # Starts $WORKERS workers (1 unless set; extra env as arguments), waits for
-# the backlog to drain, prints "seconds peak_rss_kib failed" (the RSS of
-# the first worker).
+# the backlog to drain, prints "seconds peak_rss_kib failed waiting_rss_kib"
+# (the first worker's RSS: its peak, and when the provider first held
+# $WAITING calls at once, if set).
 drain() {
-  local start end pids=() failed0 failed1 hwm=0 i
+  local start end pids=() failed0 failed1 hwm=0 i waiting_rss=0
   failed0="$(psql_db -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'failed'")"
   start="$(date +%s.%N)"
   for i in $(seq "${WORKERS:-1}"); do
@@ -86,33 +88,48 @@ drain() {
   done
   while [ "$(open_count)" -gt 0 ]; do
     hwm="$(awk '/VmHWM/ {print $2}' "/proc/${pids[0]}/status" 2>/dev/null || echo "$hwm")"
+    if [ -n "${WAITING:-}" ] && [ "$waiting_rss" = 0 ] \
+      && [ "$(field "$(curl -sf "http://127.0.0.1:$MOCK_PORT/stats")" in_flight)" -ge "$WAITING" ]; then
+      waiting_rss="$(awk '/VmRSS/ {print $2}' "/proc/${pids[0]}/status")"
+    fi
     sleep 0.2
   done
   end="$(date +%s.%N)"
   hwm="$(awk '/VmHWM/ {print $2}' "/proc/${pids[0]}/status" 2>/dev/null || echo "$hwm")"
   for i in "${pids[@]}"; do kill "$i"; wait "$i" 2>/dev/null || true; done
   failed1="$(psql_db -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'failed'")"
-  echo "$(echo "$start $end" | awk '{printf "%.2f", $2 - $1}') $hwm $((failed1 - failed0))"
+  echo "$(echo "$start $end" | awk '{printf "%.2f", $2 - $1}') $hwm $((failed1 - failed0)) $waiting_rss"
+}
+field() { echo "$1" | sed -E "s/.*\"$2\":([0-9]+).*/\1/"; }
+# The RSS of a worker with nothing to do, after it has connected.
+idle_rss() {
+  local pid rss
+  THUMBFORGE_WORKER__HEALTH_PORT=$((PORT + 10)) "$BIN/thumbforge-worker" >>"$DATA/worker.log" 2>&1 &
+  pid=$!
+  sleep 3
+  rss="$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$rss"
 }
 rate() { echo "$1 $2" | awk '{printf "%.1f", $1 / $2}'; }
 
 mock 0
 queue "$BACKLOG"
-read -r fast_s fast_rss fast_failed <<<"$(drain)"
+read -r fast_s fast_rss fast_failed _ <<<"$(drain)"
 mock 3000
 queue "$BACKLOG"
-read -r slow_s slow_rss slow_failed <<<"$(drain)"
+read -r slow_s slow_rss slow_failed _ <<<"$(drain)"
 slow_calls="$(curl -sf "http://127.0.0.1:$MOCK_PORT/stats")"
+idle="$(idle_rss)"
 mock 20000
 queue "$WIDE"
-read -r wide_s wide_rss wide_failed <<<"$(drain THUMBFORGE_WORKER__MAX_IN_FLIGHT="$WIDE")"
+read -r wide_s wide_rss wide_failed waiting_rss <<<"$(WAITING="$WIDE" drain THUMBFORGE_WORKER__MAX_IN_FLIGHT="$WIDE")"
 wide_calls="$(curl -sf "http://127.0.0.1:$MOCK_PORT/stats")"
 wide_most="$(echo "$wide_calls" | sed -E 's/.*"max_in_flight":([0-9]+).*/\1/')"
 mock 1000 --rpm 120
 queue "$CAPPED"
-read -r capped_s _ capped_failed <<<"$(WORKERS=2 drain THUMBFORGE_PROVIDERS__LIMITS__OPENAI__RPM=120)"
+read -r capped_s _ capped_failed _ <<<"$(WORKERS=2 drain THUMBFORGE_PROVIDERS__LIMITS__OPENAI__RPM=120)"
 capped_calls="$(curl -sf "http://127.0.0.1:$MOCK_PORT/stats")"
-field() { echo "$1" | sed -E "s/.*\"$2\":([0-9]+).*/\1/"; }
 capped_requests="$(field "$capped_calls" requests)"
 capped_429="$(( $(field "$capped_calls" limited_rpm) + $(field "$capped_calls" limited_concurrency) ))"
 
@@ -122,7 +139,7 @@ echo "| measure | figure | target |"
 echo "|---|---|---|"
 echo "| instant provider, $BACKLOG thumbnails, 1 worker | $fast_rate thumbnails/s ($fast_s s, $fast_failed failed), peak RSS $((fast_rss / 1024)) MiB | the CPU-bound ceiling |"
 echo "| 3 s provider, the same | $slow_rate thumbnails/s ($slow_s s, $slow_failed failed): $(echo "$slow_rate $fast_rate" | awk '{printf "%.2f", $1 / $2}')x of instant | ≥ 0.8x |"
-echo "| 20 s provider, max_in_flight $WIDE, $WIDE thumbnails | $wide_most calls in flight at once, $(rate "$WIDE" "$wide_s") thumbnails/s ($wide_s s, $wide_failed failed); peak RSS $((wide_rss / 1024)) MiB, $(echo "$wide_rss $fast_rss $wide_most" | awk '{printf "%.1f", ($1 - $2) / $3}') KiB per call in flight over the instant phase | ≥ 2,000 in flight on 2 cores |"
+echo "| 20 s provider, max_in_flight $WIDE, $WIDE thumbnails | $wide_most calls in flight at once, $(rate "$WIDE" "$wide_s") thumbnails/s ($wide_s s, $wide_failed failed); RSS with all $WIDE waiting $((waiting_rss / 1024)) MiB, $(echo "$waiting_rss $idle $WIDE" | awk '{printf "%.1f", ($1 - $2) / $3}') KiB per call over an idle worker's $((idle / 1024)) MiB; peak RSS $((wide_rss / 1024)) MiB as the answers come in together | ≥ 2,000 in flight on 2 cores |"
 echo "| shared cap: 1 s provider at 120 requests/min, 2 workers, $CAPPED thumbnails | $(echo "$CAPPED $capped_s" | awk '{printf "%.1f", $1 * 60 / $2}') thumbnails/min: $(echo "$CAPPED $capped_s" | awk '{printf "%.2f", $1 * 60 / $2 / 120}')x of the cap; $capped_failed failed; $capped_429 of $capped_requests calls answered 429 ($(echo "$capped_429 $capped_requests" | awk '{printf "%.1f", 100 * $1 / $2}')%) | 0 failed, ≥ 0.9x, < 5% |"
 echo
 echo "Provider counts: 3 s phase $slow_calls; 20 s phase $wide_calls; capped phase $capped_calls."

@@ -108,3 +108,7 @@ echo
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 PIDS=()
 bash scripts/bench-production.sh
+echo
+echo "### The real workload: model latency, provider caps, memory (\`scripts/bench-workload.sh\`)"
+echo
+bash scripts/bench-workload.sh
