@@ -56,6 +56,14 @@ pub enum ApiError {
     IdempotencyInProgress,
     #[error("rate limit exceeded; retry after {} s", .0.reset_secs.max(1))]
     RateLimited(crate::ratelimit::RateInfo),
+    #[error(
+        "the organisation already has {waiting} thumbnails waiting in the queue (its plan allows {max}); retry after {retry_after_secs} s"
+    )]
+    QueueFull {
+        waiting: u64,
+        max: u64,
+        retry_after_secs: u64,
+    },
     #[error("YouTube search is not configured on this server (set YOUTUBE_API_KEY)")]
     YoutubeNotConfigured,
     #[error("{detail}")]
@@ -105,6 +113,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             ApiError::IdempotencyInProgress => ErrorCode::IdempotencyKeyInProgress,
             ApiError::RateLimited(_) => ErrorCode::RateLimited,
+            ApiError::QueueFull { .. } => ErrorCode::QueueFull,
             ApiError::YoutubeNotConfigured => ErrorCode::YoutubeNotConfigured,
             ApiError::Upstream { code, .. } => *code,
             ApiError::MissingApiKey => ErrorCode::MissingApiKey,
@@ -171,7 +180,7 @@ impl ResponseError for ApiError {
                 StatusCode::PAYMENT_REQUIRED
             }
             ApiError::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::YoutubeNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -209,6 +218,11 @@ impl ResponseError for ApiError {
             }
             ApiError::DatabaseUnavailable | ApiError::QueueUnavailable | ApiError::NotReady(_) => {
                 response.insert_header(("Retry-After", "2"));
+            }
+            ApiError::QueueFull {
+                retry_after_secs, ..
+            } => {
+                response.insert_header(("Retry-After", retry_after_secs.to_string()));
             }
             _ => {}
         }

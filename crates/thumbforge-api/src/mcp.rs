@@ -179,6 +179,7 @@ impl ThumbforgeMcp {
                     request: GenerateRequest::try_from(GenerateBody::from(args))?,
                     style_id: None,
                     idempotency_key: None,
+                    sync: false,
                 };
                 Ok(GenerateResponse::from(
                     submit(&self.state, &caller, new).await?,

@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use thumbforge_core::batch::dispatch;
+use thumbforge_core::{Plan, batch::dispatch};
 use thumbforge_db::{Db, DbError, generations, now_ms, thumbnails};
 use thumbforge_queue::{JobQueue, Lane, RenderThumbnail};
 use tokio::sync::{mpsc, oneshot};
@@ -53,12 +53,25 @@ pub enum Submitted {
 
 /// Where a submit's outcome goes.
 type Reply = oneshot::Sender<Result<Submitted, DbError>>;
+/// The reply, and how the jobs are dispatched once committed.
+type Answer = (Reply, Dispatch);
 
 struct SubmitOp {
     view: generations::GenerationView,
     /// The org has a credit balance to debit.
     metered: bool,
+    dispatch: Dispatch,
     reply: Reply,
+}
+
+/// How a submit's jobs are dispatched.
+#[derive(Debug, Clone, Copy)]
+pub struct Dispatch {
+    /// The org's plan: its share of the workers and its caps.
+    pub plan: Plan,
+    /// The caller waits for the generation to end (Flokan's generate,
+    /// `Prefer: wait`): its jobs go ahead of batch work.
+    pub sync: bool,
 }
 
 /// The jobs of one committed batch.
@@ -105,12 +118,14 @@ impl Submitter {
         &self,
         view: generations::GenerationView,
         metered: bool,
+        dispatch: Dispatch,
     ) -> Result<Submitted, DbError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(SubmitOp {
                 view,
                 metered,
+                dispatch,
                 reply,
             })
             .await
@@ -125,13 +140,16 @@ fn stopped() -> DbError {
 
 async fn run_batch(db: &Db, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
     let metered: Vec<bool> = ops.iter().map(|op| op.metered).collect();
-    let (views, replies): (Vec<_>, Vec<_>) = ops.into_iter().map(|op| (op.view, op.reply)).unzip();
+    let (views, replies): (Vec<_>, Vec<_>) = ops
+        .into_iter()
+        .map(|op| (op.view, (op.reply, op.dispatch)))
+        .unzip();
     let mut committed = Vec::with_capacity(views.len());
-    let mut settle = |view, reply: Reply, accepted: bool| {
+    let mut settle = |view, reply: Answer, accepted: bool| {
         if accepted {
             committed.push((view, reply));
         } else {
-            let _ = reply.send(Ok(Submitted::InsufficientCredits));
+            let _ = reply.0.send(Ok(Submitted::InsufficientCredits));
         }
     };
     match generations::create_batch(db, &views, &metered).await {
@@ -142,7 +160,7 @@ async fn run_batch(db: &Db, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
         }
         // Down is down for everyone in the batch.
         Err(e) if e.is_unavailable() || views.len() == 1 => {
-            for reply in replies {
+            for (reply, _) in replies {
                 let _ = reply.send(Err(e.clone()));
             }
         }
@@ -152,7 +170,7 @@ async fn run_batch(db: &Db, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
                 match generations::create_batch(db, std::slice::from_ref(&view), &[metered]).await {
                     Ok(accepted) => settle(view, reply, accepted[0]),
                     Err(e) => {
-                        let _ = reply.send(Err(e));
+                        let _ = reply.0.send(Err(e));
                     }
                 }
             }
@@ -174,10 +192,10 @@ async fn run_batch(db: &Db, push: mpsc::Sender<Jobs>, ops: Vec<SubmitOp>) {
 }
 
 /// Answers committed submits, and returns their jobs.
-fn answer(committed: Vec<(generations::GenerationView, Reply)>) -> Jobs {
+fn answer(committed: Vec<(generations::GenerationView, Answer)>) -> Jobs {
     let enqueued_at_ms = now_ms();
     let mut jobs = Jobs::new();
-    for (view, reply) in committed {
+    for (view, (reply, dispatch)) in committed {
         let lane = Lane::for_model(&view.generation.model);
         jobs.extend(view.thumbnails.iter().map(|t| {
             let job = RenderThumbnail {
@@ -185,6 +203,9 @@ fn answer(committed: Vec<(generations::GenerationView, Reply)>) -> Jobs {
                 generation_id: view.generation.id.clone(),
                 enqueued_at_ms,
                 lane,
+                org_id: view.generation.org_id.clone(),
+                plan: Some(dispatch.plan),
+                sync: dispatch.sync,
             };
             (job, 0)
         }));

@@ -300,6 +300,15 @@ pub struct PlanLimits {
     /// The plan may use its own provider keys (Flokan: "the workspace's
     /// plan includes BYOK").
     pub byok: bool,
+    /// Share of the workers while organisations compete (fair dispatch):
+    /// weight 4 starts four thumbnails for each one of weight 1.
+    pub queue_weight: u32,
+    /// Thumbnails of one organisation in flight at once, over every
+    /// worker; the rest wait their turn. 0: no cap.
+    pub thumbnails_in_flight: u32,
+    /// Thumbnails of one organisation waiting in the queue; past it,
+    /// generate answers 429 `queue_full` with `Retry-After`. 0: no limit.
+    pub max_queued: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -444,12 +453,18 @@ requests_per_hour = 1000
 generates_per_minute = 10
 storage_quota_bytes = 1073741824
 byok = false
+queue_weight = 1
+thumbnails_in_flight = 20
+max_queued = 1000
 
 [limits.pro]
 requests_per_hour = 1000
 generates_per_minute = 10
 storage_quota_bytes = 0
 byok = true
+queue_weight = 4
+thumbnails_in_flight = 2000
+max_queued = 20000
 
 [log]
 filter = "info"

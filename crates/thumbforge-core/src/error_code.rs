@@ -29,6 +29,7 @@ pub enum ErrorCode {
     InvalidSignature,
     UrlExpired,
     RateLimited,
+    QueueFull,
     // Generate's fields.
     InvalidPrompt,
     InvalidCount,

@@ -4,7 +4,10 @@
 use std::{fmt, str::FromStr};
 
 /// Ordered: a plan may use what every lower plan may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Plan {
     Free,
     Pro,

@@ -613,6 +613,7 @@ pub enum Refused {
 pub struct Reopened {
     pub thumbnail_id: String,
     pub generation_id: String,
+    pub org_id: String,
     pub attempts: i32,
     /// The generation's model, which picks the queue's lane.
     pub model: String,
@@ -737,6 +738,7 @@ pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refus
     Ok(Ok(Reopened {
         thumbnail_id: thumbnail.id,
         generation_id: thumbnail.generation_id,
+        org_id: thumbnail.org_id,
         attempts: thumbnail.attempts,
         model: generation.model,
     }))

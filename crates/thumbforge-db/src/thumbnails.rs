@@ -91,6 +91,7 @@ pub(crate) fn in_flight() -> sea_orm::Condition {
 pub struct Stranded {
     pub id: String,
     pub generation_id: String,
+    pub org_id: String,
     pub attempts: i32,
     /// The generation's model, which picks the queue's lane.
     pub model: String,
@@ -125,6 +126,7 @@ async fn stranded_where(
             model: models.get(&t.generation_id).cloned().unwrap_or_default(),
             id: t.id,
             generation_id: t.generation_id,
+            org_id: t.org_id,
             attempts: t.attempts,
         })
         .collect())

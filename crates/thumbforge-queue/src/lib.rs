@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 mod capacity;
+mod fair;
 mod redis_streams;
 mod sqlite;
 
 use std::{path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
+use thumbforge_core::Plan;
 
 pub use capacity::RedisCapacity;
 pub use redis_streams::{ConsumerSettings, Delivery, RedisBackend, RedisConsumer, RedisQueue};
@@ -60,7 +62,7 @@ impl Lane {
 
 /// Render one thumbnail. The database row is the real instruction; the job
 /// only names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderThumbnail {
     pub thumbnail_id: String,
     pub generation_id: String,
@@ -69,6 +71,19 @@ pub struct RenderThumbnail {
     /// The queue it goes to (remote for jobs queued before lanes).
     #[serde(default)]
     pub lane: Lane,
+    /// The organisation it is made for: dispatch is fair between
+    /// organisations (empty for jobs queued before fair dispatch).
+    #[serde(default)]
+    pub org_id: String,
+    /// The organisation's plan, which sets its share and caps. Unset on the
+    /// sweeper's and an operator's re-pushes: the queue keeps the policy it
+    /// last saw for the organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    /// A caller waits on it (Flokan's generate, `Prefer: wait`): it goes
+    /// ahead of every organisation's batch work.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sync: bool,
 }
 
 impl RenderThumbnail {
@@ -76,6 +91,84 @@ impl RenderThumbnail {
     pub fn idempotency_key(&self, attempt: i32) -> String {
         format!("{}:{attempt}", self.thumbnail_id)
     }
+}
+
+/// How one plan's organisations share the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrgPolicy {
+    /// Share of dispatch while organisations compete: an organisation of
+    /// weight 4 starts four thumbnails for each one of an organisation of
+    /// weight 1.
+    pub weight: u32,
+    /// Thumbnails of one organisation in flight at once, over every
+    /// worker (0: no cap). The rest wait their turn in the queue.
+    pub max_in_flight: u32,
+    /// Thumbnails of one organisation waiting in the queue; past it,
+    /// generate answers 429 `queue_full` (0: no limit).
+    pub max_queued: u64,
+}
+
+impl OrgPolicy {
+    /// Weight 1, no caps.
+    pub const EVEN: OrgPolicy = OrgPolicy {
+        weight: 1,
+        max_in_flight: 0,
+        max_queued: 0,
+    };
+
+    /// As the Redis scripts store it: `weight:max_in_flight`.
+    fn encode(self) -> String {
+        format!("{}:{}", self.weight.max(1), self.max_in_flight)
+    }
+}
+
+/// The policy of each plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fairness {
+    pub free: OrgPolicy,
+    pub pro: OrgPolicy,
+}
+
+impl Fairness {
+    /// Every organisation alike, uncapped (tests and benches).
+    pub const EVEN: Fairness = Fairness {
+        free: OrgPolicy::EVEN,
+        pro: OrgPolicy::EVEN,
+    };
+
+    pub fn of(&self, plan: Plan) -> OrgPolicy {
+        match plan {
+            Plan::Free => self.free,
+            Plan::Pro => self.pro,
+        }
+    }
+}
+
+impl Default for Fairness {
+    fn default() -> Self {
+        Fairness::EVEN
+    }
+}
+
+/// Where a thumbnail stands in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Waiting for its turn: `position` is 1 for the next of its
+    /// organisation's thumbnails to be dispatched.
+    Waiting { position: u64 },
+    /// Dispatched: a worker holds it or is about to take it.
+    Dispatched,
+    /// The queue has no job for it.
+    Absent,
+}
+
+/// One organisation's waiting thumbnails, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingByOrg {
+    pub org_id: String,
+    pub waiting: u64,
+    /// When the longest-waiting of them was pushed (Unix ms).
+    pub oldest_enqueued_ms: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,15 +208,55 @@ pub enum JobQueue {
 }
 
 impl JobQueue {
-    pub async fn open(target: &QueueTarget, max_attempts: usize) -> Result<JobQueue, QueueError> {
+    pub async fn open(
+        target: &QueueTarget,
+        max_attempts: usize,
+        fairness: Fairness,
+    ) -> Result<JobQueue, QueueError> {
         Ok(match target {
             QueueTarget::Sqlite { path } => {
-                JobQueue::Sqlite(SqliteQueue::open(path, max_attempts).await?)
+                JobQueue::Sqlite(SqliteQueue::open(path, max_attempts, fairness).await?)
             }
             QueueTarget::Redis { url, prefix } => {
-                JobQueue::Redis(RedisQueue::connect(url, prefix).await?)
+                JobQueue::Redis(RedisQueue::connect(url, prefix).await?.with_fairness(fairness))
             }
         })
+    }
+
+    /// The plans' policies this queue dispatches by.
+    pub fn fairness(&self) -> Fairness {
+        match self {
+            JobQueue::Sqlite(q) => q.fairness(),
+            JobQueue::Redis(q) => q.fairness(),
+        }
+    }
+
+    /// Thumbnails of `org_id` waiting for their turn (not yet dispatched),
+    /// for the queue-length limit.
+    pub async fn waiting(&self, org_id: &str) -> Result<u64, QueueError> {
+        match self {
+            JobQueue::Sqlite(q) => q.waiting(org_id).await,
+            JobQueue::Redis(q) => q.waiting(org_id).await,
+        }
+    }
+
+    /// Each organisation with thumbnails waiting for their turn.
+    pub async fn waiting_by_org(&self) -> Result<Vec<WaitingByOrg>, QueueError> {
+        match self {
+            JobQueue::Sqlite(q) => q.waiting_by_org().await,
+            JobQueue::Redis(q) => q.waiting_by_org().await,
+        }
+    }
+
+    /// Where each of these thumbnails stands.
+    pub async fn standings(&self, thumbnail_ids: &[String]) -> Result<Vec<Standing>, QueueError> {
+        if thumbnail_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            JobQueue::Sqlite(q) => q.standings(thumbnail_ids).await,
+            JobQueue::Redis(q) => q.standings(thumbnail_ids).await,
+        }
     }
 
     /// `sqlite` or `redis`, for logs and health output.
@@ -150,6 +283,15 @@ impl JobQueue {
         match self {
             JobQueue::Sqlite(q) => q.missing(thumbnail_ids).await,
             JobQueue::Redis(q) => q.missing(thumbnail_ids).await,
+        }
+    }
+
+    /// Recounts each organisation's thumbnails in flight from what the
+    /// queue holds (Redis; the embedded worker counts in process).
+    pub async fn reconcile(&self) -> Result<(), QueueError> {
+        match self {
+            JobQueue::Sqlite(_) => Ok(()),
+            JobQueue::Redis(q) => q.reconcile().await.map(|_| ()),
         }
     }
 

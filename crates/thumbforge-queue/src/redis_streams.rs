@@ -9,6 +9,8 @@
 //!   `{prefix}:render-cpu`, and `{prefix}:live` (a hash thumbnail id →
 //!   entry id over both, so "is this thumbnail queued?" is one HMGET). The
 //!   braces are a hash tag: every key lands in one Cluster slot.
+//! * Pushed jobs wait in their organisation's list and move into the
+//!   stream as workers can take them, fairly (`fair.rs`).
 //! * Workers read with `XREADGROUP … BLOCK`, so an idle worker wakes the
 //!   moment a job is added and costs Redis one call per second otherwise.
 //! * A delivered entry stays in the group's pending list until the job ends
@@ -36,6 +38,7 @@ use futures::{
     stream::{self, BoxStream, StreamExt},
 };
 use redis::{
+    AsyncCommands,
     AsyncConnectionConfig, Client, Script,
     aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
     streams::{StreamAutoClaimReply, StreamId, StreamReadReply},
@@ -43,38 +46,14 @@ use redis::{
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
-use crate::{Lane, QueueError, RenderThumbnail};
+use crate::{
+    Fairness, Lane, QueueError, RenderThumbnail, Standing, WaitingByOrg,
+    fair::{self, LOOKAHEAD},
+};
 
 const GROUP: &str = "workers";
 /// Longest any single command from the API or the heartbeat may take.
 const OP_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Adds jobs, skipping thumbnails that already have one queued.
-const ENQUEUE: &str = r"
-local added = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0 then
-    local id = redis.call('XADD', KEYS[1], '*', 't', ARGV[i], 'job', ARGV[i + 1])
-    redis.call('HSET', KEYS[2], ARGV[i], id)
-    added = added + 1
-  end
-end
-return added
-";
-
-/// Finishes deliveries: acknowledge and delete each entry (ARGV[2],
-/// ARGV[4], …), and forget a live mark (ARGV[3], …) if it still points at
-/// that entry.
-const ACK: &str = r"
-for i = 2, #ARGV, 2 do
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
-  redis.call('XDEL', KEYS[1], ARGV[i])
-  if redis.call('HGET', KEYS[2], ARGV[i + 1]) == ARGV[i] then
-    redis.call('HDEL', KEYS[2], ARGV[i + 1])
-  end
-end
-return 1
-";
 
 /// Acknowledgements of one process in flight at once, and the most one
 /// script call carries: jobs that end together share one round trip.
@@ -84,6 +63,7 @@ const ACK_BATCH: usize = 64;
 struct AckOp {
     entry_id: String,
     thumbnail_id: String,
+    org_id: String,
     reply: oneshot::Sender<Result<(), QueueError>>,
 }
 
@@ -108,23 +88,55 @@ return n
 
 #[derive(Debug)]
 struct Keys {
-    /// This handle's lane's stream.
+    lane: Lane,
+    /// This handle's lane's stream; its waiting lists are named after it
+    /// (see `fair.rs`).
     stream: String,
+    /// The other lane's stream.
+    other: String,
     live: String,
+    /// Org → thumbnails in flight (in a stream, not yet acknowledged).
+    inflight: String,
+    /// Org → `weight:max_in_flight`, as last pushed.
+    orgs: String,
+    /// `{lane}|{org}` → jobs pushed, and moved into the stream.
+    seq: String,
+    served: String,
     prefix: String,
+}
+
+fn stream_key(prefix: &str, lane: Lane) -> String {
+    match lane {
+        Lane::Remote => format!("{{{prefix}}}:render"),
+        Lane::Cpu => format!("{{{prefix}}}:render-cpu"),
+    }
 }
 
 impl Keys {
     fn new(prefix: &str, lane: Lane) -> Keys {
-        let stream = match lane {
-            Lane::Remote => format!("{{{prefix}}}:render"),
-            Lane::Cpu => format!("{{{prefix}}}:render-cpu"),
+        let other = match lane {
+            Lane::Remote => Lane::Cpu,
+            Lane::Cpu => Lane::Remote,
         };
         Keys {
-            stream,
+            lane,
+            stream: stream_key(prefix, lane),
+            other: stream_key(prefix, other),
             live: format!("{{{prefix}}}:live"),
+            inflight: format!("{{{prefix}}}:inflight"),
+            orgs: format!("{{{prefix}}}:orgs"),
+            seq: format!("{{{prefix}}}:seq"),
+            served: format!("{{{prefix}}}:served"),
             prefix: prefix.to_owned(),
         }
+    }
+
+    /// The lane's streams in the order the scripts number them.
+    fn streams(&self) -> [String; 2] {
+        [
+            stream_key(&self.prefix, Lane::Remote),
+            stream_key(&self.prefix, Lane::Cpu),
+        ]
     }
 }
 
@@ -135,6 +147,9 @@ pub struct RedisQueue {
     client: Client,
     conn: ConnectionManager,
     keys: Arc<Keys>,
+    fairness: Fairness,
+    /// Undelivered entries a push or an acknowledgement tops a stream up to.
+    lookahead: usize,
 }
 
 impl std::fmt::Debug for RedisQueue {
@@ -170,6 +185,8 @@ impl RedisQueue {
             client,
             conn,
             keys: Arc::new(Keys::new(&prefix, Lane::Remote)),
+            fairness: Fairness::EVEN,
+            lookahead: LOOKAHEAD,
         };
         let mut conn = queue.conn.clone();
         for lane in Lane::ALL {
@@ -192,26 +209,145 @@ impl RedisQueue {
         }
     }
 
-    /// Pushes each job to its lane's stream (one script call per lane).
+    /// The same queue, dispatching by the plans' `fairness`.
+    pub fn with_fairness(self, fairness: Fairness) -> RedisQueue {
+        RedisQueue { fairness, ..self }
+    }
+
+    pub fn fairness(&self) -> Fairness {
+        self.fairness
+    }
+
+    /// The name this deployment's keys carry (`{prefix}:render`, …).
+    pub fn prefix(&self) -> &str {
+        &self.keys.prefix
+    }
+
+    /// The same queue with another lookahead (tests: 1 makes the schedule
+    /// exactly what workers read).
+    pub fn with_lookahead(self, lookahead: usize) -> RedisQueue {
+        RedisQueue { lookahead, ..self }
+    }
+
+    /// Pushes jobs to their organisations' waiting lists (one script call),
+    /// and moves what the workers can take into the lanes' streams.
     pub async fn enqueue(&self, jobs: &[(RenderThumbnail, i32)]) -> Result<(), QueueError> {
-        for lane in Lane::ALL {
-            let keys = Keys::new(&self.keys.prefix, lane);
-            let script = Script::new(ENQUEUE);
-            let mut invocation = script.key(&keys.stream);
-            invocation.key(&keys.live);
-            let mut any = false;
-            for (job, _) in jobs.iter().filter(|(job, _)| job.lane == lane) {
-                invocation
-                    .arg(&job.thumbnail_id)
-                    .arg(serde_json::to_vec(job)?);
-                any = true;
-            }
-            if any {
-                let mut conn = self.conn.clone();
-                let _added: i64 = timed(invocation.invoke_async(&mut conn)).await?;
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let [remote, cpu] = self.keys.streams();
+        let mut invocation = fair::ENQUEUE.key(remote);
+        invocation
+            .key(cpu)
+            .key(&self.keys.live)
+            .key(&self.keys.inflight)
+            .key(&self.keys.orgs)
+            .key(&self.keys.seq)
+            .key(&self.keys.served)
+            .arg(self.lookahead);
+        for (job, _) in jobs {
+            let lane = match job.lane {
+                Lane::Remote => 1,
+                Lane::Cpu => 2,
+            };
+            let policy = job
+                .plan
+                .map(|plan| self.fairness.of(plan).encode())
+                .unwrap_or_default();
+            invocation
+                .arg(lane)
+                .arg(&job.thumbnail_id)
+                .arg(&job.org_id)
+                .arg(policy)
+                .arg(if job.sync { "1" } else { "0" })
+                .arg(serde_json::to_vec(job)?);
+        }
+        let mut conn = self.conn.clone();
+        let _added: i64 = timed(invocation.invoke_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    /// Thumbnails of `org_id` waiting in either lane.
+    pub async fn waiting(&self, org_id: &str) -> Result<u64, QueueError> {
+        let mut pipe = redis::pipe();
+        for stream in self.keys.streams() {
+            pipe.cmd("LLEN").arg(format!("{stream}:wait:{org_id}"));
+        }
+        let mut conn = self.conn.clone();
+        let counts: Vec<u64> = timed(pipe.query_async(&mut conn)).await?;
+        Ok(counts.iter().sum())
+    }
+
+    pub async fn standings(&self, thumbnail_ids: &[String]) -> Result<Vec<Standing>, QueueError> {
+        let mut invocation = fair::STANDINGS.key(&self.keys.live);
+        invocation.key(&self.keys.served).arg(thumbnail_ids);
+        let mut conn = self.conn.clone();
+        let out: Vec<i64> = timed(invocation.invoke_async(&mut conn)).await?;
+        Ok(out
+            .into_iter()
+            .map(|n| match n {
+                -1 => Standing::Absent,
+                0 => Standing::Dispatched,
+                n => Standing::Waiting { position: n as u64 },
+            })
+            .collect())
+    }
+
+    pub async fn waiting_by_org(&self) -> Result<Vec<WaitingByOrg>, QueueError> {
+        let mut by_org: std::collections::BTreeMap<String, WaitingByOrg> = Default::default();
+        for stream in self.keys.streams() {
+            let mut conn = self.conn.clone();
+            let flat: Vec<redis::Value> =
+                timed(fair::WAITING_BY_ORG.key(stream).invoke_async(&mut conn)).await?;
+            for triple in flat.chunks_exact(3) {
+                let (redis::Value::BulkString(org), redis::Value::Int(n), redis::Value::Int(at)) =
+                    (&triple[0], &triple[1], &triple[2])
+                else {
+                    continue;
+                };
+                let org_id = String::from_utf8_lossy(org).into_owned();
+                let entry = by_org.entry(org_id.clone()).or_insert(WaitingByOrg {
+                    org_id,
+                    waiting: 0,
+                    oldest_enqueued_ms: *at,
+                });
+                entry.waiting += *n as u64;
+                entry.oldest_enqueued_ms = entry.oldest_enqueued_ms.min(*at);
             }
         }
-        Ok(())
+        Ok(by_org.into_values().collect())
+    }
+
+    /// Jobs of `lane` that a free worker slot would start now: sync and
+    /// ready organisations' waiting jobs plus undelivered stream entries
+    /// (capped organisations' work is left out: more workers would not run
+    /// it sooner). What the autoscaler scales on.
+    pub async fn ready(&self, lane: Lane) -> Result<u64, QueueError> {
+        let mut conn = self.conn.clone();
+        let n: i64 = timed(
+            fair::READY_COUNT
+                .key(stream_key(&self.keys.prefix, lane))
+                .invoke_async(&mut conn),
+        )
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Recounts each organisation's thumbnails in flight from the streams
+    /// (the sweeper, now and then). Returns the count.
+    pub async fn reconcile(&self) -> Result<u64, QueueError> {
+        let [remote, cpu] = self.keys.streams();
+        let mut invocation = fair::RECONCILE.key(remote);
+        invocation
+            .key(cpu)
+            .key(&self.keys.live)
+            .key(&self.keys.inflight)
+            .key(&self.keys.orgs)
+            .key(&self.keys.served)
+            .arg(self.lookahead);
+        let mut conn = self.conn.clone();
+        let n: i64 = timed(invocation.invoke_async(&mut conn)).await?;
+        Ok(n.max(0) as u64)
     }
 
     pub async fn missing(&self, thumbnail_ids: &[String]) -> Result<Vec<String>, QueueError> {
@@ -240,20 +376,17 @@ impl RedisQueue {
         Ok(())
     }
 
-    /// Entries in the streams of both lanes: waiting plus running.
+    /// Jobs of both lanes waiting for their turn, in the streams or
+    /// running.
     pub async fn depth(&self) -> Result<i64, QueueError> {
-        let mut total = 0;
-        for lane in Lane::ALL {
-            let mut conn = self.conn.clone();
-            let n: i64 = timed(
-                redis::cmd("XLEN")
-                    .arg(&self.lane(lane).keys.stream)
-                    .query_async(&mut conn),
-            )
-            .await?;
-            total += n;
+        let mut pipe = redis::pipe();
+        for stream in self.keys.streams() {
+            pipe.cmd("XLEN").arg(&stream);
+            pipe.cmd("GET").arg(format!("{stream}:waiting"));
         }
-        Ok(total)
+        let mut conn = self.conn.clone();
+        let counts: Vec<Option<i64>> = timed(pipe.query_async(&mut conn)).await?;
+        Ok(counts.into_iter().flatten().map(|n| n.max(0)).sum())
     }
 
     /// Entries of both lanes delivered to a worker and not yet finished.
@@ -280,14 +413,18 @@ impl RedisQueue {
     /// Deletes every key of this queue (tests and drills only).
     pub async fn destroy(&self) -> Result<(), QueueError> {
         let mut conn = self.conn.clone();
-        let _: i64 = timed(
-            redis::cmd("DEL")
-                .arg(&self.lane(Lane::Remote).keys.stream)
-                .arg(&self.lane(Lane::Cpu).keys.stream)
-                .arg(&self.keys.live)
-                .query_async(&mut conn),
-        )
-        .await?;
+        let pattern = format!("{{{}}}:*", self.keys.prefix);
+        let keys: Vec<String> = {
+            let mut iter: redis::AsyncIter<String> = timed(conn.scan_match(&pattern)).await?;
+            let mut keys = Vec::new();
+            while let Some(key) = iter.next_item().await {
+                keys.push(key?);
+            }
+            keys
+        };
+        for chunk in keys.chunks(500) {
+            let _: i64 = timed(redis::cmd("DEL").arg(chunk).query_async(&mut conn)).await?;
+        }
         Ok(())
     }
 }
@@ -296,11 +433,26 @@ impl RedisQueue {
 /// op's failure (the entries stay pending, go idle and are delivered
 /// again, and a job that finds its thumbnail terminal does nothing).
 async fn ack_batch(queue: &RedisQueue, ops: Vec<AckOp>) {
-    let script = Script::new(ACK);
-    let mut invocation = script.key(&queue.keys.stream);
-    invocation.key(&queue.keys.live).arg(GROUP);
+    let keys = &queue.keys;
+    let other = match keys.lane {
+        Lane::Remote => Lane::Cpu,
+        Lane::Cpu => Lane::Remote,
+    };
+    let mut invocation = fair::ACK.key(&keys.stream);
+    invocation
+        .key(&keys.live)
+        .key(&keys.inflight)
+        .key(&keys.orgs)
+        .key(&keys.served)
+        .key(&keys.other)
+        .arg(queue.lookahead)
+        .arg(keys.lane.as_str())
+        .arg(other.as_str());
     for op in &ops {
-        invocation.arg(&op.entry_id).arg(&op.thumbnail_id);
+        invocation
+            .arg(&op.entry_id)
+            .arg(&op.thumbnail_id)
+            .arg(&op.org_id);
     }
     let mut conn = queue.conn.clone();
     let result: Result<i64, _> = timed(invocation.invoke_async(&mut conn)).await;
@@ -478,6 +630,7 @@ impl RedisConsumer {
         let op = AckOp {
             entry_id: delivery.entry_id.clone(),
             thumbnail_id: delivery.job.thumbnail_id.clone(),
+            org_id: delivery.job.org_id.clone(),
             reply,
         };
         let result = match self.acks.send(op).await {
@@ -651,6 +804,20 @@ impl Fetcher {
                 return Ok(());
             }
         }
+        // Fair dispatch: move the next jobs due into the stream first.
+        let moved: Result<i64, _> = fair::PROMOTE
+            .key(&keys.stream)
+            .key(&keys.live)
+            .key(&keys.inflight)
+            .key(&keys.orgs)
+            .key(&keys.served)
+            .arg(settings.batch)
+            .arg(keys.lane.as_str())
+            .invoke_async(&mut conn)
+            .await;
+        if let Err(e) = moved {
+            return Err(e.into());
+        }
         let reply: Result<Option<StreamReadReply>, _> = redis::cmd("XREADGROUP")
             .arg("GROUP")
             .arg(GROUP)
@@ -697,13 +864,18 @@ impl Fetcher {
                 });
             }
             None => {
-                // Not ours to run: drop it rather than redeliver it forever.
+                // Not ours to run: drop it rather than redeliver it forever
+                // (deleted too, or it would count as lookahead for good).
                 error!(entry = %entry.id, "dropping an unreadable queue entry");
                 let mut conn = self.consumer.queue.conn.clone();
-                let _: Result<i64, _> = timed(
-                    redis::cmd("XACK")
+                let _: Result<(i64, i64), _> = timed(
+                    redis::pipe()
+                        .cmd("XACK")
                         .arg(&self.consumer.queue.keys.stream)
                         .arg(GROUP)
+                        .arg(&entry.id)
+                        .cmd("XDEL")
+                        .arg(&self.consumer.queue.keys.stream)
                         .arg(&entry.id)
                         .query_async(&mut conn),
                 )

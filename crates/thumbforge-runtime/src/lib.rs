@@ -12,9 +12,9 @@ use thumbforge_core::{
 };
 use thumbforge_db::{Db, crypto::Sealer};
 use thumbforge_providers::{FetchPolicy, ProviderDeps, Providers};
-use thumbforge_queue::{JobQueue, QueueTarget};
+use thumbforge_queue::{Fairness, JobQueue, Lane, OrgPolicy, QueueTarget};
 use thumbforge_storage::Storage;
-use thumbforge_telemetry::metrics::Metrics;
+use thumbforge_telemetry::metrics::{LaneLabels, Metrics, OrgLabels};
 
 /// Everything a process talks to, as the settings name it.
 #[derive(Debug, Clone)]
@@ -55,9 +55,13 @@ pub async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Resu
     .await
     .context("connecting to the database")?;
     db.migrate().await.context("migrating the database")?;
-    let queue = JobQueue::open(&queue_target(settings), settings.queue.max_attempts)
-        .await
-        .context("opening the queue")?;
+    let queue = JobQueue::open(
+        &queue_target(settings),
+        settings.queue.max_attempts,
+        fairness(settings),
+    )
+    .await
+    .context("opening the queue")?;
     let storage = Storage::local(&settings.images_dir()).context("opening image storage")?;
     let secret = settings.resolve_secret().with_context(|| {
         format!(
@@ -136,6 +140,19 @@ pub async fn connect_db(settings: &Settings) -> anyhow::Result<Db> {
     .context("connecting to the database")
 }
 
+/// Each plan's share of the workers and caps, from `limits.<plan>`.
+pub fn fairness(settings: &Settings) -> Fairness {
+    let policy = |limits: &thumbforge_config::PlanLimits| OrgPolicy {
+        weight: limits.queue_weight.max(1),
+        max_in_flight: limits.thumbnails_in_flight,
+        max_queued: limits.max_queued,
+    };
+    Fairness {
+        free: policy(&settings.limits.free),
+        pro: policy(&settings.limits.pro),
+    }
+}
+
 /// Redis when `queue.redis_url` (or `REDIS_URL`) is set, else the embedded
 /// SQLite file.
 fn queue_target(settings: &Settings) -> QueueTarget {
@@ -164,6 +181,27 @@ pub async fn sample_queue(queue: &JobQueue, db: &Db, metrics: &Metrics) {
         }
         if let Ok(Some(n)) = queue.in_flight().await {
             metrics.queue_in_flight.set(n);
+        }
+        if let Ok(orgs) = queue.waiting_by_org().await {
+            let now = thumbforge_db::now_ms();
+            metrics.org_waiting.clear();
+            metrics.org_oldest_wait.clear();
+            for org in orgs {
+                let labels = OrgLabels { org: org.org_id };
+                metrics.org_waiting.get_or_create(&labels).set(org.waiting as i64);
+                let waited = (now - org.oldest_enqueued_ms).max(0) / 1000;
+                metrics.org_oldest_wait.get_or_create(&labels).set(waited);
+            }
+        }
+        if let JobQueue::Redis(redis) = queue {
+            for lane in Lane::ALL {
+                if let Ok(n) = redis.ready(lane).await {
+                    let labels = LaneLabels {
+                        lane: lane.as_str(),
+                    };
+                    metrics.queue_ready.get_or_create(&labels).set(n as i64);
+                }
+            }
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), sample).await;

@@ -44,6 +44,17 @@ pub struct ProviderLabels {
     pub provider: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OrgLabels {
+    pub org: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LaneLabels {
+    /// `remote` or `cpu`.
+    pub lane: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -77,6 +88,12 @@ pub struct Metrics {
     pub provider_capacity_wait: HistogramFamily<ProviderLabels>,
     /// Calls a provider answered with 429.
     pub provider_rate_limited: Family<ProviderLabels, Counter>,
+    /// Each organisation with thumbnails waiting (sampled at scrape; only
+    /// organisations with a backlog have a series).
+    pub org_waiting: Family<OrgLabels, Gauge>,
+    pub org_oldest_wait: Family<OrgLabels, Gauge>,
+    /// Waiting work a free worker slot would start now, by lane (Redis).
+    pub queue_ready: Family<LaneLabels, Gauge>,
 }
 
 impl Metrics {
@@ -99,6 +116,24 @@ impl Metrics {
         let provider_capacity_wait: HistogramFamily<ProviderLabels> =
             Family::new_with_constructor(job_histogram);
         let provider_rate_limited = Family::<ProviderLabels, Counter>::default();
+        let org_waiting = Family::<OrgLabels, Gauge>::default();
+        let org_oldest_wait = Family::<OrgLabels, Gauge>::default();
+        let queue_ready = Family::<LaneLabels, Gauge>::default();
+        registry.register(
+            "org_queue_waiting",
+            "Thumbnails waiting for their turn, by organisation (sampled at scrape)",
+            org_waiting.clone(),
+        );
+        registry.register(
+            "org_queue_oldest_wait_seconds",
+            "How long the organisation's longest-waiting thumbnail has waited (sampled at scrape)",
+            org_oldest_wait.clone(),
+        );
+        registry.register(
+            "queue_ready",
+            "Waiting thumbnails a free worker slot would start now, by lane: what to scale on (Redis; sampled at scrape)",
+            queue_ready.clone(),
+        );
         registry.register(
             "provider_in_flight",
             "Provider calls open now, by provider",
@@ -191,6 +226,9 @@ impl Metrics {
             provider_in_flight,
             provider_capacity_wait,
             provider_rate_limited,
+            org_waiting,
+            org_oldest_wait,
+            queue_ready,
         })
     }
 

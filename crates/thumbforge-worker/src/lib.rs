@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod jobs;
+mod org_slots;
 mod runtime;
 pub mod sweeper;
 pub mod webhooks;

@@ -29,6 +29,7 @@ use tracing::{Instrument, error, info_span, warn};
 
 use crate::{
     jobs::render_thumbnail::{self, JobEnv},
+    org_slots::OrgSlots,
     sweeper::{self, SweepConfig},
 };
 
@@ -38,6 +39,10 @@ async fn handle(job: RenderThumbnail, env: Data<Arc<JobEnv>>) -> Result<(), BoxD
         thumbnail.id = %job.thumbnail_id,
         generation.id = %job.generation_id,
     );
+    let _org_slot = match &env.org_slots {
+        Some(slots) => slots.acquire(&job).await,
+        None => None,
+    };
     match render_thumbnail::run(&env, &job)
         .instrument(span.clone())
         .await
@@ -88,6 +93,10 @@ pub fn job_env(deps: &Deps, settings: &Settings) -> JobEnv {
         max_attempts: settings.queue.max_attempts.max(1) as i32,
         metrics: deps.metrics.clone(),
         cpu: deps.cpu.clone(),
+        org_slots: match &deps.queue {
+            JobQueue::Sqlite(queue) => Some(Arc::new(OrgSlots::new(queue.fairness()))),
+            JobQueue::Redis(_) => None,
+        },
     }
 }
 

@@ -14,6 +14,9 @@
 //!    found by their mark in `unsettled_generations`, written before any
 //!    thumbnail write that leaves the generation to a second write.
 //!
+//! Each pass also has the queue recount each organisation's thumbnails in
+//! flight (fair dispatch's caps), in case a count went astray.
+//!
 //! Passes 1–4 find processing thumbnails through `open_thumbnails` (there
 //! is no status index; see migration 9), which each pass first prunes of
 //! thumbnails that ended.
@@ -68,6 +71,9 @@ pub async fn sweep_once(
             .context("pruning the open set")?,
         ..SweepReport::default()
     };
+    if let Err(e) = queue.reconcile().await {
+        warn!(error = %e, "recounting thumbnails in flight failed");
+    }
 
     let lost = thumbnails::never_enqueued(db, now - config.enqueue_grace.as_millis() as i64, BATCH)
         .await
@@ -141,6 +147,9 @@ fn job(t: &thumbnails::Stranded) -> RenderThumbnail {
         generation_id: t.generation_id.clone(),
         enqueued_at_ms: now_ms(),
         lane: Lane::for_model(&t.model),
+        org_id: t.org_id.clone(),
+        plan: None,
+        sync: false,
     }
 }
 

@@ -17,7 +17,11 @@ use thumbforge_db::{
 };
 use tracing::{info, warn};
 
-use crate::{AppState, error::ApiError, submit::Submitted};
+use crate::{
+    AppState,
+    error::ApiError,
+    submit::{Dispatch, Submitted},
+};
 
 /// A new generation as a surface asks for it.
 pub struct NewGeneration<'a> {
@@ -27,6 +31,9 @@ pub struct NewGeneration<'a> {
     /// The client's `Idempotency-Key`, as sent: a retry with the same key
     /// and parameters is answered with the generation it first made.
     pub idempotency_key: Option<&'a [u8]>,
+    /// The caller waits for the generation to end (Flokan's generate,
+    /// `Prefer: wait`): its thumbnails go ahead of batch work.
+    pub sync: bool,
 }
 
 /// A committed generation.
@@ -60,6 +67,7 @@ pub async fn submit(
         mut request,
         style_id,
         idempotency_key,
+        sync,
     } = new;
     request.style = style(state, &caller.org_id, style_id).await?;
     let model = request.model.unwrap_or(state.default_model);
@@ -75,7 +83,7 @@ pub async fn submit(
             return Ok(original);
         }
     }
-    if let Err(e) = accept(state, caller, view).await {
+    if let Err(e) = accept(state, caller, view, sync).await {
         if let Some(key) = &key
             && let Err(e) = idempotency::release(&state.db, &caller.org_id, key, id).await
         {
@@ -179,16 +187,58 @@ async fn check_request(
 /// submits); its jobs are pushed right after. Refuses up front while the
 /// queue is known to be down, so the client retries rather than waiting
 /// on the sweeper.
-async fn accept(state: &AppState, caller: &Caller, view: GenerationView) -> Result<(), ApiError> {
+async fn accept(
+    state: &AppState,
+    caller: &Caller,
+    view: GenerationView,
+    sync: bool,
+) -> Result<(), ApiError> {
     if state.submitter.queue_down() {
         return Err(ApiError::QueueUnavailable);
     }
+    check_queue_room(state, caller, view.thumbnails.len() as u64).await?;
     let needed = view.generation.credits_consumed;
-    match state.submitter.submit(view, caller.metered).await? {
+    let dispatch = Dispatch {
+        plan: caller.plan,
+        sync,
+    };
+    match state.submitter.submit(view, caller.metered, dispatch).await? {
         Submitted::InsufficientCredits => Err(ApiError::InsufficientCredits { needed }),
         Submitted::Stored => Ok(()),
     }
 }
+
+/// Refuses a generation whose thumbnails would take the org past its
+/// plan's `max_queued` waiting thumbnails (429 `queue_full`); nothing is
+/// stored. Concurrent submits of one org may each pass, so the limit can
+/// be overshot by what arrives at once: it bounds a backlog, not a count.
+/// A queue that cannot answer lets the submit through: it is the push,
+/// with its breaker and the sweeper, that deals with an outage.
+async fn check_queue_room(state: &AppState, caller: &Caller, adding: u64) -> Result<(), ApiError> {
+    let max = state.queue.fairness().of(caller.plan).max_queued;
+    if max == 0 {
+        return Ok(());
+    }
+    let waiting = match state.queue.waiting(&caller.org_id).await {
+        Ok(n) => n,
+        Err(e) => {
+            warn!(error = %e, "could not read the organisation's queue length");
+            return Ok(());
+        }
+    };
+    if waiting + adding <= max {
+        return Ok(());
+    }
+    Err(ApiError::QueueFull {
+        waiting,
+        max,
+        retry_after_secs: QUEUE_FULL_RETRY_SECS,
+    })
+}
+
+/// The `Retry-After` of a `queue_full`: about one model call, by when some
+/// of the org's waiting thumbnails have started.
+const QUEUE_FULL_RETRY_SECS: u64 = 30;
 
 /// An `Idempotency-Key`: 1 to 255 visible ASCII characters, surrounding
 /// blanks aside.

@@ -143,6 +143,9 @@ pub async fn retry(
         generation_id: reopened.generation_id,
         enqueued_at_ms: thumbforge_db::now_ms(),
         lane: thumbforge_queue::Lane::for_model(&reopened.model),
+        org_id: reopened.org_id,
+        plan: None,
+        sync: false,
     };
     // Committed first: if this push fails the sweeper pushes it later.
     crate::submit::push_committed(&state.db, &state.queue, &[(job, reopened.attempts)]).await?;

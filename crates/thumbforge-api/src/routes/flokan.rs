@@ -235,6 +235,7 @@ pub async fn generate(
         request: body.into_request(state.test_model_enabled)?,
         style_id: style_id.as_deref(),
         idempotency_key: None,
+        sync: true,
     };
     let id = submit(&state, &caller, new).await?.generation_id;
     let view = match app::wait_terminal(&state, &caller, &id, state.sync_wait).await? {

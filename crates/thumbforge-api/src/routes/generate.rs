@@ -40,13 +40,15 @@ pub async fn generate(
 ) -> Result<HttpResponse, ApiError> {
     let body: GenerateBody = read_json(&req, payload, state.max_body_bytes).await?;
     let style_id = body.style_id.clone();
+    let wait = prefer_wait(&req);
     let new = NewGeneration {
         request: GenerateRequest::try_from(body)?,
         style_id: style_id.as_deref(),
         idempotency_key: req.headers().get("idempotency-key").map(|v| v.as_bytes()),
+        sync: wait.is_some(),
     };
     let accepted = submit(&state, &caller, new).await?;
-    let ended = match prefer_wait(&req) {
+    let ended = match wait {
         Some(wait) => wait_terminal(&state, &caller, &accepted.generation_id, wait)
             .await?
             .map(|view| (wait, view)),

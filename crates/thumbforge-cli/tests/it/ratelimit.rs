@@ -39,8 +39,7 @@ async fn responses_carry_the_limit_and_the_excess_is_429_with_retry_after() {
         s.limits.pro = PlanLimits {
             requests_per_hour: 4,
             generates_per_minute: 0,
-            storage_quota_bytes: 0,
-            byok: true,
+            ..s.limits.pro
         };
     })
     .await;
@@ -76,6 +75,7 @@ async fn generate_calls_have_their_own_per_minute_limit() {
             generates_per_minute: 2,
             storage_quota_bytes: 0,
             byok: true,
+            ..s.limits.free
         };
     })
     .await;

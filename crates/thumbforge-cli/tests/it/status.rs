@@ -171,7 +171,7 @@ async fn a_redelivered_job_does_nothing() {
         thumbnail_id: thumb.clone(),
         generation_id: id.clone(),
         enqueued_at_ms: 0,
-        lane: Default::default(),
+        ..Default::default()
     };
     let outcome = render_thumbnail::run(&env, &job).await.expect("runs");
     assert_eq!(outcome, Outcome::Skipped);

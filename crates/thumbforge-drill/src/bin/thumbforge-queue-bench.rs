@@ -114,7 +114,7 @@ fn job(i: usize) -> (RenderThumbnail, i32) {
             thumbnail_id: format!("thm_bench{i}"),
             generation_id: "gen_bench".to_owned(),
             enqueued_at_ms: 0,
-            lane: Default::default(),
+            ..Default::default()
         },
         0,
     )
@@ -336,7 +336,7 @@ async fn status_writes(args: &Args, url: &str) -> anyhow::Result<()> {
                 thumbnail_id: view.thumbnails[0].id.clone(),
                 generation_id: view.generation.id.clone(),
                 enqueued_at_ms: 0,
-                lane: Default::default(),
+                ..Default::default()
             },
             0,
         ));

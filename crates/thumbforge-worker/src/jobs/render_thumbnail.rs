@@ -52,6 +52,9 @@ pub struct JobEnv {
     /// Decoding, fitting and encoding take one of these, whichever lane
     /// the job came from.
     pub cpu: CpuSlots,
+    /// The embedded queue's cap on an organisation's thumbnails in flight
+    /// (None on Redis, where the queue keeps it).
+    pub org_slots: Option<Arc<crate::org_slots::OrgSlots>>,
 }
 
 impl JobEnv {
