@@ -202,7 +202,13 @@ impl ThumbforgeMcp {
         answer(
             async {
                 let view = get(&self.state, &caller, &parse_id(&args.generation_id)?).await?;
-                Ok(GenerationBody::new(&self.state, &base, &view))
+                let standings = crate::app::generations::standings(&self.state, &view).await;
+                Ok(GenerationBody::placed(
+                    &self.state,
+                    &base,
+                    &view,
+                    &standings,
+                ))
             }
             .await,
         )

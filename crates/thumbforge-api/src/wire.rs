@@ -11,6 +11,8 @@ use thumbforge_core::{
 };
 use thumbforge_db::{entities::thumbnails, generations::GenerationView, now_ms};
 
+use thumbforge_queue::Standing;
+
 use crate::{AppState, app::submit::Accepted};
 
 /// The documented camelCase body. Unknown fields are ignored, as FatThumb
@@ -141,11 +143,70 @@ pub struct ThumbnailBody {
     pub is_watermarked: bool,
     pub is_hidden: bool,
     pub error: Option<String>,
+    /// Where a processing thumbnail stands (absent once it has ended).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+}
+
+/// Where a processing thumbnail stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// `queued`: waiting for its turn; `rendering`: a worker has it (its
+    /// model call, or the CPU work around it).
+    #[schema(value_type = String, example = "queued")]
+    pub stage: &'static str,
+    /// While queued: its place among its organisation's waiting
+    /// thumbnails, 1 being the next to start. Other organisations' work
+    /// takes turns with it, so this is the queue it can shorten.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u64>,
+}
+
+impl Progress {
+    fn of(t: &thumbnails::Model, standing: Option<Standing>) -> Option<Progress> {
+        if t.status != ThumbnailStatus::Processing {
+            return None;
+        }
+        let rendering = Progress {
+            stage: "rendering",
+            queue_position: None,
+        };
+        let queued = |queue_position| Progress {
+            stage: "queued",
+            queue_position,
+        };
+        // Dispatched but not started: handed to the workers, next to start.
+        Some(match standing {
+            Some(Standing::Waiting { position }) => queued(Some(position)),
+            _ if t.started_at.is_some() => rendering,
+            _ => queued(None),
+        })
+    }
 }
 
 impl GenerationBody {
     /// A generation as every native endpoint shows it: FatThumb's fields.
+    /// A processing thumbnail's progress says only whether a worker has
+    /// started it; see [`GenerationBody::placed`].
     pub fn new(state: &AppState, base: &str, view: &GenerationView) -> GenerationBody {
+        Self::placed(state, base, view, &[])
+    }
+
+    /// As [`GenerationBody::new`], with the queue's word on where each
+    /// processing thumbnail stands (`crate::app::standings`).
+    pub fn placed(
+        state: &AppState,
+        base: &str,
+        view: &GenerationView,
+        standings: &[(String, Standing)],
+    ) -> GenerationBody {
+        let standing = |id: &str| {
+            standings
+                .iter()
+                .find(|(t, _)| t == id)
+                .map(|(_, standing)| *standing)
+        };
         let now_secs = now_ms() / 1000;
         let g = &view.generation;
         GenerationBody {
@@ -164,6 +225,7 @@ impl GenerationBody {
                     is_watermarked: t.is_watermarked,
                     is_hidden: t.is_hidden,
                     error: t.error.clone(),
+                    progress: Progress::of(t, standing(&t.id)),
                 })
                 .collect(),
         }

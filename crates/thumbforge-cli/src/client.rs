@@ -153,6 +153,41 @@ struct Thumbnail {
     status: String,
     url: Option<String>,
     error: Option<String>,
+    #[serde(default)]
+    progress: Option<Progress>,
+}
+
+/// Where a processing thumbnail stands.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Progress {
+    stage: String,
+    queue_position: Option<u64>,
+}
+
+impl Thumbnail {
+    /// `queued (3rd in line)`, `rendering`, or the status.
+    fn stage(&self) -> String {
+        match &self.progress {
+            Some(Progress {
+                stage,
+                queue_position: Some(n),
+            }) if stage == "queued" => format!("queued, {} in line", ordinal(*n)),
+            Some(p) => p.stage.clone(),
+            None => self.status.clone(),
+        }
+    }
+}
+
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// The server's RFC 9457 problem, shown as one line.
@@ -451,7 +486,12 @@ fn describe(g: &Generation) {
         format_ms(g.created_at)
     );
     for t in &g.thumbnails {
-        let detail = t.error.as_deref().or(t.url.as_deref()).unwrap_or("");
+        let detail = match (&t.error, &t.url) {
+            (Some(e), _) => e.clone(),
+            (None, Some(url)) => url.clone(),
+            (None, None) if t.progress.is_some() => t.stage(),
+            (None, None) => String::new(),
+        };
         println!("  {}  {:<10}  {detail}", t.id, t.status);
     }
 }
@@ -506,7 +546,7 @@ async fn wait_and_download(api: &Api, id: &str, args: &WaitArgs) -> anyhow::Resu
                 continue;
             }
             match t.status.as_str() {
-                "processing" => bar.set_message("rendering"),
+                "processing" => bar.set_message(t.stage()),
                 "succeeded" => bar.finish_with_message("succeeded"),
                 other => bar.finish_with_message(match &t.error {
                     Some(e) => format!("{other}: {e}"),

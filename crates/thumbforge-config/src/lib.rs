@@ -88,6 +88,10 @@ pub struct QueueSettings {
     /// Redis: a held job untouched for this long belongs to a dead worker and
     /// is taken over by another.
     pub claim_idle_secs: u64,
+    /// Redis: jobs moved ahead into a lane's stream, past what the workers
+    /// are reading, so an idle worker wakes at once. Those few are taken in
+    /// arrival order, so fair dispatch starts behind them.
+    pub lookahead: usize,
     /// Redis: most jobs one read takes (capped at the lane's slots).
     pub batch: usize,
     /// SQLite file of the embedded queue; defaults to `data_dir/queue.db`.
@@ -352,6 +356,7 @@ acquire_timeout_ms = 3000
 [queue]
 prefix = "thumbforge"
 claim_idle_secs = 15
+lookahead = 4
 batch = 16
 heartbeat_secs = 5
 missed_heartbeats = 3

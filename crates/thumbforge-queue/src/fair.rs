@@ -35,10 +35,12 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Undelivered entries a move tops a lane's stream up to. Small, because
-/// the stream is first come, first served: an organisation's thumbnail
-/// that arrives behind a flood waits behind at most this many of it.
-pub(crate) const LOOKAHEAD: usize = 32;
+/// Undelivered entries a push or an acknowledgement tops a lane's stream
+/// up to (`queue.lookahead`), so that a worker blocked on an empty stream
+/// wakes; a worker with free slots moves what it reads itself. Small,
+/// because the stream is first come, first served: a thumbnail that
+/// arrives behind a flood waits behind at most this many of it.
+pub(crate) const LOOKAHEAD: usize = 4;
 
 /// Functions every script below starts with.
 const COMMON: &str = r"
@@ -311,22 +313,21 @@ return out
     )
 });
 
-/// Jobs of a lane that could start now if a worker had a free slot: the
-/// sync list, the ready orgs' lists and the undelivered stream entries
-/// (what an autoscaler should scale on; capped orgs' work is not).
+/// The work a lane's workers could be doing now: the stream's entries
+/// (running, or handed out and about to start) plus the waiting jobs that
+/// a free slot would start (sync and ready organisations'; a capped
+/// organisation's work is left out: more workers would not run it
+/// sooner). Divided by one worker's slots, it is the workers wanted.
 /// KEYS: the lane's stream.
-pub(crate) static READY_COUNT: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static DEMAND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local s = KEYS[1]
-local n = redis.call('LLEN', s .. ':sync')
+local n = redis.call('XLEN', s) + redis.call('LLEN', s .. ':sync')
 for _, org in ipairs(redis.call('ZRANGE', s .. ':ready', 0, -1)) do
   n = n + redis.call('LLEN', s .. ':wait:' .. org)
 end
-local pending = 0
-local summary = redis.pcall('XPENDING', s, 'workers')
-if type(summary) == 'table' and summary.err == nil then pending = summary[1] end
-return n + redis.call('XLEN', s) - pending
+return n
 ",
     )
 });

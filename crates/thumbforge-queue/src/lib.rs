@@ -196,7 +196,13 @@ pub enum QueueTarget {
     /// The embedded default: apalis-sqlite on its own file.
     Sqlite { path: PathBuf },
     /// Production: Redis Streams under `{prefix}`-tagged keys.
-    Redis { url: String, prefix: String },
+    Redis {
+        url: String,
+        prefix: String,
+        /// Undelivered entries a push or an acknowledgement tops a lane's
+        /// stream up to (`queue.lookahead`).
+        lookahead: usize,
+    },
 }
 
 /// A handle to the queue, cheap to clone. The API pushes through it; the
@@ -217,9 +223,16 @@ impl JobQueue {
             QueueTarget::Sqlite { path } => {
                 JobQueue::Sqlite(SqliteQueue::open(path, max_attempts, fairness).await?)
             }
-            QueueTarget::Redis { url, prefix } => {
-                JobQueue::Redis(RedisQueue::connect(url, prefix).await?.with_fairness(fairness))
-            }
+            QueueTarget::Redis {
+                url,
+                prefix,
+                lookahead,
+            } => JobQueue::Redis(
+                RedisQueue::connect(url, prefix)
+                    .await?
+                    .with_fairness(fairness)
+                    .with_lookahead(*lookahead),
+            ),
         })
     }
 

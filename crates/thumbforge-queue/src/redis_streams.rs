@@ -38,8 +38,7 @@ use futures::{
     stream::{self, BoxStream, StreamExt},
 };
 use redis::{
-    AsyncCommands,
-    AsyncConnectionConfig, Client, Script,
+    AsyncCommands, AsyncConnectionConfig, Client, Script,
     aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
     streams::{StreamAutoClaimReply, StreamId, StreamReadReply},
 };
@@ -318,14 +317,13 @@ impl RedisQueue {
         Ok(by_org.into_values().collect())
     }
 
-    /// Jobs of `lane` that a free worker slot would start now: sync and
-    /// ready organisations' waiting jobs plus undelivered stream entries
-    /// (capped organisations' work is left out: more workers would not run
-    /// it sooner). What the autoscaler scales on.
-    pub async fn ready(&self, lane: Lane) -> Result<u64, QueueError> {
+    /// Thumbnails of `lane` running or able to start now (capped
+    /// organisations' waiting work left out): divided by one worker's
+    /// slots, the workers wanted. What the autoscaler scales on.
+    pub async fn demand(&self, lane: Lane) -> Result<u64, QueueError> {
         let mut conn = self.conn.clone();
         let n: i64 = timed(
-            fair::READY_COUNT
+            fair::DEMAND
                 .key(stream_key(&self.keys.prefix, lane))
                 .invoke_async(&mut conn),
         )

@@ -58,7 +58,11 @@ impl SqliteQueue {
             "CREATE TABLE IF NOT EXISTS thumbforge_fair (lane TEXT NOT NULL, org TEXT NOT NULL, \
              vt INTEGER NOT NULL, PRIMARY KEY (lane, org))",
             "CREATE INDEX IF NOT EXISTS thumbforge_jobs_priority ON Jobs (job_type, status, priority)",
-            concat!("CREATE INDEX IF NOT EXISTS thumbforge_jobs_org ON Jobs (", org!(), ", job_type, status, priority)"),
+            concat!(
+                "CREATE INDEX IF NOT EXISTS thumbforge_jobs_org ON Jobs (",
+                org!(),
+                ", job_type, status, priority)"
+            ),
         ] {
             sqlx::query(statement).execute(&pool).await?;
         }
@@ -85,7 +89,9 @@ impl SqliteQueue {
     /// `attempt` is the thumbnail's claim count when the job is
     /// (re-)enqueued; see `RenderThumbnail::idempotency_key`.
     pub async fn enqueue(&self, jobs: &[(RenderThumbnail, i32)]) -> Result<(), QueueError> {
-        let mut tx = self.pool.begin().await?;
+        // Immediate: it reads before it writes, and a deferred transaction
+        // that another writer overtook in between could not write at all.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for lane in Lane::ALL {
             let lane_jobs: Vec<_> = jobs.iter().filter(|(job, _)| job.lane == lane).collect();
             if lane_jobs.is_empty() {
@@ -154,8 +160,12 @@ impl SqliteQueue {
 
     /// Thumbnails of `org_id` waiting in either lane.
     pub async fn waiting(&self, org_id: &str) -> Result<u64, QueueError> {
-        let (n,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM Jobs WHERE ", org!(), " = ?1 AND job_type IN (?2, ?3) \
-             AND status = 'Pending'"))
+        let (n,): (i64,) = sqlx::query_as(concat!(
+            "SELECT COUNT(*) FROM Jobs WHERE ",
+            org!(),
+            " = ?1 AND job_type IN (?2, ?3) \
+             AND status = 'Pending'"
+        ))
         .bind(org_id)
         .bind(Lane::Remote.queue_name())
         .bind(Lane::Cpu.queue_name())
@@ -171,11 +181,15 @@ impl SqliteQueue {
         for id in thumbnail_ids {
             // Keys are `{thumbnail}:{attempt}`: ';' follows ':'.
             let row: Option<(String, String, i64, i64, String, Option<String>)> =
-                sqlx::query_as(concat!("SELECT job_type, status, priority, run_at, id, ", org!(), " FROM Jobs \
+                sqlx::query_as(concat!(
+                    "SELECT job_type, status, priority, run_at, id, ",
+                    org!(),
+                    " FROM Jobs \
                      WHERE job_type IN (?1, ?2) AND idempotency_key >= ?3 AND idempotency_key < ?4 \
                      AND (status IN ('Pending', 'Queued', 'Running') \
                           OR (status = 'Failed' AND attempts < max_attempts)) \
-                     ORDER BY run_at DESC LIMIT 1"))
+                     ORDER BY run_at DESC LIMIT 1"
+                ))
                 .bind(Lane::Remote.queue_name())
                 .bind(Lane::Cpu.queue_name())
                 .bind(format!("{id}:"))
@@ -185,9 +199,13 @@ impl SqliteQueue {
             let standing = match row {
                 None => Standing::Absent,
                 Some((job_type, status, priority, run_at, job_id, org)) if status == "Pending" => {
-                    let (ahead,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM Jobs WHERE ", org!(), " IS ?1 AND job_type = ?2 \
+                    let (ahead,): (i64,) = sqlx::query_as(concat!(
+                        "SELECT COUNT(*) FROM Jobs WHERE ",
+                        org!(),
+                        " IS ?1 AND job_type = ?2 \
                          AND status = 'Pending' AND (priority > ?3 OR (priority = ?3 \
-                         AND (run_at < ?4 OR (run_at = ?4 AND id < ?5))))"))
+                         AND (run_at < ?4 OR (run_at = ?4 AND id < ?5))))"
+                    ))
                     .bind(org)
                     .bind(job_type)
                     .bind(priority)
@@ -207,8 +225,14 @@ impl SqliteQueue {
     }
 
     pub async fn waiting_by_org(&self) -> Result<Vec<WaitingByOrg>, QueueError> {
-        let rows: Vec<(Option<String>, i64, Option<i64>)> = sqlx::query_as(concat!("SELECT ", org!(), ", COUNT(*), MIN(json_extract(CAST(job AS TEXT), '$.enqueued_at_ms')) \
-             FROM Jobs WHERE job_type IN (?1, ?2) AND status = 'Pending' GROUP BY ", org!(), ""))
+        let rows: Vec<(Option<String>, i64, Option<i64>)> = sqlx::query_as(concat!(
+            "SELECT ",
+            org!(),
+            ", COUNT(*), MIN(json_extract(CAST(job AS TEXT), '$.enqueued_at_ms')) \
+             FROM Jobs WHERE job_type IN (?1, ?2) AND status = 'Pending' GROUP BY ",
+            org!(),
+            ""
+        ))
         .bind(Lane::Remote.queue_name())
         .bind(Lane::Cpu.queue_name())
         .fetch_all(&self.pool)

@@ -85,7 +85,10 @@ async fn dispatch_takes_sync_work_first_then_turns_between_orgs_by_weight() {
     let queue = queue(fairness, 1).await;
     // Org a (free) queues a backlog first; b (pro, weight 2) and a sync
     // job of c come after it.
-    queue.enqueue(&jobs("a", 5, Plan::Free)).await.expect("push");
+    queue
+        .enqueue(&jobs("a", 5, Plan::Free))
+        .await
+        .expect("push");
     queue.enqueue(&jobs("b", 5, Plan::Pro)).await.expect("push");
     queue
         .enqueue(&[job("c", 1, Plan::Free, true)])
@@ -96,7 +99,9 @@ async fn dispatch_takes_sync_work_first_then_turns_between_orgs_by_weight() {
     // job; then two of b's for each of a's (ties go by name).
     assert_eq!(
         order,
-        ["a1", "c1", "b1", "b2", "a2", "b3", "b4", "a3", "b5", "a4", "a5"],
+        [
+            "a1", "c1", "b1", "b2", "a2", "b3", "b4", "a3", "b5", "a4", "a5"
+        ],
     );
     queue.destroy().await.expect("cleanup");
 }
@@ -104,7 +109,10 @@ async fn dispatch_takes_sync_work_first_then_turns_between_orgs_by_weight() {
 #[tokio::test]
 async fn a_quiet_orgs_thumbnail_overtakes_a_flood() {
     let queue = queue(Fairness::EVEN, 4).await;
-    queue.enqueue(&jobs("flood", 500, Plan::Pro)).await.expect("push");
+    queue
+        .enqueue(&jobs("flood", 500, Plan::Pro))
+        .await
+        .expect("push");
     queue
         .enqueue(&[job("quiet", 1, Plan::Pro, false)])
         .await
@@ -127,7 +135,10 @@ async fn an_org_at_its_cap_gets_no_more_until_one_ends() {
         pro: OrgPolicy::EVEN,
     };
     let queue = queue(fairness, 32).await;
-    queue.enqueue(&jobs("capped", 5, Plan::Free)).await.expect("push");
+    queue
+        .enqueue(&jobs("capped", 5, Plan::Free))
+        .await
+        .expect("push");
     let consumer = consumer(&queue, 8);
     let mut deliveries = consumer.deliveries();
     let first = next(&mut deliveries).await.expect("one");
@@ -206,10 +217,16 @@ async fn the_recount_frees_an_org_whose_count_went_astray() {
         .query_async(&mut conn)
         .await
         .expect("hset");
-    queue.enqueue(&jobs("stuck", 2, Plan::Free)).await.expect("push");
+    queue
+        .enqueue(&jobs("stuck", 2, Plan::Free))
+        .await
+        .expect("push");
     let consumer = consumer(&queue, 4);
     let mut deliveries = consumer.deliveries();
-    assert!(next(&mut deliveries).await.is_none(), "held by the bad count");
+    assert!(
+        next(&mut deliveries).await.is_none(),
+        "held by the bad count"
+    );
     assert_eq!(queue.reconcile().await.expect("recount"), 0);
     let delivery = next(&mut deliveries).await.expect("free again");
     assert_eq!(delivery.job.thumbnail_id, "stuck1");

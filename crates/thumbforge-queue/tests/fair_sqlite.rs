@@ -67,7 +67,10 @@ async fn dispatch_order(queue: &SqliteQueue) -> Vec<Vec<String>> {
 async fn sync_work_goes_first_then_orgs_take_turns_by_weight() {
     let dir = tempfile::tempdir().expect("tempdir");
     let queue = open(&dir).await;
-    queue.enqueue(&jobs("a", 5, Plan::Free)).await.expect("push");
+    queue
+        .enqueue(&jobs("a", 5, Plan::Free))
+        .await
+        .expect("push");
     queue.enqueue(&jobs("b", 5, Plan::Pro)).await.expect("push");
     queue
         .enqueue(&[job("c", 1, Plan::Free, true)])
@@ -92,7 +95,10 @@ async fn sync_work_goes_first_then_orgs_take_turns_by_weight() {
 async fn a_quiet_orgs_thumbnail_goes_ahead_of_a_flood() {
     let dir = tempfile::tempdir().expect("tempdir");
     let queue = open(&dir).await;
-    queue.enqueue(&jobs("flood", 300, Plan::Pro)).await.expect("push");
+    queue
+        .enqueue(&jobs("flood", 300, Plan::Pro))
+        .await
+        .expect("push");
     queue
         .enqueue(&[job("quiet", 1, Plan::Free, false)])
         .await

@@ -160,6 +160,7 @@ fn queue_target(settings: &Settings) -> QueueTarget {
         Some(url) => QueueTarget::Redis {
             url: url.clone(),
             prefix: settings.queue.prefix.clone(),
+            lookahead: settings.queue.lookahead.max(1),
         },
         None => QueueTarget::Sqlite {
             path: settings.queue_sqlite_path(),
@@ -188,18 +189,21 @@ pub async fn sample_queue(queue: &JobQueue, db: &Db, metrics: &Metrics) {
             metrics.org_oldest_wait.clear();
             for org in orgs {
                 let labels = OrgLabels { org: org.org_id };
-                metrics.org_waiting.get_or_create(&labels).set(org.waiting as i64);
+                metrics
+                    .org_waiting
+                    .get_or_create(&labels)
+                    .set(org.waiting as i64);
                 let waited = (now - org.oldest_enqueued_ms).max(0) / 1000;
                 metrics.org_oldest_wait.get_or_create(&labels).set(waited);
             }
         }
         if let JobQueue::Redis(redis) = queue {
             for lane in Lane::ALL {
-                if let Ok(n) = redis.ready(lane).await {
+                if let Ok(n) = redis.demand(lane).await {
                     let labels = LaneLabels {
                         lane: lane.as_str(),
                     };
-                    metrics.queue_ready.get_or_create(&labels).set(n as i64);
+                    metrics.queue_demand.get_or_create(&labels).set(n as i64);
                 }
             }
         }

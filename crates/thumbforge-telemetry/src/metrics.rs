@@ -92,8 +92,8 @@ pub struct Metrics {
     /// organisations with a backlog have a series).
     pub org_waiting: Family<OrgLabels, Gauge>,
     pub org_oldest_wait: Family<OrgLabels, Gauge>,
-    /// Waiting work a free worker slot would start now, by lane (Redis).
-    pub queue_ready: Family<LaneLabels, Gauge>,
+    /// Thumbnails running or able to start now, by lane (Redis).
+    pub queue_demand: Family<LaneLabels, Gauge>,
 }
 
 impl Metrics {
@@ -118,7 +118,7 @@ impl Metrics {
         let provider_rate_limited = Family::<ProviderLabels, Counter>::default();
         let org_waiting = Family::<OrgLabels, Gauge>::default();
         let org_oldest_wait = Family::<OrgLabels, Gauge>::default();
-        let queue_ready = Family::<LaneLabels, Gauge>::default();
+        let queue_demand = Family::<LaneLabels, Gauge>::default();
         registry.register(
             "org_queue_waiting",
             "Thumbnails waiting for their turn, by organisation (sampled at scrape)",
@@ -130,9 +130,9 @@ impl Metrics {
             org_oldest_wait.clone(),
         );
         registry.register(
-            "queue_ready",
-            "Waiting thumbnails a free worker slot would start now, by lane: what to scale on (Redis; sampled at scrape)",
-            queue_ready.clone(),
+            "queue_demand",
+            "Thumbnails running or able to start now (capped organisations' waiting work left out), by lane: over one worker's slots, the workers wanted (Redis; sampled at scrape)",
+            queue_demand.clone(),
         );
         registry.register(
             "provider_in_flight",
@@ -228,7 +228,7 @@ impl Metrics {
             provider_rate_limited,
             org_waiting,
             org_oldest_wait,
-            queue_ready,
+            queue_demand,
         })
     }
 

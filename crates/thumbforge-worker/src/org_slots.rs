@@ -33,7 +33,9 @@ impl OrgSlots {
     /// caller waits on (it goes ahead of batch work), or a re-push that
     /// does not carry the plan.
     pub async fn acquire(&self, job: &RenderThumbnail) -> Option<OwnedSemaphorePermit> {
-        let cap = job.plan.map_or(0, |plan| self.fairness.of(plan).max_in_flight);
+        let cap = job
+            .plan
+            .map_or(0, |plan| self.fairness.of(plan).max_in_flight);
         if cap == 0 || job.sync {
             return None;
         }

@@ -297,8 +297,27 @@ fn redis_monitor(consumers: &[(RedisConsumer, usize)], env: Arc<JobEnv>) -> Moni
     monitor.should_restart(restart_policy)
 }
 
-/// `/healthz` (alive) and `/readyz` (database and queue reachable) for the
-/// standalone worker.
+/// `/scale`: each lane's demand (thumbnails running or able to start now),
+/// for KEDA's metrics-api scaler (deploy/k8s/autoscaler.yaml). Redis only:
+/// the embedded queue has one worker by design.
+async fn scale(deps: actix_web::web::Data<Deps>) -> actix_web::HttpResponse {
+    use actix_web::HttpResponse;
+    let JobQueue::Redis(queue) = &deps.queue else {
+        return HttpResponse::NotFound().json(serde_json::json!({"error": "no shared queue"}));
+    };
+    let (remote, cpu) = tokio::join!(queue.demand(Lane::Remote), queue.demand(Lane::Cpu));
+    match (remote, cpu) {
+        (Ok(remote), Ok(cpu)) => HttpResponse::Ok().json(serde_json::json!({
+            "remote": remote,
+            "cpu": cpu,
+        })),
+        _ => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"error": "queue unavailable"})),
+    }
+}
+
+/// `/healthz` (alive), `/readyz` (database and queue reachable), `/metrics`
+/// and `/scale` for the standalone worker.
 pub(crate) fn serve_health(
     deps: Deps,
     port: u16,
@@ -323,6 +342,7 @@ pub(crate) fn serve_health(
                         .body(deps.metrics.render())
                 }),
             )
+            .route("/scale", web::get().to(scale))
             .route(
                 "/readyz",
                 web::get().to(|deps: web::Data<Deps>| async move {

@@ -4,11 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use thumbforge_core::{GenerationId, GenerationStatus};
+use thumbforge_core::{GenerationId, GenerationStatus, ThumbnailStatus};
 use thumbforge_db::{
     generations::{self, FlokanStatus, GenerationView, ListFilter},
     keys::Caller,
 };
+use thumbforge_queue::Standing;
 
 use crate::{AppState, error::ApiError};
 
@@ -25,6 +26,28 @@ pub async fn get(
     generations::find_for_org(&state.db, &caller.org_id, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("generation"))
+}
+
+/// Where the queue says each processing thumbnail of `view` stands; empty
+/// when none is processing, or when the queue cannot say (the record is
+/// still answered, without positions).
+pub async fn standings(state: &AppState, view: &GenerationView) -> Vec<(String, Standing)> {
+    let ids: Vec<String> = view
+        .thumbnails
+        .iter()
+        .filter(|t| t.status == ThumbnailStatus::Processing)
+        .map(|t| t.id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    match state.queue.standings(&ids).await {
+        Ok(standings) => ids.into_iter().zip(standings).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read queue positions");
+            Vec::new()
+        }
+    }
 }
 
 /// The generation once it has ended, polled until `wait` passes; `None`

@@ -202,7 +202,11 @@ async fn accept(
         plan: caller.plan,
         sync,
     };
-    match state.submitter.submit(view, caller.metered, dispatch).await? {
+    match state
+        .submitter
+        .submit(view, caller.metered, dispatch)
+        .await?
+    {
         Submitted::InsufficientCredits => Err(ApiError::InsufficientCredits { needed }),
         Submitted::Stored => Ok(()),
     }

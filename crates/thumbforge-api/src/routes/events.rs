@@ -43,7 +43,8 @@ struct Watch {
     caller: Caller,
     id: GenerationId,
     base: String,
-    /// Last status sent, per thumbnail and for the generation.
+    /// Last status and progress sent, per thumbnail; last status of the
+    /// generation.
     seen: HashMap<String, String>,
     generation: Option<String>,
     poll: Duration,
@@ -68,7 +69,8 @@ impl Watch {
     /// What changed since the last look, as SSE text; empty when nothing.
     async fn look(&mut self) -> Result<String, ApiError> {
         let view = get(&self.state, &self.caller, &self.id).await?;
-        let body = GenerationBody::new(&self.state, &self.base, &view);
+        let standings = crate::app::generations::standings(&self.state, &view).await;
+        let body = GenerationBody::placed(&self.state, &self.base, &view, &standings);
         let first = self.generation.is_none();
         let mut out = String::new();
         if self.generation.as_deref() != Some(body.status.as_str()) {
@@ -76,7 +78,12 @@ impl Watch {
             self.generation = Some(body.status.clone());
         }
         for t in &body.thumbnails {
-            if self.seen.get(&t.id) == Some(&t.status) {
+            // A new status, or a new place in the queue.
+            let seen = match &t.progress {
+                Some(p) => format!("{}:{}:{}", t.status, p.stage, p.queue_position.unwrap_or(0)),
+                None => t.status.clone(),
+            };
+            if self.seen.get(&t.id) == Some(&seen) {
                 continue;
             }
             // The first snapshot already carries every thumbnail.
@@ -89,7 +96,7 @@ impl Watch {
                     },
                 ));
             }
-            self.seen.insert(t.id.clone(), t.status.clone());
+            self.seen.insert(t.id.clone(), seen);
         }
         if view.generation.status.is_terminal() {
             out.push_str(&event("done", &body));

@@ -52,7 +52,8 @@ pub async fn get(
             .body(body.bytes.clone()));
     }
     let view = app::get(&state, &caller, &id).await?;
-    let body = serde_json::to_vec(&GenerationBody::new(&state, &base, &view))
+    let standings = app::standings(&state, &view).await;
+    let body = serde_json::to_vec(&GenerationBody::placed(&state, &base, &view, &standings))
         .map_err(ApiError::internal)?;
     let body = web::Bytes::from(body);
     // A terminal generation never changes again: keep its answer.

@@ -7,6 +7,7 @@ mod auth;
 mod binaries;
 mod cli;
 mod events;
+mod fairness;
 mod flokan;
 mod flow;
 mod helpers;
