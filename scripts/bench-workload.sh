@@ -17,7 +17,12 @@
 # - shared caps: a 1 s provider capped at 120 requests a minute for the key,
 #   two worker processes, the key's limit set to the provider's 120/min:
 #   thumbnails failed (target 0), throughput as a ratio of the cap (target
-#   ≥ 0.9x) and the share of calls answered 429 (target < 5%).
+#   ≥ 0.9x) and the share of calls answered 429 (target < 5%);
+# - fairness: a 3 s provider, organisation A's $FLOOD thumbnails queued and
+#   one worker busy with them (its 1000 calls in flight); then organisation
+#   B queues one thumbnail, timed from its submit to terminal, as a ratio
+#   of the provider's latency (target ≤ 2.5x). First come, first served
+#   would put it behind all of A's.
 #
 # The first three phases' provider has no cap, so the key has none either
 # (providers.limits.openai.rpm = 0); every other setting is the default.
@@ -29,6 +34,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/thumbforge/target}"
 BACKLOG="${BACKLOG:-1200}"
 WIDE="${WIDE:-2000}"
 CAPPED="${CAPPED:-240}"
+FLOOD="${FLOOD:-10000}"
 PORT="${PORT:-18383}"
 MOCK_PORT="${MOCK_PORT:-18384}"
 PG="postgres://postgres@127.0.0.1:5432"
@@ -39,7 +45,11 @@ BIN="$CARGO_TARGET_DIR/release"
 
 DATA="$(mktemp -d)"
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$DATA"; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$DATA"
+  redis-cli -u redis://127.0.0.1:6379 --scan --pattern "{workload-$$}:*" | xargs -r redis-cli -u redis://127.0.0.1:6379 del >/dev/null
+}
 trap cleanup EXIT
 wait_for() {
   for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
@@ -73,6 +83,7 @@ queue() {
     -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
     -d '{"prompt":"workload {}","model":"gpt-image-2","count":4}'
 }
+now() { date +%s.%N; }
 open_count() { psql_db -c "SELECT COUNT(*) FROM thumbnails WHERE status = 'processing'"; }
 # Starts $WORKERS workers (1 unless set; extra env as arguments), waits for
 # the backlog to drain, prints "seconds peak_rss_kib failed waiting_rss_kib"
@@ -133,6 +144,28 @@ capped_calls="$(curl -sf "http://127.0.0.1:$MOCK_PORT/stats")"
 capped_requests="$(field "$capped_calls" requests)"
 capped_429="$(( $(field "$capped_calls" limited_rpm) + $(field "$capped_calls" limited_concurrency) ))"
 
+# Fairness: A's flood keeps one worker's calls in flight; B's one thumbnail
+# is timed from its submit to terminal.
+mock 3000
+KEY_B="$("$BIN/thumbforge" keys create --org quiet --plan pro 2>/dev/null | tail -n1)"
+queue "$FLOOD"
+THUMBFORGE_WORKER__HEALTH_PORT=$((PORT + 10)) "$BIN/thumbforge-worker" >>"$DATA/worker.log" 2>&1 &
+flood_worker=$!
+PIDS+=("$flood_worker")
+until [ "$(field "$(curl -sf "http://127.0.0.1:$MOCK_PORT/stats")" in_flight)" -ge 900 ]; do sleep 0.2; done
+sleep 6 # past the first answers: the worker's CPU is behind them, as it stays
+b_start="$(now)"
+b_id="$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/generate" -H "Authorization: Bearer $KEY_B" \
+  -H 'Content-Type: application/json' -d '{"prompt":"quiet one","model":"gpt-image-2"}' \
+  | sed -E 's/.*"generationId":"([^"]+)".*/\1/')"
+until curl -sf "http://127.0.0.1:$PORT/api/v1/generations/$b_id" -H "Authorization: Bearer $KEY_B" \
+  | grep -qv '"status":"processing"'; do sleep 0.05; done
+b_s="$(echo "$b_start $(now)" | awk '{printf "%.2f", $2 - $1}')"
+b_status="$(curl -sf "http://127.0.0.1:$PORT/api/v1/generations/$b_id" -H "Authorization: Bearer $KEY_B" \
+  | sed -E 's/^\{"id":"[^"]+","status":"([a-z]+)".*/\1/')"
+a_left="$(open_count)"
+kill "$flood_worker"; wait "$flood_worker" 2>/dev/null || true
+
 fast_rate="$(rate "$BACKLOG" "$fast_s")"
 slow_rate="$(rate "$BACKLOG" "$slow_s")"
 echo "| measure | figure | target |"
@@ -141,6 +174,7 @@ echo "| instant provider, $BACKLOG thumbnails, 1 worker | $fast_rate thumbnails/
 echo "| 3 s provider, the same | $slow_rate thumbnails/s ($slow_s s, $slow_failed failed): $(echo "$slow_rate $fast_rate" | awk '{printf "%.2f", $1 / $2}')x of instant | ≥ 0.8x |"
 echo "| 20 s provider, max_in_flight $WIDE, $WIDE thumbnails | $wide_most calls in flight at once, $(rate "$WIDE" "$wide_s") thumbnails/s ($wide_s s, $wide_failed failed); RSS with all $WIDE waiting $((waiting_rss / 1024)) MiB, $(echo "$waiting_rss $idle $WIDE" | awk '{printf "%.1f", ($1 - $2) / $3}') KiB per call over an idle worker's $((idle / 1024)) MiB; peak RSS $((wide_rss / 1024)) MiB as the answers come in together | ≥ 2,000 in flight on 2 cores |"
 echo "| shared cap: 1 s provider at 120 requests/min, 2 workers, $CAPPED thumbnails | $(echo "$CAPPED $capped_s" | awk '{printf "%.1f", $1 * 60 / $2}') thumbnails/min: $(echo "$CAPPED $capped_s" | awk '{printf "%.2f", $1 * 60 / $2 / 120}')x of the cap; $capped_failed failed; $capped_429 of $capped_requests calls answered 429 ($(echo "$capped_429 $capped_requests" | awk '{printf "%.1f", 100 * $1 / $2}')%) | 0 failed, ≥ 0.9x, < 5% |"
+echo "| fairness: 3 s provider, org A's $FLOOD thumbnails queued, 1 worker busy with them | org B's one thumbnail $b_status in $b_s s: $(echo "$b_s" | awk '{printf "%.2f", $1 / 3}')x the provider latency, with $a_left of A's still open | ≤ 2.5x |"
 echo
 echo "Provider counts: 3 s phase $slow_calls; 20 s phase $wide_calls; capped phase $capped_calls."
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -r)."

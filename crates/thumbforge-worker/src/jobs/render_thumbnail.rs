@@ -122,7 +122,7 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
     // PNGs are stored.
     let (result, outcome) = env
         .cpu
-        .answer_scope(async {
+        .answer_scope(&job.org_id, async {
             let produced = if attempt - ctx.thumbnail.attempt_base > env.max_attempts {
                 warn!(attempt, "giving up on a thumbnail that keeps failing");
                 Err(fail(
