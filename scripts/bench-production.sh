@@ -76,7 +76,8 @@ fresh_db tf_bench
 PREFIX="bench-$$"
 # The load generators go far past a client's rate limit: limits off.
 export THUMBFORGE_LIMITS__FREE__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__FREE__GENERATES_PER_MINUTE=0 \
-  THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE=0
+  THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE=0 \
+  THUMBFORGE_LIMITS__FREE__MAX_QUEUED=0 THUMBFORGE_LIMITS__PRO__MAX_QUEUED=0
 export RUST_LOG=warn DATABASE_URL="$PG/tf_bench" REDIS_URL="$REDIS" \
   THUMBFORGE_QUEUE__PREFIX="$PREFIX" THUMBFORGE_DATA_DIR="$DATA" \
   THUMBFORGE_SECRET=bench-secret-0123456789abcdef0123 THUMBFORGE_MODELS__ENABLE_TEST_MODEL=true \
@@ -169,7 +170,7 @@ run_wrk() { # label, connections, extra args...
   out="$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency "$@")" # a later -d in "$@" wins
   echo "$out" | awk '/Requests\/sec/ {print $2}' >"$DATA/$label.rps"
   echo "$out" | awk '$1=="99%" {print $2}' >"$DATA/$label.p99"
-  echo "$out" | awk 'BEGIN {n = 0} /Non-2xx/ {n = $4} END {print n}' >"$DATA/$label.non2xx"
+  echo "$out" | awk 'BEGIN {n = 0} /Non-2xx/ {n = $NF} END {print n}' >"$DATA/$label.non2xx"
 }
 # Interleaved rounds: pgbench INSERT, then submit.
 insert_round() { pgb "$DATA/insert.sql" >>"$DATA/insert.all"; sleep 1; }

@@ -34,7 +34,8 @@ trap cleanup EXIT
 export RUST_LOG=warn THUMBFORGE_DATA_DIR="$DATA"
 # The load generators go far past a client's rate limit: limits off.
 export THUMBFORGE_LIMITS__FREE__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__FREE__GENERATES_PER_MINUTE=0 \
-  THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE=0
+  THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE=0 \
+  THUMBFORGE_LIMITS__FREE__MAX_QUEUED=0 THUMBFORGE_LIMITS__PRO__MAX_QUEUED=0
 
 # Waits (at most 30 s) for a URL to answer 2xx.
 wait_for() {
@@ -74,7 +75,7 @@ run_wrk() { # label, extra args...
   rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
   p99="$(echo "$out" | awk '$1=="99%" {print $2}')"
   local non2xx
-  non2xx="$(echo "$out" | awk '/Non-2xx/ {print $4}')"
+  non2xx="$(echo "$out" | awk '/Non-2xx/ {print $NF}')"
   printf '| %s | %s | %s | %s |\n' "$label" "$rps" "$p99" "${non2xx:-0}"
   echo "$rps" >"$DATA/$label.rps"
 }
