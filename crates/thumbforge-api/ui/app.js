@@ -48,6 +48,19 @@ function body(form) {
   return request;
 }
 
+function ordinal(n) {
+  const suffix = [11, 12, 13].includes(n % 100) ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] ?? "th";
+  return `${n}${suffix}`;
+}
+
+/** Where a processing thumbnail stands: "queued, 3rd in line", "queued" or "rendering". */
+function stage(thumbnail) {
+  const progress = thumbnail.progress;
+  if (!progress) return "queued";
+  if (progress.stage === "queued" && progress.queuePosition) return `queued, ${ordinal(progress.queuePosition)} in line`;
+  return progress.stage;
+}
+
 function renderSlots(generation, title) {
   $("result").hidden = false;
   $("generation-id").textContent = generation.id ?? generation.generationId;
@@ -62,13 +75,15 @@ function renderSlots(generation, title) {
       slot = el("div", { class: "slot", "data-testid": "slot" });
       slots.append(slot);
     }
-    if (slot.dataset.state === thumbnail.status) return;
+    const shown = thumbnail.status === "processing" ? `processing: ${stage(thumbnail)}` : thumbnail.status;
+    if (slot.dataset.shown === shown) return;
+    slot.dataset.shown = shown;
     slot.dataset.state = thumbnail.status;
     slot.dataset.id = thumbnail.id;
     if (thumbnail.status === "succeeded" && thumbnail.url) {
       slot.replaceChildren(el("img", { src: thumbnail.url, alt: `thumbnail ${i + 1}`, onclick: () => preview(thumbnail.url, title) }));
     } else if (thumbnail.status === "processing") {
-      slot.replaceChildren(`rendering ${i + 1} of ${thumbnails.length}…`);
+      slot.replaceChildren(`${stage(thumbnail)} · ${i + 1} of ${thumbnails.length}`);
     } else {
       slot.replaceChildren(`${thumbnail.status}: ${thumbnail.error ?? ""}`);
     }
