@@ -11,6 +11,7 @@ use thumbforge_core::{
 };
 use thumbforge_db::{entities::thumbnails, generations::GenerationView, now_ms};
 
+use thumbforge_core::progress::ProviderStage;
 use thumbforge_queue::Standing;
 
 use crate::{AppState, app::submit::Accepted};
@@ -161,23 +162,63 @@ pub struct Progress {
     /// takes turns with it, so this is the queue it can shorten.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_position: Option<u64>,
+    /// While rendering, what the model's provider says of the call, when it
+    /// says anything (fal's queue, kie's task state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderProgress>,
+}
+
+/// What a provider says of a call in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderProgress {
+    /// `queued` in the provider's own queue, or `running`.
+    #[schema(value_type = String, example = "queued")]
+    pub stage: &'static str,
+    /// While queued at the provider: the requests ahead of it there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u32>,
+}
+
+impl From<ProviderStage> for ProviderProgress {
+    fn from(stage: ProviderStage) -> ProviderProgress {
+        match stage {
+            ProviderStage::Queued { position } => ProviderProgress {
+                stage: "queued",
+                queue_position: position,
+            },
+            ProviderStage::Running => ProviderProgress {
+                stage: "running",
+                queue_position: None,
+            },
+        }
+    }
+}
+
+/// What the queue says of a processing thumbnail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Whereabouts {
+    pub standing: Option<Standing>,
+    pub provider: Option<ProviderStage>,
 }
 
 impl Progress {
-    fn of(t: &thumbnails::Model, standing: Option<Standing>) -> Option<Progress> {
+    fn of(t: &thumbnails::Model, known: Whereabouts) -> Option<Progress> {
         if t.status != ThumbnailStatus::Processing {
             return None;
         }
         let rendering = Progress {
             stage: "rendering",
             queue_position: None,
+            provider: known.provider.map(ProviderProgress::from),
         };
         let queued = |queue_position| Progress {
             stage: "queued",
             queue_position,
+            provider: None,
         };
         // Dispatched but not started: handed to the workers, next to start.
-        Some(match standing {
+        Some(match known.standing {
             Some(Standing::Waiting { position }) => queued(Some(position)),
             _ if t.started_at.is_some() => rendering,
             _ => queued(None),
@@ -199,13 +240,14 @@ impl GenerationBody {
         state: &AppState,
         base: &str,
         view: &GenerationView,
-        standings: &[(String, Standing)],
+        standings: &[(String, Whereabouts)],
     ) -> GenerationBody {
         let standing = |id: &str| {
             standings
                 .iter()
                 .find(|(t, _)| t == id)
-                .map(|(_, standing)| *standing)
+                .map(|(_, known)| *known)
+                .unwrap_or_default()
         };
         let now_secs = now_ms() / 1000;
         let g = &view.generation;

@@ -163,6 +163,16 @@ struct Thumbnail {
 struct Progress {
     stage: String,
     queue_position: Option<u64>,
+    #[serde(default)]
+    provider: Option<ProviderProgress>,
+}
+
+/// What the model's provider says of the call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProviderProgress {
+    stage: String,
+    queue_position: Option<u64>,
 }
 
 impl Thumbnail {
@@ -172,7 +182,18 @@ impl Thumbnail {
             Some(Progress {
                 stage,
                 queue_position: Some(n),
+                ..
             }) if stage == "queued" => format!("queued, {} in line", ordinal(*n)),
+            Some(Progress {
+                provider: Some(provider),
+                ..
+            }) => match provider.queue_position {
+                Some(n) if provider.stage == "queued" => {
+                    format!("rendering (in the provider's queue, {n} ahead)")
+                }
+                _ if provider.stage == "queued" => "rendering (in the provider's queue)".to_owned(),
+                _ => "rendering (the provider is making it)".to_owned(),
+            },
             Some(p) => p.stage.clone(),
             None => self.status.clone(),
         }

@@ -7,6 +7,7 @@ pub mod error_code;
 pub mod ids;
 pub mod model;
 pub mod plan;
+pub mod progress;
 pub mod request;
 pub mod status;
 pub mod style;

@@ -15,6 +15,7 @@ use reqwest::Url;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
+use thumbforge_core::progress::{self, ProviderStage};
 use tracing::debug;
 
 use crate::{
@@ -39,6 +40,9 @@ struct Submitted {
 #[derive(Deserialize)]
 struct Status {
     status: String,
+    /// While `IN_QUEUE`: how many requests are ahead.
+    #[serde(default)]
+    queue_position: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +124,13 @@ impl ImageModel for Fal {
         loop {
             let status: Status =
                 with_retries_in_place(&self.up.policy, NAME, || self.get_json(&status_url)).await?;
+            match status.status.as_str() {
+                "IN_QUEUE" => progress::report(ProviderStage::Queued {
+                    position: status.queue_position,
+                }),
+                "IN_PROGRESS" => progress::report(ProviderStage::Running),
+                _ => {}
+            }
             match status.status.as_str() {
                 "COMPLETED" => break,
                 "IN_QUEUE" | "IN_PROGRESS" => {

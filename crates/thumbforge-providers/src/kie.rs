@@ -14,6 +14,7 @@ use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
+use thumbforge_core::progress::{self, ProviderStage};
 use tracing::{debug, warn};
 
 use crate::{
@@ -134,6 +135,11 @@ impl ImageModel for Kie {
         let record = loop {
             let record =
                 with_retries_in_place(&self.up.policy, NAME, || self.record(&task_id)).await?;
+            match record.state.as_str() {
+                "waiting" | "queuing" => progress::report(ProviderStage::Queued { position: None }),
+                "generating" => progress::report(ProviderStage::Running),
+                _ => {}
+            }
             match record.state.as_str() {
                 "success" => break record,
                 "fail" => {

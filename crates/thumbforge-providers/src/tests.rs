@@ -11,7 +11,9 @@ use std::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 use thumbforge_config::{ProviderLimitTable, ProviderSettings, Settings};
-use thumbforge_core::{AspectRatio, ModelId, ProviderChoice, ProviderKind, cpu::CpuSlots};
+use thumbforge_core::{
+    AspectRatio, ModelId, ProviderChoice, ProviderKind, cpu::CpuSlots, progress::ProviderStage,
+};
 use wiremock::{
     Mock, MockServer, Request, Respond, ResponseTemplate,
     matchers::{body_partial_json, header, method, path, query_param},
@@ -304,6 +306,36 @@ async fn each_adapter_succeeds_with_the_documented_shapes() {
             .unwrap_or_else(|e| panic!("{provider}: {e}"));
         assert!(image.width() >= 1280, "{provider}: {}", image.width());
         assert_eq!(seq.times().len(), 1, "{provider}: one call");
+    }
+}
+
+#[tokio::test]
+async fn fal_and_kie_report_where_they_have_the_call() {
+    for (provider, expected) in [
+        (
+            ProviderKind::Fal,
+            vec![
+                ProviderStage::Queued { position: Some(0) },
+                ProviderStage::Running,
+            ],
+        ),
+        (ProviderKind::Kie, vec![ProviderStage::Running]),
+    ] {
+        let server = MockServer::start().await;
+        mount(
+            &server,
+            provider,
+            vec![fix_fal(&server, ok(provider), provider)],
+        )
+        .await;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let reporter: thumbforge_core::progress::Reporter =
+            Arc::new(move |stage| sink.lock().expect("lock").push(stage));
+        thumbforge_core::progress::scope(reporter, generate(&server, provider, &request("x")))
+            .await
+            .unwrap_or_else(|e| panic!("{provider}: {e}"));
+        assert_eq!(*seen.lock().expect("lock"), expected, "{provider}");
     }
 }
 

@@ -8,7 +8,7 @@ mod sqlite;
 use std::{path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
-use thumbforge_core::Plan;
+use thumbforge_core::{Plan, progress::ProviderStage};
 
 pub use capacity::RedisCapacity;
 pub use redis_streams::{ConsumerSettings, Delivery, RedisBackend, RedisConsumer, RedisQueue};
@@ -59,6 +59,9 @@ impl Lane {
         }
     }
 }
+
+/// How long a provider's word on a call is kept: past the longest job.
+const PROVIDER_STAGE_TTL_SECS: u64 = 900;
 
 /// Render one thumbnail. The database row is the real instruction; the job
 /// only names it.
@@ -250,6 +253,33 @@ impl JobQueue {
         match self {
             JobQueue::Sqlite(q) => q.waiting(org_id).await,
             JobQueue::Redis(q) => q.waiting(org_id).await,
+        }
+    }
+
+    /// Records where the provider has a thumbnail's call (`None` clears
+    /// it), for the record to show. Kept for 15 minutes at most.
+    pub async fn set_provider_stage(
+        &self,
+        thumbnail_id: &str,
+        stage: Option<ProviderStage>,
+    ) -> Result<(), QueueError> {
+        match self {
+            JobQueue::Sqlite(q) => q.set_provider_stage(thumbnail_id, stage).await,
+            JobQueue::Redis(q) => q.set_provider_stage(thumbnail_id, stage).await,
+        }
+    }
+
+    /// Where the providers have these thumbnails' calls, where they said.
+    pub async fn provider_stages(
+        &self,
+        thumbnail_ids: &[String],
+    ) -> Result<Vec<Option<ProviderStage>>, QueueError> {
+        if thumbnail_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            JobQueue::Sqlite(q) => q.provider_stages(thumbnail_ids).await,
+            JobQueue::Redis(q) => q.provider_stages(thumbnail_ids).await,
         }
     }
 

@@ -45,6 +45,8 @@ use redis::{
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
+use thumbforge_core::progress::ProviderStage;
+
 use crate::{
     Fairness, Lane, QueueError, RenderThumbnail, Standing, WaitingByOrg,
     fair::{self, LOOKAHEAD},
@@ -329,6 +331,50 @@ impl RedisQueue {
         )
         .await?;
         Ok(n.max(0) as u64)
+    }
+
+    fn stage_key(&self, thumbnail_id: &str) -> String {
+        format!("{{{}}}:progress:{thumbnail_id}", self.keys.prefix)
+    }
+
+    pub async fn set_provider_stage(
+        &self,
+        thumbnail_id: &str,
+        stage: Option<ProviderStage>,
+    ) -> Result<(), QueueError> {
+        let key = self.stage_key(thumbnail_id);
+        let cmd = match stage {
+            Some(stage) => {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&key)
+                    .arg(stage.encode())
+                    .arg("EX")
+                    .arg(crate::PROVIDER_STAGE_TTL_SECS);
+                cmd
+            }
+            None => {
+                let mut cmd = redis::cmd("DEL");
+                cmd.arg(&key);
+                cmd
+            }
+        };
+        let mut conn = self.conn.clone();
+        let _: redis::Value = timed(cmd.query_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    pub async fn provider_stages(
+        &self,
+        thumbnail_ids: &[String],
+    ) -> Result<Vec<Option<ProviderStage>>, QueueError> {
+        let keys: Vec<String> = thumbnail_ids.iter().map(|id| self.stage_key(id)).collect();
+        let mut conn = self.conn.clone();
+        let values: Vec<Option<String>> =
+            timed(redis::cmd("MGET").arg(&keys).query_async(&mut conn)).await?;
+        Ok(values
+            .iter()
+            .map(|v| v.as_deref().and_then(ProviderStage::decode))
+            .collect())
     }
 
     /// Recounts each organisation's thumbnails in flight from the streams

@@ -10,6 +10,8 @@ pub use apalis_sqlite::{
     Config as SqliteQueueConfig, SqlitePool, SqliteStorage, callback::HookCallbackListener,
 };
 
+use thumbforge_core::progress::ProviderStage;
+
 use crate::{Fairness, Lane, QueueError, RenderThumbnail, Standing, WaitingByOrg};
 
 /// Fair dispatch on apalis-sqlite, whose workers take the pending job of
@@ -30,6 +32,12 @@ macro_rules! org {
     () => {
         "json_extract(CAST(job AS TEXT), '$.org_id')"
     };
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A handle to the queue, cheap to clone.
@@ -58,6 +66,8 @@ impl SqliteQueue {
             "CREATE TABLE IF NOT EXISTS thumbforge_fair (lane TEXT NOT NULL, org TEXT NOT NULL, \
              vt INTEGER NOT NULL, PRIMARY KEY (lane, org))",
             "CREATE INDEX IF NOT EXISTS thumbforge_jobs_priority ON Jobs (job_type, status, priority)",
+            "CREATE TABLE IF NOT EXISTS thumbforge_provider_stages (thumbnail_id TEXT PRIMARY KEY, \
+             stage TEXT NOT NULL, updated_at INTEGER NOT NULL)",
             concat!(
                 "CREATE INDEX IF NOT EXISTS thumbforge_jobs_org ON Jobs (",
                 org!(),
@@ -156,6 +166,63 @@ impl SqliteQueue {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A stage older than the TTL is gone, as on Redis (old rows are
+    /// removed as new ones are written).
+    pub async fn set_provider_stage(
+        &self,
+        thumbnail_id: &str,
+        stage: Option<ProviderStage>,
+    ) -> Result<(), QueueError> {
+        let now = now_secs();
+        match stage {
+            Some(stage) => {
+                sqlx::query(
+                    "INSERT INTO thumbforge_provider_stages (thumbnail_id, stage, updated_at) \
+                     VALUES (?1, ?2, ?3) ON CONFLICT (thumbnail_id) \
+                     DO UPDATE SET stage = excluded.stage, updated_at = excluded.updated_at",
+                )
+                .bind(thumbnail_id)
+                .bind(stage.encode())
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                sqlx::query("DELETE FROM thumbforge_provider_stages WHERE updated_at < ?1")
+                    .bind(now - crate::PROVIDER_STAGE_TTL_SECS as i64)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM thumbforge_provider_stages WHERE thumbnail_id = ?1")
+                    .bind(thumbnail_id)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn provider_stages(
+        &self,
+        thumbnail_ids: &[String],
+    ) -> Result<Vec<Option<ProviderStage>>, QueueError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT thumbnail_id, stage FROM thumbforge_provider_stages \
+             WHERE thumbnail_id IN (SELECT value FROM json_each(?1)) AND updated_at >= ?2",
+        )
+        .bind(serde_json::to_string(thumbnail_ids)?)
+        .bind(now_secs() - crate::PROVIDER_STAGE_TTL_SECS as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(thumbnail_ids
+            .iter()
+            .map(|id| {
+                rows.iter()
+                    .find(|(t, _)| t == id)
+                    .and_then(|(_, stage)| ProviderStage::decode(stage))
+            })
+            .collect())
     }
 
     /// Thumbnails of `org_id` waiting in either lane.

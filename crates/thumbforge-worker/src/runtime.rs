@@ -93,6 +93,7 @@ pub fn job_env(deps: &Deps, settings: &Settings) -> JobEnv {
         max_attempts: settings.queue.max_attempts.max(1) as i32,
         metrics: deps.metrics.clone(),
         cpu: deps.cpu.clone(),
+        queue: deps.queue.clone(),
         org_slots: match &deps.queue {
             JobQueue::Sqlite(queue) => Some(Arc::new(OrgSlots::new(queue.fairness()))),
             JobQueue::Redis(_) => None,

@@ -9,9 +9,8 @@ use thumbforge_db::{
     generations::{self, FlokanStatus, GenerationView, ListFilter},
     keys::Caller,
 };
-use thumbforge_queue::Standing;
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, error::ApiError, wire::Whereabouts};
 
 /// A generation id from a path or an argument.
 pub fn parse_id(raw: &str) -> Result<GenerationId, ApiError> {
@@ -28,26 +27,48 @@ pub async fn get(
         .ok_or(ApiError::NotFound("generation"))
 }
 
-/// Where the queue says each processing thumbnail of `view` stands; empty
-/// when none is processing, or when the queue cannot say (the record is
-/// still answered, without positions).
-pub async fn standings(state: &AppState, view: &GenerationView) -> Vec<(String, Standing)> {
-    let ids: Vec<String> = view
+/// Where the queue says each processing thumbnail of `view` stands, and
+/// what the provider says of those a worker has started; empty when none
+/// is processing. What the queue cannot say is left out (the record is
+/// still answered).
+pub async fn standings(state: &AppState, view: &GenerationView) -> Vec<(String, Whereabouts)> {
+    let processing: Vec<&thumbforge_db::entities::thumbnails::Model> = view
         .thumbnails
         .iter()
         .filter(|t| t.status == ThumbnailStatus::Processing)
-        .map(|t| t.id.clone())
         .collect();
-    if ids.is_empty() {
+    if processing.is_empty() {
         return Vec::new();
     }
-    match state.queue.standings(&ids).await {
-        Ok(standings) => ids.into_iter().zip(standings).collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read queue positions");
-            Vec::new()
-        }
-    }
+    let ids: Vec<String> = processing.iter().map(|t| t.id.clone()).collect();
+    let started: Vec<String> = processing
+        .iter()
+        .filter(|t| t.started_at.is_some())
+        .map(|t| t.id.clone())
+        .collect();
+    let (standings, stages) = tokio::join!(
+        state.queue.standings(&ids),
+        state.queue.provider_stages(&started)
+    );
+    let standings = standings.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read queue positions");
+        Vec::new()
+    });
+    let stages = stages.unwrap_or_default();
+    ids.into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let provider = started
+                .iter()
+                .position(|s| *s == id)
+                .and_then(|j| stages.get(j).copied().flatten());
+            let known = Whereabouts {
+                standing: standings.get(i).copied(),
+                provider,
+            };
+            (id, known)
+        })
+        .collect()
 }
 
 /// The generation once it has ended, polled until `wait` passes; `None`

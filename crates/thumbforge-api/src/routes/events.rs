@@ -80,7 +80,13 @@ impl Watch {
         for t in &body.thumbnails {
             // A new status, or a new place in the queue.
             let seen = match &t.progress {
-                Some(p) => format!("{}:{}:{}", t.status, p.stage, p.queue_position.unwrap_or(0)),
+                Some(p) => format!(
+                    "{}:{}:{}:{:?}",
+                    t.status,
+                    p.stage,
+                    p.queue_position.unwrap_or(0),
+                    p.provider
+                ),
                 None => t.status.clone(),
             };
             if self.seen.get(&t.id) == Some(&seen) {

@@ -324,3 +324,85 @@ async fn provider_choices_and_plans_are_checked_at_submit() {
         .await;
     assert_eq!(put.status(), 422);
 }
+
+/// fal's status answers `IN_QUEUE` at position 5 until released.
+struct HeldInFalsQueue(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl wiremock::Respond for HeldInFalsQueue {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            ResponseTemplate::new(200).set_body_json(json!({ "status": "COMPLETED", "logs": [] }))
+        } else {
+            ResponseTemplate::new(202)
+                .set_body_json(json!({ "status": "IN_QUEUE", "queue_position": 5 }))
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_providers_queue_position_reaches_the_record() {
+    let mock = MockServer::start().await;
+    let uri = mock.uri();
+    Mock::given(method("POST"))
+        .and(path("/fal-ai/nano-banana-pro"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "request_id": "req-1",
+            "status_url": format!("{uri}/fal-ai/nano-banana-pro/requests/req-1/status"),
+            "response_url": format!("{uri}/fal-ai/nano-banana-pro/requests/req-1"),
+        })))
+        .mount(&mock)
+        .await;
+    let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    Mock::given(method("GET"))
+        .and(path("/fal-ai/nano-banana-pro/requests/req-1/status"))
+        .respond_with(HeldInFalsQueue(released.clone()))
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fal-ai/nano-banana-pro/requests/req-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "images": [{ "url": format!("{uri}/files/out.png") }]
+        })))
+        .mount(&mock)
+        .await;
+    let png = STANDARD.decode(png_b64()).expect("png");
+    Mock::given(method("GET"))
+        .and(path("/files/out.png"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/png")
+                .set_body_bytes(png),
+        )
+        .mount(&mock)
+        .await;
+    let app = TestApp::spawn_with(move |s| {
+        s.providers.fal_queue_url = uri.clone();
+        s.providers.fal_key = Some("server-fal-key".to_owned().into());
+        s.providers.poll_interval_ms = 50;
+        s.providers.timeout_secs = 30;
+        s.providers.limits = thumbforge_config::ProviderLimitTable::unlimited();
+    })
+    .await;
+    let id = app
+        .generate(&app.key, json!({"prompt": "held", "model": "gemini-3-pro"}))
+        .await;
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        let (_, generation) = app
+            .get_json(&app.key, &format!("/api/v1/generations/{id}"))
+            .await;
+        seen = generation["thumbnails"][0]["progress"].clone();
+        if seen["provider"]["queuePosition"] == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen,
+        json!({"stage": "rendering", "provider": {"stage": "queued", "queuePosition": 5}})
+    );
+    released.store(true, std::sync::atomic::Ordering::SeqCst);
+    let done = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(done["thumbnails"][0].get("progress").is_none(), "{done}");
+}

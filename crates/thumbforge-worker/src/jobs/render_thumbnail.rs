@@ -15,7 +15,9 @@ use std::{
 };
 
 use anyhow::Context;
-use thumbforge_core::{AspectRatio, EndReason, Failure, ModelId, ProviderChoice, cpu::CpuSlots};
+use thumbforge_core::{
+    AspectRatio, EndReason, Failure, ModelId, ProviderChoice, cpu::CpuSlots, progress,
+};
 use thumbforge_db::{
     Db, assets,
     batch::StatusWriter,
@@ -55,6 +57,8 @@ pub struct JobEnv {
     /// The embedded queue's cap on an organisation's thumbnails in flight
     /// (None on Redis, where the queue keeps it).
     pub org_slots: Option<Arc<crate::org_slots::OrgSlots>>,
+    /// Where a provider's word on a call in flight is kept for the record.
+    pub queue: thumbforge_queue::JobQueue,
 }
 
 impl JobEnv {
@@ -216,6 +220,34 @@ async fn store(
     }
 }
 
+/// Passes what the provider says about the call (fal's queue position,
+/// kie's task state) to the queue, where the record reads it; each change
+/// once, without holding up the call. The flag says whether anything was
+/// reported, so the call's end can clear it.
+fn stage_reporter(
+    queue: &thumbforge_queue::JobQueue,
+    thumbnail_id: &str,
+) -> (progress::Reporter, Arc<std::sync::atomic::AtomicBool>) {
+    let reported = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let last = std::sync::Mutex::new(None);
+    let (queue, id, flag) = (queue.clone(), thumbnail_id.to_owned(), reported.clone());
+    let reporter: progress::Reporter = Arc::new(move |stage| {
+        let Ok(mut last) = last.lock() else { return };
+        if *last == Some(stage) {
+            return;
+        }
+        *last = Some(stage);
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (queue, id) = (queue.clone(), id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = queue.set_provider_stage(&id, Some(stage)).await {
+                debug!(error = %e, "could not record the provider's progress");
+            }
+        });
+    });
+    (reporter, reported)
+}
+
 /// Calls the model: its picture, and the size to fit it to.
 async fn produce(
     env: &JobEnv,
@@ -289,7 +321,13 @@ async fn produce(
         references,
         style: style.as_ref().map(render_style),
     };
-    let answer = tokio::time::timeout(env.job_timeout, provider.generate(&request)).await;
+    let (reporter, reported) = stage_reporter(&env.queue, &ctx.thumbnail.id);
+    let call = tokio::time::timeout(env.job_timeout, provider.generate(&request));
+    let answer = progress::scope(reporter, call).await;
+    if reported.load(std::sync::atomic::Ordering::Relaxed) {
+        let (queue, id) = (env.queue.clone(), ctx.thumbnail.id.clone());
+        tokio::spawn(async move { queue.set_provider_stage(&id, None).await });
+    }
     let outcome = match &answer {
         Err(_) | Ok(Err(ProviderError::Timeout)) => "timeout",
         Ok(Err(ProviderError::Retryable { .. } | ProviderError::RateLimited { .. })) => {
