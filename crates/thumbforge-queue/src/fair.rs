@@ -142,7 +142,7 @@ fn script(body: &str) -> Script {
 
 /// Pushes jobs to their organisations' lists (or the sync list), skipping
 /// thumbnails that already have one, then moves what fits.
-/// KEYS: remote stream, CPU stream, live, inflight, orgs, seq, served.
+/// KEYS: remote stream, CPU stream, live, inflight, orgs, served, seq.
 /// ARGV: lookahead, then per job: lane (1 remote, 2 CPU), thumbnail,
 /// org, policy (`weight:cap`, or empty to keep the org's), sync (1/0),
 /// payload.
@@ -161,7 +161,7 @@ for i = 2, #ARGV, 6 do
     if pol ~= '' then redis.call('HSET', KEYS[5], org, pol) end
     local q = org
     if sync == '1' then q = '!sync' end
-    local seq = redis.call('HINCRBY', KEYS[6], lane .. '|' .. q, 1)
+    local seq = redis.call('HINCRBY', KEYS[7], lane .. '|' .. q, 1)
     redis.call('HSET', KEYS[3], tid, 'w|' .. lane .. '|' .. q .. '|' .. seq)
     redis.call('INCR', s .. ':waiting')
     local e = tid .. '\t' .. org .. '\t' .. job
@@ -177,7 +177,7 @@ for i = 2, #ARGV, 6 do
   end
 end
 for li, _ in pairs(touched) do
-  promote(KEYS[li], lanes[li], KEYS[3], KEYS[4], KEYS[5], KEYS[7], room)
+  promote(KEYS[li], lanes[li], KEYS[3], KEYS[4], KEYS[5], KEYS[6], room)
 end
 return added
 ",

@@ -42,6 +42,14 @@ impl Lane {
         }
     }
 
+    /// The lane that is not this one.
+    pub fn other(self) -> Lane {
+        match self {
+            Lane::Remote => Lane::Cpu,
+            Lane::Cpu => Lane::Remote,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Lane::Remote => "remote",

@@ -38,7 +38,7 @@ use futures::{
     stream::{self, BoxStream, StreamExt},
 };
 use redis::{
-    AsyncCommands, AsyncConnectionConfig, Client, Script,
+    AsyncCommands, AsyncConnectionConfig, Client, Script, ScriptInvocation,
     aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
     streams::{StreamAutoClaimReply, StreamId, StreamReadReply},
 };
@@ -115,14 +115,10 @@ fn stream_key(prefix: &str, lane: Lane) -> String {
 
 impl Keys {
     fn new(prefix: &str, lane: Lane) -> Keys {
-        let other = match lane {
-            Lane::Remote => Lane::Cpu,
-            Lane::Cpu => Lane::Remote,
-        };
         Keys {
             lane,
             stream: stream_key(prefix, lane),
-            other: stream_key(prefix, other),
+            other: stream_key(prefix, lane.other()),
             live: format!("{{{prefix}}}:live"),
             inflight: format!("{{{prefix}}}:inflight"),
             orgs: format!("{{{prefix}}}:orgs"),
@@ -138,6 +134,32 @@ impl Keys {
             stream_key(&self.prefix, Lane::Remote),
             stream_key(&self.prefix, Lane::Cpu),
         ]
+    }
+
+    /// A fair-dispatch script over this lane: KEYS stream, live, inflight,
+    /// orgs, served (`fair.rs` numbers them so).
+    fn lane_script<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
+        let mut invocation = script.key(&self.stream);
+        invocation
+            .key(&self.live)
+            .key(&self.inflight)
+            .key(&self.orgs)
+            .key(&self.served);
+        invocation
+    }
+
+    /// A fair-dispatch script over both lanes: KEYS remote stream, CPU
+    /// stream, live, inflight, orgs, served.
+    fn both_lanes_script<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
+        let [remote, cpu] = self.streams();
+        let mut invocation = script.key(remote);
+        invocation
+            .key(cpu)
+            .key(&self.live)
+            .key(&self.inflight)
+            .key(&self.orgs)
+            .key(&self.served);
+        invocation
     }
 }
 
@@ -236,16 +258,8 @@ impl RedisQueue {
         if jobs.is_empty() {
             return Ok(());
         }
-        let [remote, cpu] = self.keys.streams();
-        let mut invocation = fair::ENQUEUE.key(remote);
-        invocation
-            .key(cpu)
-            .key(&self.keys.live)
-            .key(&self.keys.inflight)
-            .key(&self.keys.orgs)
-            .key(&self.keys.seq)
-            .key(&self.keys.served)
-            .arg(self.lookahead);
+        let mut invocation = self.keys.both_lanes_script(&fair::ENQUEUE);
+        invocation.key(&self.keys.seq).arg(self.lookahead);
         for (job, _) in jobs {
             let lane = match job.lane {
                 Lane::Remote => 1,
@@ -380,15 +394,8 @@ impl RedisQueue {
     /// Recounts each organisation's thumbnails in flight from the streams
     /// (the sweeper, now and then). Returns the count.
     pub async fn reconcile(&self) -> Result<u64, QueueError> {
-        let [remote, cpu] = self.keys.streams();
-        let mut invocation = fair::RECONCILE.key(remote);
-        invocation
-            .key(cpu)
-            .key(&self.keys.live)
-            .key(&self.keys.inflight)
-            .key(&self.keys.orgs)
-            .key(&self.keys.served)
-            .arg(self.lookahead);
+        let mut invocation = self.keys.both_lanes_script(&fair::RECONCILE);
+        invocation.arg(self.lookahead);
         let mut conn = self.conn.clone();
         let n: i64 = timed(invocation.invoke_async(&mut conn)).await?;
         Ok(n.max(0) as u64)
@@ -478,20 +485,12 @@ impl RedisQueue {
 /// again, and a job that finds its thumbnail terminal does nothing).
 async fn ack_batch(queue: &RedisQueue, ops: Vec<AckOp>) {
     let keys = &queue.keys;
-    let other = match keys.lane {
-        Lane::Remote => Lane::Cpu,
-        Lane::Cpu => Lane::Remote,
-    };
-    let mut invocation = fair::ACK.key(&keys.stream);
+    let mut invocation = keys.lane_script(&fair::ACK);
     invocation
-        .key(&keys.live)
-        .key(&keys.inflight)
-        .key(&keys.orgs)
-        .key(&keys.served)
         .key(&keys.other)
         .arg(queue.lookahead)
         .arg(keys.lane.as_str())
-        .arg(other.as_str());
+        .arg(keys.lane.other().as_str());
     for op in &ops {
         invocation
             .arg(&op.entry_id)
@@ -849,19 +848,12 @@ impl Fetcher {
             }
         }
         // Fair dispatch: move the next jobs due into the stream first.
-        let moved: Result<i64, _> = fair::PROMOTE
-            .key(&keys.stream)
-            .key(&keys.live)
-            .key(&keys.inflight)
-            .key(&keys.orgs)
-            .key(&keys.served)
+        let _moved: i64 = keys
+            .lane_script(&fair::PROMOTE)
             .arg(settings.batch)
             .arg(keys.lane.as_str())
             .invoke_async(&mut conn)
-            .await;
-        if let Err(e) = moved {
-            return Err(e.into());
-        }
+            .await?;
         let reply: Result<Option<StreamReadReply>, _> = redis::cmd("XREADGROUP")
             .arg("GROUP")
             .arg(GROUP)

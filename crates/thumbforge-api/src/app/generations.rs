@@ -41,15 +41,16 @@ pub async fn standings(state: &AppState, view: &GenerationView) -> Vec<(String, 
         return Vec::new();
     }
     let ids: Vec<String> = processing.iter().map(|t| t.id.clone()).collect();
-    let started: Vec<String> = processing
-        .iter()
-        .filter(|t| t.started_at.is_some())
-        .map(|t| t.id.clone())
-        .collect();
-    let (standings, stages) = tokio::join!(
-        state.queue.standings(&ids),
-        state.queue.provider_stages(&started)
-    );
+    // The providers' word matters once a worker has started a thumbnail.
+    let any_started = processing.iter().any(|t| t.started_at.is_some());
+    let stages = async {
+        if any_started {
+            state.queue.provider_stages(&ids).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (standings, stages) = tokio::join!(state.queue.standings(&ids), stages);
     let standings = standings.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "could not read queue positions");
         Vec::new()
@@ -58,13 +59,9 @@ pub async fn standings(state: &AppState, view: &GenerationView) -> Vec<(String, 
     ids.into_iter()
         .enumerate()
         .map(|(i, id)| {
-            let provider = started
-                .iter()
-                .position(|s| *s == id)
-                .and_then(|j| stages.get(j).copied().flatten());
             let known = Whereabouts {
                 standing: standings.get(i).copied(),
-                provider,
+                provider: stages.get(i).copied().flatten(),
             };
             (id, known)
         })

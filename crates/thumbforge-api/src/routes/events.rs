@@ -31,7 +31,7 @@ use crate::{
     app::generations::{get, parse_id},
     auth::Authenticated,
     error::ApiError,
-    wire::{GenerationBody, ThumbnailBody},
+    wire::{GenerationBody, Progress, ThumbnailBody},
 };
 
 const FIRST_POLL: Duration = Duration::from_millis(100);
@@ -45,7 +45,7 @@ struct Watch {
     base: String,
     /// Last status and progress sent, per thumbnail; last status of the
     /// generation.
-    seen: HashMap<String, String>,
+    seen: HashMap<String, (String, Option<Progress>)>,
     generation: Option<String>,
     poll: Duration,
     last_sent: Instant,
@@ -79,16 +79,7 @@ impl Watch {
         }
         for t in &body.thumbnails {
             // A new status, or a new place in the queue.
-            let seen = match &t.progress {
-                Some(p) => format!(
-                    "{}:{}:{}:{:?}",
-                    t.status,
-                    p.stage,
-                    p.queue_position.unwrap_or(0),
-                    p.provider
-                ),
-                None => t.status.clone(),
-            };
+            let seen = (t.status.clone(), t.progress.clone());
             if self.seen.get(&t.id) == Some(&seen) {
                 continue;
             }
