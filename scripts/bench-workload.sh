@@ -2,7 +2,7 @@
 # The real workload (part of `just bench`): one thumbforge-worker on
 # PostgreSQL + Redis, at default settings, against a loopback stand-in for
 # OpenAI's Images API (thumbforge-mock-provider) that answers after a set
-# latency with a 2048x1152 PNG, as the adapter asks for.
+# latency with a 1280x720 PNG, the size the adapter asks for.
 #
 # Each phase queues a backlog with no worker running, then starts one
 # worker and times the drain:

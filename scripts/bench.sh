@@ -24,7 +24,8 @@ if ! command -v wrk >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
 fi
 cargo build --release -q -p thumbforge-cli -p thumbforge-api
-cargo build --release -q -p thumbforge-render --example render_bench --example cpu_path
+cargo build --release -q -p thumbforge-render --example render_bench
+cargo build --release -q -p thumbforge-providers --example cpu_path
 BIN="$CARGO_TARGET_DIR/release"
 
 DATA="$(mktemp -d)"
@@ -99,7 +100,7 @@ echo '```'
 "$BIN/examples/render_bench" 30
 echo '```'
 echo
-echo "A remote model's thumbnail on the CPU (\`--example cpu_path\`: decode, fit, encode; ratio to a bare encode of the result):"
+echo "A remote model's thumbnail on the CPU (\`--example cpu_path\`: decode, fit, encode by source; ratio to a bare encode of the result):"
 echo
 echo '```'
 "$BIN/examples/cpu_path" 20

@@ -120,6 +120,24 @@ fn decode_png(bytes: &[u8], limits: &DecodeLimits) -> Result<DynamicImage, Strin
     image.ok_or_else(|| "image could not be decoded: unexpected pixel layout".to_owned())
 }
 
+/// `bytes`, a PNG that [`decode_limited`] has read, cut to its critical
+/// chunks (`IHDR`, `IDAT`, `IEND`), when it is 8-bit RGB without
+/// interlacing: a file that shows exactly the decoded pixels, like the
+/// worker's own encode, with every chunk's CRC checked and nothing after
+/// `IEND`. `None` for any other layout, or if the chunks do not parse.
+pub fn storable_png(bytes: Vec<u8>) -> Option<Vec<u8>> {
+    let mut png = img_parts::png::Png::from_bytes(bytes.into()).ok()?;
+    let header = png.chunk_by_type(*b"IHDR")?.contents();
+    // Width and height (8 bytes), then depth, colour type, compression,
+    // filter and interlace: 8-bit truecolour, not interlaced.
+    if header.get(8..13) != Some(&[8, 2, 0, 0, 0]) {
+        return None;
+    }
+    png.chunks_mut()
+        .retain(|c| matches!(&c.kind(), b"IHDR" | b"IDAT" | b"IEND"));
+    Some(png.encoder().bytes().to_vec())
+}
+
 /// PNG bytes of `image` (what references are sent to providers as).
 pub fn to_png(image: &DynamicImage) -> Result<Vec<u8>, String> {
     let mut out = Cursor::new(Vec::new());
@@ -183,5 +201,51 @@ mod tests {
             assert_eq!((decoded.width(), decoded.height()), (3, 2));
             assert_eq!(decoded.to_rgba8().get_pixel(2, 1).0, expect);
         }
+    }
+
+    #[test]
+    fn only_plain_rgb_pngs_are_kept_and_then_with_critical_chunks_only() {
+        // An 8-bit RGB PNG with a text chunk and junk after IEND.
+        let pixels =
+            image::RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 40, y as u8 * 80, 9]));
+        let mut file = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut file, 5, 3);
+            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_depth(png::BitDepth::Eight);
+            encoder
+                .add_text_chunk("Comment".to_owned(), "kept nowhere".to_owned())
+                .expect("text");
+            let mut writer = encoder.write_header().expect("header");
+            writer.write_image_data(pixels.as_raw()).expect("data");
+        }
+        file.extend_from_slice(b"<html>after the end</html>");
+        let kept = storable_png(file.clone()).expect("plain RGB is kept");
+        let chunk_kinds = img_parts::png::Png::from_bytes(kept.clone().into())
+            .expect("parses")
+            .chunks()
+            .iter()
+            .map(|c| c.kind())
+            .collect::<Vec<_>>();
+        assert_eq!(chunk_kinds, [*b"IHDR", *b"IDAT", *b"IEND"]);
+        assert!(!kept.windows(6).any(|w| w == b"<html>"));
+        let (decoded, _) = decode_limited(&kept, &OUTPUT_LIMITS).expect("decodes");
+        assert_eq!(decoded.to_rgb8(), pixels);
+
+        // A bad CRC anywhere, or any other layout, is not kept.
+        let text_at = file
+            .windows(4)
+            .position(|w| w == b"tEXt")
+            .expect("text chunk");
+        let mut corrupt = file.clone();
+        corrupt[text_at + 5] ^= 1;
+        assert_eq!(storable_png(corrupt), None);
+        let rgba = DynamicImage::ImageRgba8(image::RgbaImage::new(4, 4));
+        let rgb16 = DynamicImage::ImageRgb16(image::ImageBuffer::new(4, 4));
+        let gray = DynamicImage::ImageLuma8(image::GrayImage::new(4, 4));
+        for other in [rgba, rgb16, gray] {
+            assert_eq!(storable_png(to_png(&other).expect("png")), None);
+        }
+        assert_eq!(storable_png(b"not a png".to_vec()), None);
     }
 }

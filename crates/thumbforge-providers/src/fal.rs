@@ -10,7 +10,6 @@
 use std::time::Instant;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use image::DynamicImage;
 use reqwest::Url;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -19,7 +18,7 @@ use thumbforge_core::progress::{self, ProviderStage};
 use tracing::debug;
 
 use crate::{
-    ImageModel, ImageRequest, ProviderError,
+    ImageModel, ImageRequest, Picture, ProviderError,
     http::{Upstream, download_image, send_json, with_retries, with_retries_in_place},
 };
 
@@ -114,7 +113,7 @@ impl Fal {
 
 #[async_trait::async_trait]
 impl ImageModel for Fal {
-    async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+    async fn generate(&self, request: &ImageRequest) -> Result<Picture, ProviderError> {
         let submitted = with_retries(&self.up.policy, NAME, || self.submit(request)).await?;
         debug!(request_id = %submitted.request_id, "fal request queued");
         // The task itself may take up to the provider timeout.

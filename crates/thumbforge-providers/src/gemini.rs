@@ -7,14 +7,13 @@
 //! generic safety failure, never a retry.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use image::DynamicImage;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::warn;
 
 use crate::{
-    ImageModel, ImageRequest, ProviderError,
+    ImageModel, ImageRequest, Picture, ProviderError,
     http::{Upstream, decode_output, send_json_answer, with_retries},
 };
 
@@ -95,7 +94,7 @@ impl Gemini {
         })
     }
 
-    async fn call(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+    async fn call(&self, request: &ImageRequest) -> Result<Picture, ProviderError> {
         let http = self
             .up
             .client
@@ -146,7 +145,7 @@ impl Gemini {
 
 #[async_trait::async_trait]
 impl ImageModel for Gemini {
-    async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+    async fn generate(&self, request: &ImageRequest) -> Result<Picture, ProviderError> {
         with_retries(&self.up.policy, NAME, || self.call(request)).await
     }
 }

@@ -8,13 +8,16 @@
 
 use std::{future::Future, time::Duration};
 
-use image::DynamicImage;
+use image::ImageFormat;
 use reqwest::{Response, StatusCode, header::HeaderMap};
 use secrecy::SecretString;
 use thumbforge_core::cpu::CpuSlots;
 use tracing::{debug, warn};
 
-use crate::{ProviderError, decode::decode_limited};
+use crate::{
+    Picture, ProviderError,
+    decode::{decode_limited, storable_png},
+};
 
 /// One provider endpoint and the key to call it with: what every HTTP
 /// adapter holds.
@@ -280,7 +283,7 @@ pub async fn download_image(
     up: &Upstream,
     provider: &'static str,
     url: &str,
-) -> Result<DynamicImage, ProviderError> {
+) -> Result<Picture, ProviderError> {
     debug!(provider, "downloading the output image");
     let response = up
         .client
@@ -302,19 +305,22 @@ pub async fn download_image(
 }
 
 /// Decodes image bytes a provider returned, with decode limits, on a CPU
-/// slot.
+/// slot; a PNG that can be stored as it is comes back with the picture.
 pub async fn decode_output(
     cpu: &CpuSlots,
     provider: &'static str,
     bytes: Vec<u8>,
-) -> Result<DynamicImage, ProviderError> {
-    cpu.run(move || decode_limited(&bytes, &crate::decode::OUTPUT_LIMITS))
-        .await
-        .map_err(|_| ProviderError::Permanent(format!("{provider}: decoding task failed")))?
-        .map(|(image, _)| image)
-        .map_err(|e| {
-            ProviderError::Permanent(format!("{provider} returned an unreadable image: {e}"))
-        })
+) -> Result<Picture, ProviderError> {
+    cpu.run(move || {
+        let (image, format) = decode_limited(&bytes, &crate::decode::OUTPUT_LIMITS)?;
+        let png = (format == ImageFormat::Png)
+            .then(|| storable_png(bytes))
+            .flatten();
+        Ok::<_, String>(Picture { image, png })
+    })
+    .await
+    .map_err(|_| ProviderError::Permanent(format!("{provider}: decoding task failed")))?
+    .map_err(|e| ProviderError::Permanent(format!("{provider} returned an unreadable image: {e}")))
 }
 
 /// The JSON body of a success, or a clear error if it is not JSON.

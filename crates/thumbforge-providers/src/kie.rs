@@ -9,7 +9,6 @@
 
 use std::time::Instant;
 
-use image::DynamicImage;
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -18,7 +17,7 @@ use thumbforge_core::progress::{self, ProviderStage};
 use tracing::{debug, warn};
 
 use crate::{
-    ImageModel, ImageRequest, ProviderError,
+    ImageModel, ImageRequest, Picture, ProviderError,
     http::{
         Upstream, download_image, send_json, status_error, with_retries, with_retries_in_place,
     },
@@ -127,7 +126,7 @@ impl Kie {
 
 #[async_trait::async_trait]
 impl ImageModel for Kie {
-    async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+    async fn generate(&self, request: &ImageRequest) -> Result<Picture, ProviderError> {
         let task_id = with_retries(&self.up.policy, NAME, || self.create(request)).await?;
         debug!(task_id, "kie task created");
         // The task itself may take up to the provider timeout.

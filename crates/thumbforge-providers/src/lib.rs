@@ -123,10 +123,26 @@ impl ProviderError {
     }
 }
 
+/// What a model made.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    pub image: DynamicImage,
+    /// The provider's own PNG, cut to its critical chunks, when it is 8-bit
+    /// RGB and not interlaced ([`decode::storable_png`]). At the target size
+    /// the worker stores it as it is rather than encoding the pixels again.
+    pub png: Option<Vec<u8>>,
+}
+
+impl From<DynamicImage> for Picture {
+    fn from(image: DynamicImage) -> Self {
+        Picture { image, png: None }
+    }
+}
+
 /// One image model.
 #[async_trait::async_trait]
 pub trait ImageModel: Send + Sync + std::fmt::Debug {
-    async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError>;
+    async fn generate(&self, request: &ImageRequest) -> Result<Picture, ProviderError>;
 }
 
 /// Why a model cannot run as asked.

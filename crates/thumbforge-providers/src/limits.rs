@@ -9,7 +9,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use image::DynamicImage;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -21,7 +20,7 @@ use thumbforge_core::{
 use thumbforge_telemetry::metrics::{Metrics, ProviderLabels};
 use tracing::{debug, warn};
 
-use crate::{ImageModel, ImageRequest, ProviderError, http::parse_go_duration};
+use crate::{ImageModel, ImageRequest, Picture, ProviderError, http::parse_go_duration};
 
 /// The longest pause a provider's answer may put on a key.
 const MAX_PAUSE: Duration = Duration::from_secs(600);
@@ -105,7 +104,7 @@ impl Drop for Open {
 
 #[async_trait::async_trait]
 impl ImageModel for Limited {
-    async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+    async fn generate(&self, request: &ImageRequest) -> Result<Picture, ProviderError> {
         let gate = &self.gate;
         let labels = gate.labels();
         let mut pauses = 0u32;

@@ -4,7 +4,7 @@ use image::DynamicImage;
 use thumbforge_core::cpu::CpuSlots;
 use thumbforge_render::{RenderSpec, render};
 
-use crate::{ImageModel, ImageRequest, ProviderError};
+use crate::{ImageModel, ImageRequest, Picture, ProviderError};
 
 /// Draws on one of the process's CPU slots.
 #[derive(Debug, Clone)]
@@ -12,11 +12,11 @@ pub struct LocalRenderer(pub CpuSlots);
 
 #[async_trait::async_trait]
 impl ImageModel for LocalRenderer {
-    async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+    async fn generate(&self, request: &ImageRequest) -> Result<Picture, ProviderError> {
         let request = request.clone();
         self.0
             .run(move || {
-                DynamicImage::ImageRgb8(render(&RenderSpec {
+                Picture::from(DynamicImage::ImageRgb8(render(&RenderSpec {
                     width: request.width,
                     height: request.height,
                     prompt: &request.prompt,
@@ -24,7 +24,7 @@ impl ImageModel for LocalRenderer {
                     variation: request.variation,
                     background: request.references.first().map(|r| &r.image),
                     style: request.style.as_ref(),
-                }))
+                })))
             })
             .await
             .map_err(|e| ProviderError::Retryable {

@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use image::DynamicImage;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
@@ -16,7 +15,7 @@ use thumbforge_core::AspectRatio;
 use tracing::debug;
 
 use crate::{
-    Gate, ImageModel, ImageRequest, ProviderError,
+    Gate, ImageModel, ImageRequest, Picture, ProviderError,
     http::{
         Upstream, decode_output, error_code, json_body, parse_go_duration, status_error,
         transport_error, with_retries,
@@ -50,14 +49,14 @@ struct ImageData {
 /// target afterwards.
 pub fn size_for(aspect: AspectRatio) -> &'static str {
     match aspect {
-        AspectRatio::Landscape16x9 => "2048x1152",
-        AspectRatio::Standard4x3 => "1536x1152",
+        AspectRatio::Landscape16x9 => "1280x720",
+        AspectRatio::Standard4x3 => "960x720",
         AspectRatio::Square1x1 => "1024x1024",
     }
 }
 
 impl OpenAiImages {
-    async fn call(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+    async fn call(&self, request: &ImageRequest) -> Result<Picture, ProviderError> {
         let size = size_for(request.aspect);
         let builder = if request.references.is_empty() {
             self.up
@@ -139,7 +138,7 @@ impl OpenAiImages {
 
 #[async_trait::async_trait]
 impl ImageModel for OpenAiImages {
-    async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+    async fn generate(&self, request: &ImageRequest) -> Result<Picture, ProviderError> {
         with_retries(&self.up.policy, NAME, || self.call(request)).await
     }
 }

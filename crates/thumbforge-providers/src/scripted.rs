@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use image::DynamicImage;
 
-use crate::{ImageModel, ImageRequest, LocalRenderer, ProviderError};
+use crate::{ImageModel, ImageRequest, LocalRenderer, Picture, ProviderError};
 
 /// Renders like `local` (on its CPU slots) unless the prompt says otherwise.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ fn directive<'a>(prompt: &'a str, name: &str) -> Option<&'a str> {
 
 #[async_trait::async_trait]
 impl ImageModel for ScriptedModel {
-    async fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, ProviderError> {
+    async fn generate(&self, request: &ImageRequest) -> Result<Picture, ProviderError> {
         let prompt = &request.prompt;
         if let Some(ms) = directive(prompt, "sleep").and_then(|v| v.parse::<u64>().ok()) {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -47,10 +47,12 @@ impl ImageModel for ScriptedModel {
         }
         if directive(prompt, "flat").is_some() {
             let shade = 40 + (request.variation as u8 % 4) * 40;
-            return Ok(DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
-                request.width,
-                request.height,
-                image::Rgb([shade, 60, 90]),
+            return Ok(Picture::from(DynamicImage::ImageRgb8(
+                image::RgbImage::from_pixel(
+                    request.width,
+                    request.height,
+                    image::Rgb([shade, 60, 90]),
+                ),
             )));
         }
         self.0.generate(request).await
@@ -95,7 +97,7 @@ mod tests {
             .generate(&req("x [flat]", 1))
             .await
             .expect("flat image");
-        assert_eq!((flat.width(), flat.height()), (64, 36));
+        assert_eq!((flat.image.width(), flat.image.height()), (64, 36));
     }
 
     #[test]

@@ -82,7 +82,7 @@ async fn generate(
     server: &MockServer,
     provider: ProviderKind,
     req: &ImageRequest,
-) -> Result<image::DynamicImage, ProviderError> {
+) -> Result<crate::Picture, ProviderError> {
     let providers = Providers::new(
         &with_key(settings(server), provider),
         false,
@@ -126,7 +126,7 @@ impl Respond for Sequence {
 fn openai_ok() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
         "created": 1713833628,
-        "data": [{ "b64_json": STANDARD.encode(png(2048, 1152)) }],
+        "data": [{ "b64_json": STANDARD.encode(png(1280, 720)) }],
         "usage": { "total_tokens": 100, "input_tokens": 50, "output_tokens": 50,
                    "input_tokens_details": { "text_tokens": 10, "image_tokens": 40 } }
     }))
@@ -170,7 +170,7 @@ async fn mount(
                 .and(path("/v1/images/generations"))
                 .and(header("authorization", "Bearer server-openai-key"))
                 .and(body_partial_json(json!({
-                    "model": "gpt-image-2", "n": 1, "size": "2048x1152",
+                    "model": "gpt-image-2", "n": 1, "size": "1280x720",
                     "quality": "high", "output_format": "png", "moderation": "auto"
                 })))
                 .respond_with(seq.clone())
@@ -301,10 +301,15 @@ async fn each_adapter_succeeds_with_the_documented_shapes() {
             vec![fix_fal(&server, ok(provider), provider)],
         )
         .await;
-        let image = generate(&server, provider, &request("a red square"))
+        let picture = generate(&server, provider, &request("a red square"))
             .await
             .unwrap_or_else(|e| panic!("{provider}: {e}"));
-        assert!(image.width() >= 1280, "{provider}: {}", image.width());
+        let width = picture.image.width();
+        assert!(width >= 1280, "{provider}: {width}");
+        // Each answers an 8-bit RGB PNG, which the worker may store as is.
+        let png = picture.png.unwrap_or_else(|| panic!("{provider}: no PNG"));
+        let stored = image::load_from_memory(&png).expect("the kept PNG decodes");
+        assert_eq!(stored.to_rgb8(), picture.image.to_rgb8(), "{provider}");
         assert_eq!(seq.times().len(), 1, "{provider}: one call");
     }
 }

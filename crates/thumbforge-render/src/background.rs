@@ -166,7 +166,7 @@ pub(crate) fn generate(width: u32, height: u32, palette: &Palette, rng: &mut imp
 }
 
 pub(crate) fn from_reference(reference: &DynamicImage, width: u32, height: u32) -> RgbImage {
-    let mut img = normalize(reference, width, height);
+    let mut img = normalize(reference.clone(), width, height);
     let h = height as f32;
     for (_, y, p) in img.enumerate_pixels_mut() {
         // Darker towards the bottom, where text and YouTube's timestamp sit.

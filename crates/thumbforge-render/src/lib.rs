@@ -104,9 +104,11 @@ pub fn render(spec: &RenderSpec<'_>) -> RgbImage {
 /// Fits any image to exactly `width`x`height`: scaled to cover, then
 /// centre-cropped. Providers return many sizes; clients always get the target.
 /// `fast_image_resize` (SIMD) rather than the image crate's resize: the same
-/// Catmull-Rom filter in a fraction of the time (docs/benchmarks.md).
-pub fn normalize(image: &DynamicImage, width: u32, height: u32) -> RgbImage {
-    let source = image.to_rgb8();
+/// Catmull-Rom filter in a fraction of the time (docs/benchmarks.md). Takes
+/// the image by value, so a picture already in 8-bit RGB at the target size
+/// (what the adapters ask providers for) is returned without a copy.
+pub fn normalize(image: DynamicImage, width: u32, height: u32) -> RgbImage {
+    let source = image.into_rgb8();
     if source.dimensions() == (width, height) {
         return source;
     }
@@ -313,7 +315,7 @@ mod tests {
             667..1333 => Rgb([0, 255, 0]),
             _ => Rgb([0, 0, 255]),
         }));
-        let fitted = normalize(&bands, 1280, 720);
+        let fitted = normalize(bands, 1280, 720);
         assert_eq!(fitted.get_pixel(2, 360).0, [255, 0, 0]);
         assert_eq!(fitted.get_pixel(640, 360).0, [0, 255, 0]);
         // Cropped, not squeezed: squeezing would put column 360 in red.
@@ -321,7 +323,7 @@ mod tests {
         assert_eq!(fitted.get_pixel(1277, 360).0, [0, 0, 255]);
         // A small square is scaled up to cover, not letterboxed.
         let small = DynamicImage::ImageRgb8(RgbImage::from_pixel(300, 300, Rgb([9, 9, 9])));
-        let fitted = normalize(&small, 1280, 720);
+        let fitted = normalize(small, 1280, 720);
         assert_eq!(fitted.dimensions(), (1280, 720));
         assert!(fitted.pixels().all(|p| p.0 == [9, 9, 9]));
     }
@@ -329,7 +331,7 @@ mod tests {
     #[test]
     fn normalize_and_encode_give_an_exact_png() {
         let odd = DynamicImage::ImageRgb8(RgbImage::new(1536, 1024));
-        let fitted = normalize(&odd, 1280, 720);
+        let fitted = normalize(odd, 1280, 720);
         assert_eq!(fitted.dimensions(), (1280, 720));
         let png = encode_png(&fitted).expect("encode");
         let decoded = image::load_from_memory(&png).expect("decode");

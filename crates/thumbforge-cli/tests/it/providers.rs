@@ -3,6 +3,7 @@
 //! routing, its refusals and its encryption at rest.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use image::ImageEncoder;
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -144,6 +145,63 @@ async fn provider_outcomes_reach_the_thumbnails() {
     assert_eq!(
         (row.provider_used.as_str(), row.credits_consumed),
         ("system", 0)
+    );
+}
+
+#[tokio::test]
+async fn a_png_at_the_target_size_is_stored_as_it_came_and_watermarked_from_its_pixels() {
+    let picture = image::RgbImage::from_fn(1280, 720, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x * y) % 239) as u8])
+    });
+    // Compressed harder than the worker's own encode, so a re-encode would
+    // show.
+    let mut answer = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut answer,
+        image::codecs::png::CompressionType::Best,
+        image::codecs::png::FilterType::Adaptive,
+    )
+    .write_image(picture.as_raw(), 1280, 720, image::ExtendedColorType::Rgb8)
+    .expect("png");
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/images/generations"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "created": 1713833628,
+            "data": [{ "b64_json": STANDARD.encode(&answer) }],
+        })))
+        .mount(&mock)
+        .await;
+    let app = app_with_mock(&mock, true).await;
+    let free = app.create_key("free-org", Plan::Free).await;
+
+    // Pro: the provider's file itself (it has only critical chunks).
+    let id = app
+        .generate(
+            &app.key,
+            json!({"prompt": "as it came", "model": "gpt-image-2"}),
+        )
+        .await;
+    let done = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let url = done["thumbnails"][0]["url"].as_str().expect("url");
+    let stored = app.download(url).await.bytes().await.expect("bytes");
+    assert!(stored == answer, "the clean file is the provider's PNG");
+
+    // Free: the watermark is drawn on the provider's pixels.
+    let id = app
+        .generate(&free, json!({"prompt": "marked", "model": "creative"}))
+        .await;
+    let done = app.wait_terminal(&free, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let url = done["thumbnails"][0]["url"].as_str().expect("url");
+    let marked = app.download(url).await.bytes().await.expect("bytes");
+    let mut expected = picture;
+    thumbforge_render::apply_watermark(&mut expected);
+    let marked = image::load_from_memory(&marked).expect("png").to_rgb8();
+    assert!(
+        marked == expected,
+        "the watermark over the provider's pixels"
     );
 }
 

@@ -35,8 +35,8 @@ struct Args {
     /// Calls in flight per key (0: no cap).
     #[arg(long, default_value_t = 0)]
     max_concurrent: usize,
-    /// The answer's size, as OpenAI's 16:9 answer to the adapter.
-    #[arg(long, default_value = "2048x1152")]
+    /// The answer's size: what the adapter asks OpenAI for at 16:9.
+    #[arg(long, default_value = "1280x720")]
     size: String,
 }
 

@@ -26,7 +26,7 @@ use thumbforge_db::{
     now_ms, provider_keys, thumbnails,
 };
 use thumbforge_providers::{
-    Credentials, FetchPolicy, ImageRequest, ProviderError, Providers, Reference, decode,
+    Credentials, FetchPolicy, ImageRequest, Picture, ProviderError, Providers, Reference, decode,
 };
 use thumbforge_queue::RenderThumbnail;
 use thumbforge_render::{apply_watermark, encode_png, normalize};
@@ -174,18 +174,18 @@ pub async fn run(env: &JobEnv, job: &RenderThumbnail) -> anyhow::Result<Outcome>
 async fn store(
     env: &JobEnv,
     ctx: &thumbnails::JobContext,
-    produced: Result<(image::DynamicImage, (u32, u32)), JobError>,
+    produced: Result<(Picture, (u32, u32)), JobError>,
     started: Instant,
 ) -> anyhow::Result<(JobResult, Outcome)> {
     let generation = &ctx.generation;
     match produced {
-        Ok((image, (width, height))) => {
+        Ok((picture, (width, height))) => {
             // Fitting and encoding are CPU work: keep them off the async
             // threads.
             let watermark = ctx.thumbnail.is_watermarked;
             let (clean, marked) = env
                 .cpu
-                .run(move || encode(&normalize(&image, width, height), watermark))
+                .run(move || encode(picture, (width, height), watermark))
                 .await
                 .context("encoding task")??;
             let (width, height) = (width as i32, height as i32);
@@ -252,7 +252,7 @@ fn stage_reporter(
 async fn produce(
     env: &JobEnv,
     ctx: &thumbnails::JobContext,
-) -> Result<(image::DynamicImage, (u32, u32)), JobError> {
+) -> Result<(Picture, (u32, u32)), JobError> {
     let generation = &ctx.generation;
     let Ok(model) = generation.model.parse::<ModelId>() else {
         let message = format!("Unknown model `{}`.", generation.model);
@@ -360,7 +360,7 @@ async fn produce(
             };
             Err(fail(reason, e.public_message()))
         }
-        Ok(Ok(image)) => Ok((image, (width, height))),
+        Ok(Ok(picture)) => Ok((picture, (width, height))),
     }
 }
 
@@ -460,16 +460,30 @@ async fn load_references(
     Ok(references)
 }
 
-/// The clean PNG, and the watermarked one when the plan asks for it.
-fn encode(image: &image::RgbImage, watermark: bool) -> anyhow::Result<(Vec<u8>, Option<Vec<u8>>)> {
-    let clean = encode_png(image).context("encoding PNG")?;
+/// The clean PNG, and the watermarked one when the plan asks for it. A
+/// provider's PNG already at the target size is stored as it came (cut to
+/// its critical chunks): the decode has read all of it, and encoding the
+/// same pixels again would double the thumbnail's CPU time
+/// (docs/benchmarks.md, the CPU path row).
+fn encode(
+    picture: Picture,
+    (width, height): (u32, u32),
+    watermark: bool,
+) -> anyhow::Result<(Vec<u8>, Option<Vec<u8>>)> {
+    let kept = picture
+        .png
+        .filter(|_| (picture.image.width(), picture.image.height()) == (width, height));
+    let mut fitted = normalize(picture.image, width, height);
+    let clean = match kept {
+        Some(png) => png,
+        None => encode_png(&fitted).context("encoding PNG")?,
+    };
     if !watermark {
         return Ok((clean, None));
     }
-    let mut marked = image.clone();
-    apply_watermark(&mut marked);
+    apply_watermark(&mut fitted);
     Ok((
         clean,
-        Some(encode_png(&marked).context("encoding watermarked PNG")?),
+        Some(encode_png(&fitted).context("encoding watermarked PNG")?),
     ))
 }
