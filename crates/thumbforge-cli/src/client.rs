@@ -6,6 +6,7 @@
 //! interrupted while waiting (the generation keeps running).
 
 use std::{
+    io::IsTerminal,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -49,7 +50,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// Thumbnails to make, 1–4.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub count: u8,
     /// 16:9, 4:3 or 1:1.
     #[arg(long)]
@@ -238,7 +239,7 @@ impl Api {
             .build()?;
         Ok(Api {
             http,
-            base: connection.server.trim_end_matches('/').to_owned(),
+            base: base_url(&connection.server),
             key,
         })
     }
@@ -252,16 +253,60 @@ impl Api {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
-        let response =
-            request.bearer_auth(&self.key).send().await.map_err(|e| {
-                anyhow::anyhow!("could not reach {}: {}", self.base, root_cause(&e))
+        let response = request
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .map_err(|e| Transient {
+                message: format!("could not reach {}: {}", self.base, root_cause(&e)),
+                retry_after: None,
             })?;
         if response.status().is_success() {
             return Ok(response);
         }
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok())
+            .map(Duration::from_secs);
         let text = response.text().await.unwrap_or_default();
-        Err(anyhow::anyhow!(problem_line(status, &text)))
+        let message = problem_line(status, &text);
+        let busy = matches!(status.as_u16(), 429 | 502 | 503 | 504)
+            || (status == reqwest::StatusCode::CONFLICT
+                && text.contains("idempotency_key_in_progress"));
+        if busy {
+            return Err(Transient {
+                message,
+                retry_after,
+            }
+            .into());
+        }
+        Err(anyhow::anyhow!(message))
+    }
+
+    /// `json`, tried again while it fails for a passing reason (see
+    /// [`Transient`]), saying so through `say`.
+    async fn json_retrying(
+        &self,
+        request: impl Fn() -> reqwest::RequestBuilder,
+        say: impl Fn(String),
+    ) -> anyhow::Result<Value> {
+        let mut attempt = 1;
+        loop {
+            let error = match self.json(request()).await {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            match Transient::pause(&error, attempt) {
+                Some(pause) => {
+                    say(retry_line(&error, pause, attempt));
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                None => return Err(error),
+            }
+        }
     }
 
     async fn json(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
@@ -283,6 +328,59 @@ impl Api {
             .context("the server's generation has an unexpected shape")?;
         Ok((parsed, raw))
     }
+}
+
+/// The server's base URL: `127.0.0.1:8080` means `http://127.0.0.1:8080`,
+/// as curl reads it.
+fn base_url(server: &str) -> String {
+    let server = server.trim().trim_end_matches('/');
+    if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("http://{server}")
+    }
+}
+
+/// Tries of one request that keeps failing for a passing reason.
+const ATTEMPTS: u32 = 5;
+
+/// A failure worth trying again: the server unreachable or busy (429, 502,
+/// 503, 504, or an `Idempotency-Key` still being processed).
+#[derive(Debug)]
+struct Transient {
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl std::fmt::Display for Transient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Transient {}
+
+impl Transient {
+    /// How long to wait before try `attempt + 1`: the server's
+    /// `Retry-After`, else 1, 2, 4, 8 s; `None` if the error is not
+    /// transient or the tries are used up.
+    fn pause(error: &anyhow::Error, attempt: u32) -> Option<Duration> {
+        let transient = error.downcast_ref::<Transient>()?;
+        (attempt < ATTEMPTS).then(|| {
+            transient
+                .retry_after
+                .unwrap_or(Duration::from_secs(1 << (attempt - 1)))
+                .clamp(Duration::from_secs(1), Duration::from_secs(60))
+        })
+    }
+}
+
+fn retry_line(error: &anyhow::Error, pause: Duration, attempt: u32) -> String {
+    format!(
+        "{error}; trying again in {} s ({attempt}/{})",
+        pause.as_secs(),
+        ATTEMPTS - 1
+    )
 }
 
 /// The deepest error's message: "connection refused", not a chain of
@@ -354,8 +452,18 @@ pub async fn generate(connection: &Connection, args: GenerateArgs) -> anyhow::Re
     if !asset_ids.is_empty() {
         body["inspirationIds"] = json!(asset_ids);
     }
+    // One key for every try, so a retry never makes a second generation.
+    let idempotency_key = format!("cli-{}", nanoid::nanoid!());
     let accepted = api
-        .json(api.http.post(api.url("/api/v1/generate")).json(&body))
+        .json_retrying(
+            || {
+                api.http
+                    .post(api.url("/api/v1/generate"))
+                    .header("Idempotency-Key", &idempotency_key)
+                    .json(&body)
+            },
+            |line| eprintln!("{line}"),
+        )
         .await?;
     let id = accepted["generationId"]
         .as_str()
@@ -518,7 +626,7 @@ fn describe(g: &Generation) {
 }
 
 /// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` (UTC).
-fn format_ms(ms: i64) -> String {
+pub(crate) fn format_ms(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| ms.to_string())
@@ -541,53 +649,104 @@ fn shell_path(path: &Path) -> String {
 /// anything failed. Ctrl-C stops waiting, not the generation.
 async fn wait_and_download(api: &Api, id: &str, args: &WaitArgs) -> anyhow::Result<Outcome> {
     let interval = Duration::from_secs_f64(args.interval.clamp(0.2, 60.0));
+    // Bars on a terminal; plain lines when stderr goes to a file or a pipe
+    // (indicatif would draw nothing there); nothing but the JSON with --json.
+    let plain = !args.json && !std::io::stderr().is_terminal();
     let bars = MultiProgress::new();
-    if args.json {
+    if args.json || plain {
         bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    let say = |line: String| {
+        if plain {
+            eprintln!("{line}");
+        } else if !args.json {
+            bars.suspend(|| eprintln!("{line}"));
+        }
+    };
     let style = ProgressStyle::with_template("{spinner} {prefix}  {wide_msg} {elapsed:>4}")
         .expect("static template")
         .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✓");
-    let mut slots: Vec<ProgressBar> = Vec::new();
+    let mut slots: Vec<(ProgressBar, String)> = Vec::new();
+    let resume = format!(
+        "thumbforge generations get {id} --wait --out {}",
+        shell_path(&args.out)
+    );
+    let stop_bars = |slots: &[(ProgressBar, String)]| {
+        // Not finished: no tick.
+        let stopped =
+            ProgressStyle::with_template("· {prefix}  {wide_msg}").expect("static template");
+        for (bar, _) in slots {
+            if !bar.is_finished() {
+                bar.set_style(stopped.clone());
+                bar.abandon_with_message("not waiting any more");
+            }
+        }
+    };
     // Listening from the start (a spawned task registers the handler at
     // once), so even an early Ctrl-C stops only the waiting.
     let mut interrupted = tokio::spawn(tokio::signal::ctrl_c());
+    let mut attempt = 1;
     let (generation, raw) = loop {
-        let (generation, raw) = api.generation(id).await?;
-        for (i, t) in generation.thumbnails.iter().enumerate() {
-            if slots.len() <= i {
-                let bar = bars.add(ProgressBar::new_spinner());
-                bar.set_style(style.clone());
-                bar.set_prefix(format!("{}/{} {}", i + 1, generation.count, t.id));
-                bar.enable_steady_tick(Duration::from_millis(120));
-                slots.push(bar);
-            }
-            let bar = &slots[i];
-            if bar.is_finished() {
-                continue;
-            }
-            match t.status.as_str() {
-                "processing" => bar.set_message(t.stage()),
-                "succeeded" => bar.finish_with_message("succeeded"),
-                other => bar.finish_with_message(match &t.error {
-                    Some(e) => format!("{other}: {e}"),
-                    None => other.to_owned(),
-                }),
-            }
-        }
-        if generation.status != "processing" {
-            break (generation, raw);
-        }
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            _ = &mut interrupted => {
-                for bar in &slots {
-                    bar.abandon();
+        let pause = match api.generation(id).await {
+            Ok((generation, raw)) => {
+                attempt = 1;
+                for (i, t) in generation.thumbnails.iter().enumerate() {
+                    if slots.len() <= i {
+                        let bar = bars.add(ProgressBar::new_spinner());
+                        bar.set_style(style.clone());
+                        bar.set_prefix(format!("{}/{} {}", i + 1, generation.count, t.id));
+                        bar.enable_steady_tick(Duration::from_millis(120));
+                        slots.push((bar, String::new()));
+                    }
+                    let (bar, last) = &mut slots[i];
+                    if bar.is_finished() {
+                        continue;
+                    }
+                    let message = match t.status.as_str() {
+                        "processing" => t.stage(),
+                        "succeeded" => "succeeded".to_owned(),
+                        other => match &t.error {
+                            Some(e) => format!("{other}: {e}"),
+                            None => other.to_owned(),
+                        },
+                    };
+                    if plain && *last != message {
+                        eprintln!("{}  {message}", bar.prefix());
+                    }
+                    if t.status == "processing" {
+                        bar.set_message(message.clone());
+                    } else {
+                        bar.finish_with_message(message.clone());
+                    }
+                    *last = message;
                 }
+                if generation.status != "processing" {
+                    break (generation, raw);
+                }
+                interval
+            }
+            Err(error) => match Transient::pause(&error, attempt) {
+                Some(pause) => {
+                    say(retry_line(&error, pause, attempt));
+                    attempt += 1;
+                    pause
+                }
+                None => {
+                    stop_bars(&slots);
+                    return Err(error.context(format!(
+                        "stopped waiting; generation {id} keeps running on the server \
+                         (resume with: {resume})"
+                    )));
+                }
+            },
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = &mut interrupted => {
+                stop_bars(&slots);
                 eprintln!(
                     "\nstopped waiting; generation {id} keeps running on the server.\n\
-                     Resume with: thumbforge generations get {id} --wait --out {}",
-                    shell_path(&args.out)
+                     Resume with: {resume}"
                 );
                 return Ok(Outcome::Interrupted);
             }

@@ -203,12 +203,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let org = find_org(&db, &org).await?;
             for key in keys::list(&db, &org.id).await? {
                 let state = match key.revoked_at {
-                    Some(at) => format!("revoked {at}"),
+                    Some(at) => format!("revoked {}", client::format_ms(at)),
                     None => "live".to_owned(),
                 };
                 println!(
                     "{}\t{}…\t{}\tcreated {}\t{state}",
-                    key.id, key.key_prefix, key.scopes, key.created_at
+                    key.id,
+                    key.key_prefix,
+                    key.scopes,
+                    client::format_ms(key.created_at)
                 );
             }
             Ok(())
@@ -331,7 +334,11 @@ async fn provider_keys_command(
         ProviderKeysCommand::List { org } => {
             let org = find_org(&db, &org).await?;
             for row in provider_keys::list(&db, &org.id).await? {
-                println!("{}\tset {}", row.provider, row.updated_at);
+                println!(
+                    "{}\tset {}",
+                    row.provider,
+                    client::format_ms(row.updated_at)
+                );
             }
         }
         ProviderKeysCommand::Delete { org, provider } => {

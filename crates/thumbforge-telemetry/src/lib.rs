@@ -21,7 +21,14 @@ pub fn init(default_filter: &str, json: bool) {
             .try_init()
     } else {
         registry
-            .with(fmt::layer().with_target(false).with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_target(false)
+                    // Colour only for a person at a terminal, never in a
+                    // file or a pipe.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_writer(std::io::stderr),
+            )
             .try_init()
     };
 }

@@ -50,6 +50,19 @@ async fn generate_wait_shows_progress_downloads_the_pngs_and_prints_their_paths(
         .arg(out_dir.path()))
     .await;
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    // stderr is a pipe here, not a terminal: progress comes as plain lines,
+    // one per change, with no escape codes.
+    let progress = text(&out.stderr);
+    assert!(
+        progress
+            .lines()
+            .any(|l| l.starts_with("1/2 ") && l.ends_with("succeeded"))
+            && progress
+                .lines()
+                .any(|l| l.starts_with("2/2 ") && l.ends_with("succeeded"))
+            && !progress.contains('\x1b'),
+        "{progress}"
+    );
     let paths: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
     assert_eq!(paths.len(), 2, "one path per thumbnail: {paths:?}");
     for path in &paths {
@@ -115,12 +128,29 @@ fn stdout_is_empty(out: &Output) -> bool {
 #[tokio::test]
 async fn server_errors_are_one_clear_line_never_a_debug_dump() {
     let app = TestApp::spawn().await;
-    let out = run(client(&app).args(["generate", "--prompt", "x", "--count", "9"])).await;
+    let out = run(client(&app).args(["generate", "--prompt", "x", "--aspect-ratio", "2:1"])).await;
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr).trim(),
-        "error: count must be an integer from 1 to 4 (got 9) (invalid_count, HTTP 422)"
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: ") && stderr.trim().ends_with("HTTP 422)"),
+        "{stderr}"
     );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // The count's range is checked before anything is sent.
+    let out = run(client(&app).args(["generate", "--prompt", "x", "--count", "300"])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("300 is not in 1..=4"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A server given as host:port, as curl takes it.
+    let bare = app.address.trim_start_matches("http://");
+    let out = run(client(&app)
+        .env("THUMBFORGE_URL", bare)
+        .args(["generations", "list"]))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(client(&app)
         .env("THUMBFORGE_API_KEY", "tfk_not_a_key")
         .args(["generations", "list"]))
@@ -270,4 +300,98 @@ async fn a_local_reference_file_is_uploaded_and_used() {
     .await;
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing.stderr).contains("reading the reference /nonexistent/face.png"));
+}
+
+#[tokio::test]
+async fn a_busy_server_is_tried_again_with_one_idempotency_key() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
+    let server = MockServer::start().await;
+    let busy = ResponseTemplate::new(503)
+        .insert_header("retry-after", "1")
+        .set_body_json(serde_json::json!({
+            "type": "about:blank", "title": "Service Unavailable", "status": 503,
+            "detail": "the queue is unavailable", "code": "unavailable"
+        }));
+    Mock::given(method("POST"))
+        .and(path("/api/v1/generate"))
+        .respond_with(busy.clone())
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/generate"))
+        .respond_with(
+            ResponseTemplate::new(202).set_body_json(
+                serde_json::json!({"generationId": "gen_1", "status": "processing"}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/generations/gen_1"))
+        .respond_with(busy)
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/generations/gen_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "id": "gen_1", "status": "canceled", "model": "local", "count": 1,
+            "createdAt": 0, "thumbnails": []
+        })))
+        .mount(&server)
+        .await;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_thumbforge"));
+    cmd.env_clear()
+        .env("THUMBFORGE_URL", server.uri())
+        .env("THUMBFORGE_API_KEY", "tfk_test")
+        .args(["generate", "--prompt", "x", "--wait", "--out"])
+        .arg(tempfile::tempdir().expect("temp dir").path());
+    let out = run(&mut cmd).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("the queue is unavailable (unavailable, HTTP 503); trying again in 1 s")
+            .count(),
+        3,
+        "{stderr}"
+    );
+    let posts = server.received_requests().await.expect("recorded");
+    let keys: Vec<_> = posts
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .map(|r| r.headers.get("idempotency-key").cloned())
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys[0].is_some() && keys[0] == keys[1], "{keys:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_given_up_on_with_how_to_resume() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_thumbforge"));
+    cmd.env_clear()
+        .env("THUMBFORGE_URL", format!("127.0.0.1:{port}"))
+        .env("THUMBFORGE_API_KEY", "tfk_test")
+        .args(["generations", "get", "gen_1", "--wait"]);
+    let out = run(&mut cmd).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("trying again in").count(), 4, "{stderr}");
+    assert!(
+        stderr.contains("resume with: thumbforge generations get gen_1 --wait")
+            && stderr.to_lowercase().contains("connection refused")
+            && stderr.contains(&format!("http://127.0.0.1:{port}")),
+        "{stderr}"
+    );
 }
