@@ -117,10 +117,7 @@ impl Limiter {
     }
 
     fn windows(&self, plan: Plan, generate: bool) -> Vec<Window> {
-        let limits: PlanLimits = match plan {
-            Plan::Free => self.settings.free,
-            Plan::Pro => self.settings.pro,
-        };
+        let limits: PlanLimits = *self.settings.of(plan);
         // No allocation when the plan has no limits (every request asks).
         let mut windows = Vec::new();
         if limits.requests_per_hour > 0 {
@@ -142,18 +139,12 @@ impl Limiter {
 
     /// The plan's storage quota in bytes (0: none).
     pub fn storage_quota(&self, plan: Plan) -> u64 {
-        match plan {
-            Plan::Free => self.settings.free.storage_quota_bytes,
-            Plan::Pro => self.settings.pro.storage_quota_bytes,
-        }
+        self.settings.of(plan).storage_quota_bytes
     }
 
     /// Whether the plan may use the organisation's own provider keys.
     pub fn byok_allowed(&self, plan: Plan) -> bool {
-        match plan {
-            Plan::Free => self.settings.free.byok,
-            Plan::Pro => self.settings.pro.byok,
-        }
+        self.settings.of(plan).byok
     }
 
     /// Counts one request by `key_id`; `None` when its plan has no limits.

@@ -12,8 +12,9 @@ use thumbforge_runtime::Deps;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// The organisation `serve` creates on a fresh data dir. It is on the pro
-/// plan, so a new user's first thumbnails are clean.
+/// The organisation `serve` creates on a fresh data dir. It is on the
+/// unlimited plan: its thumbnails are clean, and a server's owner is not
+/// rate-limited on their own server.
 pub const DEV_ORG: &str = "dev";
 
 pub struct Embedded {
@@ -23,6 +24,7 @@ pub struct Embedded {
     worker: Option<JoinHandle<()>>,
     shutdown: CancellationToken,
     first_key: Option<String>,
+    dev_plan: Option<Plan>,
     deps: Deps,
 }
 
@@ -30,6 +32,10 @@ impl Embedded {
     pub async fn start(settings: Settings) -> anyhow::Result<Embedded> {
         let deps = thumbforge_runtime::connect(&settings).await?;
         let first_key = bootstrap(&deps.db).await?;
+        let dev_plan = orgs::find_by_slug(&deps.db, DEV_ORG)
+            .await
+            .context("reading the development organisation")?
+            .map(|org| org.plan);
         let app = Application::build(&settings, &deps).await?;
         let ip = settings
             .bind
@@ -54,6 +60,7 @@ impl Embedded {
             worker,
             shutdown,
             first_key,
+            dev_plan,
             deps,
         })
     }
@@ -69,6 +76,11 @@ impl Embedded {
     /// The key created on first start, if this start created one.
     pub fn first_key(&self) -> Option<&str> {
         self.first_key.as_deref()
+    }
+
+    /// The plan of the `dev` organisation, if there is one.
+    pub fn dev_plan(&self) -> Option<Plan> {
+        self.dev_plan
     }
 
     pub fn db(&self) -> &Db {
@@ -93,7 +105,7 @@ async fn bootstrap(db: &Db) -> anyhow::Result<Option<String>> {
     if orgs::count(db).await? > 0 {
         return Ok(None);
     }
-    let org = orgs::ensure(db, DEV_ORG, Some(Plan::Pro))
+    let org = orgs::ensure(db, DEV_ORG, Some(Plan::Unlimited))
         .await
         .context("creating the development organisation")?;
     let key = keys::create(db, &org.id, keys::DEFAULT_SCOPES)

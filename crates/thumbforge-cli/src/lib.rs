@@ -400,6 +400,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
         println!();
     }
+    match app.dev_plan() {
+        Some(Plan::Unlimited) => println!(
+            "Organisation `{DEV_ORG}` is on the unlimited plan: no rate limits, storage quota or queue caps ([limits.unlimited])."
+        ),
+        Some(plan) => println!(
+            "Organisation `{DEV_ORG}` is on the {plan} plan ([limits.{plan}] applies); `thumbforge keys create --org {DEV_ORG} --plan unlimited` lifts its limits."
+        ),
+        None => {}
+    }
     println!("Press Ctrl-C to stop.");
     thumbforge_runtime::shutdown_signal().await;
     println!("stopping: finishing running thumbnails…");

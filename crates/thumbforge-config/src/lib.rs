@@ -285,11 +285,23 @@ pub struct YoutubeSettings {
 pub struct LimitSettings {
     pub free: PlanLimits,
     pub pro: PlanLimits,
+    pub unlimited: PlanLimits,
     /// Where replicas share their counts: this Redis, else `queue.redis_url`;
     /// with neither, each process counts alone.
     pub redis_url: Option<String>,
     /// Names the counters' Redis keys; defaults to `queue.prefix`.
     pub prefix: Option<String>,
+}
+
+impl LimitSettings {
+    /// The limits of `plan`.
+    pub fn of(&self, plan: thumbforge_core::Plan) -> &PlanLimits {
+        match plan {
+            thumbforge_core::Plan::Free => &self.free,
+            thumbforge_core::Plan::Pro => &self.pro,
+            thumbforge_core::Plan::Unlimited => &self.unlimited,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -470,6 +482,15 @@ byok = true
 queue_weight = 4
 thumbnails_in_flight = 2000
 max_queued = 20000
+
+[limits.unlimited]
+requests_per_hour = 0
+generates_per_minute = 0
+storage_quota_bytes = 0
+byok = true
+queue_weight = 4
+thumbnails_in_flight = 0
+max_queued = 0
 
 [log]
 filter = "info"

@@ -238,6 +238,9 @@ mod tests {
         assert!(ModelId::GptImage2.route_on(ProviderKind::Google).is_none());
         assert!(!ModelId::GptImage2.allowed_on(Plan::Free));
         assert!(ModelId::GptImage2.allowed_on(Plan::Pro));
+        assert!(ModelId::GptImage2.allowed_on(Plan::Unlimited));
+        assert_eq!("unlimited".parse(), Ok(Plan::Unlimited));
+        assert!(!Plan::Unlimited.watermarks());
         assert!(ModelId::Pro.allowed_on(Plan::Free));
         for name in ["pro", "standard", "creative", "gemini-3-pro", "gpt-image-2"] {
             let model: ModelId = name.parse().expect("known");

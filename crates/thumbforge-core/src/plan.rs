@@ -11,6 +11,9 @@ use std::{fmt, str::FromStr};
 pub enum Plan {
     Free,
     Pro,
+    /// Everything pro may, with no limits by default: for the owner of a
+    /// server (the embedded `dev` organisation).
+    Unlimited,
 }
 
 impl Plan {
@@ -18,6 +21,7 @@ impl Plan {
         match self {
             Plan::Free => "free",
             Plan::Pro => "pro",
+            Plan::Unlimited => "unlimited",
         }
     }
 
@@ -32,7 +36,10 @@ impl FromStr for Plan {
         match s {
             "free" => Ok(Plan::Free),
             "pro" => Ok(Plan::Pro),
-            other => Err(format!("unknown plan `{other}` (expected free or pro)")),
+            "unlimited" => Ok(Plan::Unlimited),
+            other => Err(format!(
+                "unknown plan `{other}` (expected free, pro or unlimited)"
+            )),
         }
     }
 }

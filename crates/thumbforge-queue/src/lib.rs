@@ -138,6 +138,7 @@ impl OrgPolicy {
 pub struct Fairness {
     pub free: OrgPolicy,
     pub pro: OrgPolicy,
+    pub unlimited: OrgPolicy,
 }
 
 impl Fairness {
@@ -145,12 +146,14 @@ impl Fairness {
     pub const EVEN: Fairness = Fairness {
         free: OrgPolicy::EVEN,
         pro: OrgPolicy::EVEN,
+        unlimited: OrgPolicy::EVEN,
     };
 
     pub fn of(&self, plan: Plan) -> OrgPolicy {
         match plan {
             Plan::Free => self.free,
             Plan::Pro => self.pro,
+            Plan::Unlimited => self.unlimited,
         }
     }
 }

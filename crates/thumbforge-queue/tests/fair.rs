@@ -84,6 +84,7 @@ async fn dispatch_takes_sync_work_first_then_turns_between_orgs_by_weight() {
             weight: 2,
             ..OrgPolicy::EVEN
         },
+        ..Fairness::EVEN
     };
     let queue = queue(fairness, 1).await;
     // Org a (free) queues a backlog first; b (pro, weight 2) and a sync
@@ -136,6 +137,7 @@ async fn an_org_at_its_cap_gets_no_more_until_one_ends() {
             max_queued: 0,
         },
         pro: OrgPolicy::EVEN,
+        ..Fairness::EVEN
     };
     let queue = queue(fairness, 32).await;
     queue
@@ -204,6 +206,7 @@ async fn the_recount_frees_an_org_whose_count_went_astray() {
             max_queued: 0,
         },
         pro: OrgPolicy::EVEN,
+        ..Fairness::EVEN
     };
     let queue = queue(fairness, 32).await;
     // A count that says the org is at its cap, with nothing in flight.
@@ -243,6 +246,7 @@ async fn open(dir: &tempfile::TempDir) -> SqliteQueue {
             weight: 2,
             ..OrgPolicy::EVEN
         },
+        ..Fairness::EVEN
     };
     SqliteQueue::open(&dir.path().join("queue.db"), 3, fairness)
         .await

@@ -150,6 +150,7 @@ pub fn fairness(settings: &Settings) -> Fairness {
     Fairness {
         free: policy(&settings.limits.free),
         pro: policy(&settings.limits.pro),
+        unlimited: policy(&settings.limits.unlimited),
     }
 }
 

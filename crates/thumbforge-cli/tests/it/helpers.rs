@@ -179,7 +179,11 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     s.database.max_connections = 8;
     // Tests poll and submit far faster than a client's rate limit allows;
     // `ratelimit::*` turns limits on where it tests them.
-    for plan in [&mut s.limits.free, &mut s.limits.pro] {
+    for plan in [
+        &mut s.limits.free,
+        &mut s.limits.pro,
+        &mut s.limits.unlimited,
+    ] {
         plan.requests_per_hour = 0;
         plan.generates_per_minute = 0;
     }

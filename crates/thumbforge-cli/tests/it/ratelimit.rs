@@ -139,3 +139,61 @@ async fn two_api_processes_share_one_count_through_redis() {
         assert_eq!(list(&client, base, &key).await.status(), 429);
     }
 }
+
+/// `serve` gives its own `dev` organisation the unlimited plan and says
+/// so: with the other plans at FatThumb's defaults (10 generates a
+/// minute), its key makes 12 in a row with no limit headers.
+#[tokio::test]
+async fn serves_own_organisation_is_unlimited_and_serve_says_so() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = crate::helpers::thumbforge(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
+        .env("THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR", "1000")
+        .env("THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE", "10")
+        .env("THUMBFORGE_LIMITS__FREE__REQUESTS_PER_HOUR", "1000")
+        .env("THUMBFORGE_LIMITS__FREE__GENERATES_PER_MINUTE", "10")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let _server = crate::recovery::ChildGuard(child);
+    let mut lines = Vec::new();
+    for line in stdout.lines() {
+        let line = line.expect("utf-8");
+        let done = line == "Press Ctrl-C to stop.";
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let said = lines.join("\n");
+    assert!(
+        said.contains("Organisation `dev` is on the unlimited plan: no rate limits"),
+        "{said}"
+    );
+    let base = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("thumbforge listening on "))
+        .expect("the address");
+    let key = lines
+        .iter()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("tfk_")
+                .map(|rest| format!("tfk_{rest}"))
+        })
+        .expect("the dev key");
+    let client = reqwest::Client::new();
+    for n in 0..12 {
+        let response = client
+            .post(format!("{base}/api/v1/generate"))
+            .bearer_auth(&key)
+            .json(&json!({"prompt": format!("mine {n}")}))
+            .send()
+            .await
+            .expect("generate");
+        assert_eq!(response.status(), 202, "generate {n}");
+        assert!(response.headers().get("x-ratelimit-limit").is_none());
+    }
+}
