@@ -24,7 +24,6 @@ pub struct Embedded {
     worker: Option<JoinHandle<()>>,
     shutdown: CancellationToken,
     first_key: Option<String>,
-    dev_plan: Option<Plan>,
     deps: Deps,
 }
 
@@ -32,10 +31,6 @@ impl Embedded {
     pub async fn start(settings: Settings) -> anyhow::Result<Embedded> {
         let deps = thumbforge_runtime::connect(&settings).await?;
         let first_key = bootstrap(&deps.db).await?;
-        let dev_plan = orgs::find_by_slug(&deps.db, DEV_ORG)
-            .await
-            .context("reading the development organisation")?
-            .map(|org| org.plan);
         let app = Application::build(&settings, &deps).await?;
         let ip = settings
             .bind
@@ -60,7 +55,6 @@ impl Embedded {
             worker,
             shutdown,
             first_key,
-            dev_plan,
             deps,
         })
     }
@@ -76,11 +70,6 @@ impl Embedded {
     /// The key created on first start, if this start created one.
     pub fn first_key(&self) -> Option<&str> {
         self.first_key.as_deref()
-    }
-
-    /// The plan of the `dev` organisation, if there is one.
-    pub fn dev_plan(&self) -> Option<Plan> {
-        self.dev_plan
     }
 
     pub fn db(&self) -> &Db {

@@ -400,7 +400,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
         println!();
     }
-    match app.dev_plan() {
+    let dev = orgs::find_by_slug(app.db(), DEV_ORG)
+        .await
+        .context("reading the development organisation")?;
+    match dev.map(|org| org.plan) {
         Some(Plan::Unlimited) => println!(
             "Organisation `{DEV_ORG}` is on the unlimited plan: no rate limits, storage quota or queue caps ([limits.unlimited])."
         ),
