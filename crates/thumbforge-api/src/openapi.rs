@@ -53,7 +53,13 @@ use crate::routes;
         routes::health::readyz,
         routes::health::metrics,
     ),
-    modifiers(&Security, &ErrorCodes, &NulRefusal)
+    components(schemas(
+        webhook::GenerationCompleted,
+        webhook::ThumbnailEnded,
+        webhook::WebhookGeneration,
+        webhook::WebhookThumbnail
+    )),
+    modifiers(&Security, &Enums, &Webhooks, &NulRefusal)
 )]
 pub struct ApiDoc;
 
@@ -73,33 +79,226 @@ impl Modify for Security {
     }
 }
 
-/// One `ErrorCode` schema, an enum of every code, which both error bodies
-/// (`Problem` and Flokan's envelope) refer to, so a generated client gets
-/// a type for it.
-struct ErrorCodes;
+/// The string enums a generated client should type, each built from the
+/// code that owns its values and referred to from every property that
+/// holds one: (schema, description, values, `(schema, property)` uses).
+type EnumTable = [(&'static str, &'static str, Vec<&'static str>, &'static [(&'static str, &'static str)]); 6];
 
-impl Modify for ErrorCodes {
+fn enum_table() -> EnumTable {
+    use strum::IntoEnumIterator;
+    use thumbforge_core::{AspectRatio, ErrorCode, GenerationStatus, ThumbnailStatus};
+    use thumbforge_core::Webhook;
+    use thumbforge_db::webhooks::DELIVERY_STATUSES;
+    [
+        (
+            "ErrorCode",
+            "A stable, machine-readable error code (docs/api.md, \"Error codes\").",
+            ErrorCode::iter().map(|c| c.as_str()).collect(),
+            &[("Problem", "code"), ("FlokanErrorBody", "code")],
+        ),
+        (
+            "GenerationStatus",
+            "`processing` until every thumbnail has ended; then `succeeded`, `partial`, `failed` or `canceled` (docs/architecture.md, \"Status rules\").",
+            GenerationStatus::iter().map(GenerationStatus::as_str).collect(),
+            &[
+                ("GenerationBody", "status"),
+                ("GenerateResponse", "status"),
+                ("WebhookGeneration", "status"),
+            ],
+        ),
+        (
+            "ThumbnailStatus",
+            "`processing`, then `succeeded`, `failed` or `canceled`, never back.",
+            ThumbnailStatus::iter().map(ThumbnailStatus::as_str).collect(),
+            &[("ThumbnailBody", "status"), ("WebhookThumbnail", "status")],
+        ),
+        (
+            "AspectRatio",
+            "The output shape: 16:9 is 1280x720, 4:3 is 960x720, 1:1 is 720x720.",
+            AspectRatio::ALL.map(AspectRatio::as_str).to_vec(),
+            &[("GenerateBody", "aspectRatio"), ("GenerationBody", "aspectRatio")],
+        ),
+        (
+            "WebhookEvents",
+            "`completed`: the generation's end only; `all`: each thumbnail's end too.",
+            Webhook::EVENTS.to_vec(),
+            &[("GenerateBody", "webhookEvents")],
+        ),
+        (
+            "DeliveryStatus",
+            "A webhook delivery: `pending` (to be tried, or tried again), `delivered`, or `failed` after its last attempt.",
+            DELIVERY_STATUSES.to_vec(),
+            &[("DeliveryBody", "status")],
+        ),
+    ]
+}
+
+struct Enums;
+
+impl Modify for Enums {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Schema, Type};
+        use utoipa::openapi::{
+            ObjectBuilder, OneOfBuilder, Ref, RefOr, Schema, Type, schema::SchemaType,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
-        let codes = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some(
-                "A stable, machine-readable error code (docs/api.md, \"Error codes\").",
-            ))
-            .enum_values(Some(thumbforge_core::ErrorCode::iter().map(|c| c.as_str())))
-            .build();
-        components
-            .schemas
-            .insert("ErrorCode".to_owned(), RefOr::T(Schema::Object(codes)));
-        for body in ["Problem", "FlokanErrorBody"] {
-            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(body) {
-                object.properties.insert(
-                    "code".to_owned(),
-                    RefOr::Ref(Ref::from_schema_name("ErrorCode")),
-                );
+        for (name, description, values, uses) in enum_table() {
+            let schema = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+                .enum_values(Some(values))
+                .build();
+            components
+                .schemas
+                .insert(name.to_owned(), RefOr::T(Schema::Object(schema)));
+            for (body, property) in uses {
+                let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*body)
+                else {
+                    panic!("the spec has no object schema {body}");
+                };
+                let Some(RefOr::T(Schema::Object(old))) = object.properties.get(*property) else {
+                    panic!("{body} has no property {property}");
+                };
+                let nullable = matches!(&old.schema_type, SchemaType::Array(types) if types.contains(&Type::Null));
+                let reference = RefOr::Ref(Ref::from_schema_name(name));
+                let new = if nullable {
+                    RefOr::T(Schema::OneOf(
+                        OneOfBuilder::new()
+                            .item(reference)
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .build(),
+                    ))
+                } else {
+                    reference
+                };
+                object.properties.insert((*property).to_owned(), new);
             }
         }
+    }
+}
+
+/// The messages a generation's `webhookUrl` receives (OpenAPI 3.1
+/// `webhooks`), one per event type.
+struct Webhooks;
+
+impl Modify for Webhooks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            ContentBuilder, HttpMethod, PathItem, PathsBuilder, Ref, ResponseBuilder,
+            path::OperationBuilder, request_body::RequestBodyBuilder,
+        };
+        let mut paths = PathsBuilder::new();
+        for (event, schema, summary) in webhook::EVENTS {
+            let operation = OperationBuilder::new()
+                .operation_id(Some(format!("webhook_{}", event.replace('.', "_"))))
+                .summary(Some(summary))
+                .description(Some(
+                    "A Standard Webhooks message, signed with the organisation's secret \
+                     (`webhook-id`, `webhook-timestamp` and `webhook-signature` headers; \
+                     docs/api.md, \"Webhooks\"). Any 2xx answer is success.",
+                ))
+                .request_body(Some(
+                    RequestBodyBuilder::new()
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name(schema)))
+                                .build(),
+                        )
+                        .required(Some(utoipa::openapi::Required::True))
+                        .build(),
+                ))
+                .response(
+                    "2XX",
+                    ResponseBuilder::new().description("Received; not retried"),
+                )
+                .response(
+                    "default",
+                    ResponseBuilder::new().description("A failed attempt, retried with backoff"),
+                )
+                .build();
+            paths = paths.path(event, PathItem::new(HttpMethod::Post, operation));
+        }
+        openapi.webhooks = Some(paths.build());
+    }
+}
+
+/// Documentation types for the webhook messages. The worker writes them
+/// (thumbforge-worker `webhooks`); the suite checks that a delivered
+/// message has exactly these fields.
+pub mod webhook {
+    #![allow(dead_code)]
+
+    /// (event type, message schema, summary).
+    pub const EVENTS: [(&str, &str, &str); 4] = [
+        (
+            "generation.completed",
+            "GenerationCompleted",
+            "The generation has ended (any terminal status)",
+        ),
+        (
+            "thumbnail.succeeded",
+            "ThumbnailEnded",
+            "A thumbnail has an image (`webhookEvents: all`)",
+        ),
+        (
+            "thumbnail.failed",
+            "ThumbnailEnded",
+            "A thumbnail failed (`webhookEvents: all`)",
+        ),
+        (
+            "thumbnail.canceled",
+            "ThumbnailEnded",
+            "A thumbnail was canceled (`webhookEvents: all`)",
+        ),
+    ];
+
+    /// `generation.completed`.
+    #[derive(utoipa::ToSchema)]
+    pub struct GenerationCompleted {
+        /// `generation.completed`.
+        #[schema(rename = "type", pattern = "^generation\\.completed$")]
+        pub kind: String,
+        /// When the event was queued, RFC 3339 with milliseconds.
+        pub timestamp: String,
+        pub data: WebhookGeneration,
+    }
+
+    /// `thumbnail.succeeded`, `thumbnail.failed` or `thumbnail.canceled`.
+    #[derive(utoipa::ToSchema)]
+    pub struct ThumbnailEnded {
+        #[schema(rename = "type", pattern = "^thumbnail\\.(succeeded|failed|canceled)$")]
+        pub kind: String,
+        /// When the event was queued, RFC 3339 with milliseconds.
+        pub timestamp: String,
+        pub data: WebhookThumbnail,
+    }
+
+    /// The generation, without image URLs (they are signed per request:
+    /// fetch `GET /api/v1/generations/{id}` for them).
+    #[derive(utoipa::ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct WebhookGeneration {
+        pub id: String,
+        pub status: String,
+        pub model: String,
+        pub count: i32,
+        /// Unix milliseconds.
+        pub created_at: i64,
+        /// Unix milliseconds.
+        pub completed_at: Option<i64>,
+        pub thumbnails: Vec<WebhookThumbnail>,
+    }
+
+    /// One thumbnail, without its image URL.
+    #[derive(utoipa::ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct WebhookThumbnail {
+        pub generation_id: String,
+        pub id: String,
+        pub status: String,
+        pub is_watermarked: bool,
+        pub is_hidden: bool,
+        pub error: Option<String>,
     }
 }
 
@@ -213,10 +412,13 @@ mod tests {
         );
     }
 
+    fn spec() -> serde_json::Value {
+        serde_json::from_str(&super::spec_json()).expect("the spec is JSON")
+    }
+
     #[test]
     fn the_spec_enumerates_every_error_code_for_both_error_bodies() {
-        let spec: serde_json::Value =
-            serde_json::from_str(&super::spec_json()).expect("the spec is JSON");
+        let spec = spec();
         let schemas = &spec["components"]["schemas"];
         let listed: BTreeSet<String> = schemas["ErrorCode"]["enum"]
             .as_array()
@@ -231,6 +433,56 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn every_enum_is_a_schema_that_its_properties_refer_to() {
+        let spec = spec();
+        let schemas = &spec["components"]["schemas"];
+        for (name, _, values, uses) in super::enum_table() {
+            assert_eq!(schemas[name]["enum"], serde_json::json!(values), "{name}");
+            let target = format!("#/components/schemas/{name}");
+            for (body, property) in uses {
+                let p = &schemas[body]["properties"][property];
+                let reference = p["$ref"].as_str().or(p["oneOf"][0]["$ref"].as_str());
+                assert_eq!(reference, Some(target.as_str()), "{body}.{property}: {p}");
+            }
+        }
+        // The record's `stage`s are enums too.
+        assert_eq!(schemas["Stage"]["enum"], serde_json::json!(["queued", "rendering"]));
+    }
+
+    /// Generators name a method after its operation id, so each must be
+    /// there and unique (openapi-spec-validator refuses duplicates).
+    #[test]
+    fn every_operation_and_webhook_has_an_id_of_its_own() {
+        let spec = spec();
+        let mut seen = BTreeSet::new();
+        for section in ["paths", "webhooks"] {
+            for (path, item) in spec[section].as_object().expect(section) {
+                for (method, operation) in item.as_object().expect("a path item") {
+                    let id = operation["operationId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                    assert!(seen.insert(id.to_owned()), "{id} is used twice");
+                }
+            }
+        }
+        let webhooks: BTreeSet<&str> = spec["webhooks"]
+            .as_object()
+            .expect("webhooks")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            webhooks,
+            BTreeSet::from([
+                "generation.completed",
+                "thumbnail.succeeded",
+                "thumbnail.failed",
+                "thumbnail.canceled"
+            ])
+        );
     }
 
     #[test]

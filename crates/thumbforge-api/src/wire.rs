@@ -132,6 +132,12 @@ pub struct GenerationBody {
     pub model: String,
     pub count: i32,
     pub created_at: i64,
+    /// Extension (Flokan's record has it): the prompt it was made from.
+    pub prompt: String,
+    /// Extension (Flokan's `video_title`): the video's title, when given.
+    pub title: Option<String>,
+    /// Extension: `16:9`, `4:3` or `1:1`.
+    pub aspect_ratio: String,
     pub thumbnails: Vec<ThumbnailBody>,
 }
 
@@ -153,10 +159,7 @@ pub struct ThumbnailBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
-    /// `queued`: waiting for its turn; `rendering`: a worker has it (its
-    /// model call, or the CPU work around it).
-    #[schema(value_type = String, example = "queued")]
-    pub stage: &'static str,
+    pub stage: Stage,
     /// While queued: its place among its organisation's waiting
     /// thumbnails, 1 being the next to start. Other organisations' work
     /// takes turns with it, so this is the queue it can shorten.
@@ -168,13 +171,30 @@ pub struct Progress {
     pub provider: Option<ProviderProgress>,
 }
 
+/// Where a processing thumbnail is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Waiting for its turn.
+    Queued,
+    /// A worker has it: its model call, or the CPU work around it.
+    Rendering,
+}
+
+/// Where a call stands at its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderStageName {
+    /// In the provider's own queue.
+    Queued,
+    Running,
+}
+
 /// What a provider says of a call in flight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderProgress {
-    /// `queued` in the provider's own queue, or `running`.
-    #[schema(value_type = String, example = "queued")]
-    pub stage: &'static str,
+    pub stage: ProviderStageName,
     /// While queued at the provider: the requests ahead of it there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_position: Option<u32>,
@@ -184,11 +204,11 @@ impl From<ProviderStage> for ProviderProgress {
     fn from(stage: ProviderStage) -> ProviderProgress {
         match stage {
             ProviderStage::Queued { position } => ProviderProgress {
-                stage: "queued",
+                stage: ProviderStageName::Queued,
                 queue_position: position,
             },
             ProviderStage::Running => ProviderProgress {
-                stage: "running",
+                stage: ProviderStageName::Running,
                 queue_position: None,
             },
         }
@@ -208,12 +228,12 @@ impl Progress {
             return None;
         }
         let rendering = Progress {
-            stage: "rendering",
+            stage: Stage::Rendering,
             queue_position: None,
             provider: known.provider.map(ProviderProgress::from),
         };
         let queued = |queue_position| Progress {
-            stage: "queued",
+            stage: Stage::Queued,
             queue_position,
             provider: None,
         };
@@ -257,6 +277,9 @@ impl GenerationBody {
             model: g.model.clone(),
             count: g.count,
             created_at: g.created_at,
+            prompt: g.prompt.clone(),
+            title: g.title.clone(),
+            aspect_ratio: g.aspect_ratio.clone(),
             thumbnails: view
                 .thumbnails
                 .iter()

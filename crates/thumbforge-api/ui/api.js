@@ -44,6 +44,38 @@ export async function api(keyName, path, options = {}) {
   return response.status === 204 ? null : response.json();
 }
 
+/**
+ * Reads a Server-Sent Events stream with the stored key (EventSource cannot
+ * send an Authorization header), calling onEvent(name, data) for each event.
+ * Resolves when the server ends the stream; rejects when it cannot be read.
+ */
+export async function stream(keyName, path, onEvent, signal) {
+  const response = await fetch(path, {
+    headers: { Authorization: `Bearer ${storedKey(keyName)}`, Accept: "text/event-stream" },
+    signal,
+  });
+  if (!response.ok || !response.body) throw new Error(`event stream: ${response.status}`);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+      }
+      if (data.length) onEvent(name, JSON.parse(data.join("\n")));
+    }
+  }
+}
+
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {

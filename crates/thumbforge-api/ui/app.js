@@ -1,8 +1,9 @@
-// The playground: submit a generation, watch its slots fill in (polling
-// once a second), browse recent generations and preview a thumbnail at
-// YouTube's display sizes.
+// The playground: submit a generation, watch its slots fill in (over the
+// generation's event stream, polling once a second if the stream breaks),
+// browse recent generations and preview a thumbnail at YouTube's display
+// sizes.
 
-import { api, el, keyForm, storedKey, when } from "./api.js";
+import { api, el, keyForm, storedKey, stream, when } from "./api.js";
 
 const KEY = "thumbforge.apiKey";
 const call = (path, options) => api(KEY, path, options);
@@ -64,6 +65,7 @@ function stage(thumbnail) {
 function renderSlots(generation, title) {
   $("result").hidden = false;
   $("generation-id").textContent = generation.id ?? generation.generationId;
+  $("result-headline").textContent = generation.title ?? generation.prompt ?? title;
   const status = $("generation-status");
   status.textContent = generation.status;
   status.dataset.status = generation.status;
@@ -100,18 +102,40 @@ async function generate(event) {
     const request = body(form);
     const accepted = await call("/api/v1/generate", { method: "POST", body: JSON.stringify(request) });
     $("slots").replaceChildren();
+    $("transport").textContent = "";
     renderSlots(accepted, request.title ?? request.prompt);
-    let generation;
-    do {
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      generation = await call(`/api/v1/generations/${accepted.generationId}`);
-      renderSlots(generation, request.title ?? request.prompt);
-    } while (!TERMINAL.includes(generation.status));
+    await follow(accepted.generationId, request.title ?? request.prompt);
     await loadGallery();
   } catch (error) {
     showError(error);
   } finally {
     button.disabled = false;
+  }
+}
+
+/** Shows a generation's changes until it ends: its event stream, else polling. */
+async function follow(id, title) {
+  let last;
+  const show = (generation) => {
+    last = generation;
+    renderSlots(generation, title);
+  };
+  const path = `/api/v1/generations/${encodeURIComponent(id)}`;
+  try {
+    await stream(KEY, `${path}/events`, (name, data) => {
+      if (name === "generation" || name === "done") show(data);
+      else if (name === "thumbnail" && last) {
+        const thumbnails = last.thumbnails.map((t) => (t.id === data.id ? data : t));
+        show({ ...last, thumbnails });
+      }
+    });
+    $("transport").textContent = "live (event stream)";
+  } catch {
+    $("transport").textContent = "polling (the event stream broke)";
+  }
+  while (!last || !TERMINAL.includes(last.status)) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    show(await call(path));
   }
 }
 
@@ -131,9 +155,10 @@ async function loadGallery() {
 }
 
 function card(generation) {
+  const headline = generation.title ?? generation.prompt;
   const thumbs = generation.thumbnails.map((thumbnail) =>
     thumbnail.url
-      ? el("img", { src: thumbnail.url, alt: thumbnail.id, loading: "lazy", "data-testid": "gallery-thumb", onclick: () => preview(thumbnail.url, generation.id) })
+      ? el("img", { src: thumbnail.url, alt: headline, loading: "lazy", "data-testid": "gallery-thumb", onclick: () => preview(thumbnail.url, headline) })
       : el("span", { class: "missing", title: thumbnail.error ?? "" }, thumbnail.status),
   );
   return el(
@@ -142,6 +167,10 @@ function card(generation) {
     el(
       "div",
       { class: "meta" },
+      el("strong", { class: "headline", "data-testid": "gallery-title", title: generation.prompt }, headline),
+      el("br"),
+      generation.title ? el("span", { class: "muted prompt", "data-testid": "gallery-prompt" }, generation.prompt) : "",
+      generation.title ? el("br") : "",
       el("span", { class: "badge", "data-status": generation.status }, generation.status),
       " ",
       el("code", {}, generation.model),

@@ -323,6 +323,10 @@ pub struct Webhook {
 }
 
 impl Webhook {
+    /// What `webhookEvents` may say: the generation's end only, or each
+    /// thumbnail's end too.
+    pub const EVENTS: [&'static str; 2] = ["completed", "all"];
+
     pub fn parse(url: String, events: Option<&str>) -> Result<Webhook, ValidationError> {
         let all_events = match events.unwrap_or("completed") {
             "completed" => false,

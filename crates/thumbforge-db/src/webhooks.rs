@@ -98,6 +98,13 @@ pub async fn rotate_secret(db: &Db, sealer: &Sealer, org_id: &str) -> Result<Str
     Ok(secret)
 }
 
+/// A delivery's statuses: to be tried (again), delivered, or failed
+/// after its last attempt. A leased delivery stays `pending`.
+const PENDING: &str = "pending";
+const DELIVERED: &str = "delivered";
+const FAILED: &str = "failed";
+pub const DELIVERY_STATUSES: [&str; 3] = [PENDING, DELIVERED, FAILED];
+
 /// An event to queue: its type, its dedupe key and its `data`.
 pub struct Event {
     pub event_type: &'static str,
@@ -154,7 +161,7 @@ pub async fn queue_events(
             dedupe_key: Set(event.dedupe_key),
             url: Set(url.clone()),
             payload: Set(payload.to_string()),
-            status: Set("pending".to_owned()),
+            status: Set(PENDING.to_owned()),
             attempts: Set(0),
             next_attempt_at: Set(now),
             lease_until: Set(None),
@@ -255,9 +262,9 @@ pub async fn record_attempt(
     .exec_without_returning(db.conn())
     .await?;
     let (status, next) = match (outcome.delivered, retry_at) {
-        (true, _) => ("delivered", delivery.next_attempt_at),
-        (false, Some(at)) => ("pending", at),
-        (false, None) => ("failed", delivery.next_attempt_at),
+        (true, _) => (DELIVERED, delivery.next_attempt_at),
+        (false, Some(at)) => (PENDING, at),
+        (false, None) => (FAILED, delivery.next_attempt_at),
     };
     webhook_deliveries::Entity::update_many()
         .col_expr(webhook_deliveries::Column::Status, Expr::value(status))

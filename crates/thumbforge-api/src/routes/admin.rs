@@ -53,6 +53,7 @@ pub struct JobAction {
 
 #[utoipa::path(
     get,
+    operation_id = "getQueueReport",
     path = "/api/v1/admin/queue",
     tag = "admin",
     summary = "Queue depth, in-flight, retrying and dead jobs",
@@ -114,6 +115,7 @@ fn not_discardable() -> ApiError {
 
 #[utoipa::path(
     post,
+    operation_id = "retryJob",
     path = "/api/v1/admin/jobs/{thumbnail_id}/retry",
     tag = "admin",
     summary = "Retry a dead job",
@@ -157,6 +159,7 @@ pub async fn retry(
 
 #[utoipa::path(
     post,
+    operation_id = "discardJob",
     path = "/api/v1/admin/jobs/{thumbnail_id}/discard",
     tag = "admin",
     summary = "Discard a job",

@@ -47,6 +47,7 @@ const KINDS: [&str; 2] = ["person", "inspiration"];
 
 #[utoipa::path(
     post,
+    operation_id = "uploadAsset",
     path = "/api/v1/assets",
     tag = "assets",
     summary = "Upload a reference image",
@@ -158,6 +159,7 @@ pub async fn upload(
 
 #[utoipa::path(
     get,
+    operation_id = "getAsset",
     path = "/api/v1/assets/{id}",
     tag = "assets",
     summary = "One asset",
@@ -178,6 +180,7 @@ pub async fn get(
 
 #[utoipa::path(
     delete,
+    operation_id = "deleteAsset",
     path = "/api/v1/assets/{id}",
     tag = "assets",
     summary = "Delete an asset",
@@ -220,6 +223,7 @@ pub struct AssetList {
 
 #[utoipa::path(
     get,
+    operation_id = "listAssets",
     path = "/api/v1/assets",
     tag = "assets",
     summary = "List assets",

@@ -105,6 +105,7 @@ impl Watch {
 
 #[utoipa::path(
     get,
+    operation_id = "streamGenerationEvents",
     path = "/api/v1/generations/{id}/events",
     tag = "generations",
     summary = "Server-Sent Events of a generation",

@@ -18,6 +18,7 @@ pub struct Signature {
 
 #[utoipa::path(
     get,
+    operation_id = "getFile",
     path = "/files/{name}",
     tag = "files",
     summary = "A thumbnail image behind a signed URL",

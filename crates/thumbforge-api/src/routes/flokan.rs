@@ -215,6 +215,7 @@ fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> F
 /// `api.sync_wait_secs`.
 #[utoipa::path(
     post,
+    operation_id = "flokanCreateGeneration",
     path = "/api/v1/thumbnail-generator/generate",
     tag = "flokan",
     summary = "Generate thumbnails synchronously (Flokan)",
@@ -266,6 +267,7 @@ pub struct ListQuery {
 /// `GET /generations`: page-numbered, newest first.
 #[utoipa::path(
     get,
+    operation_id = "flokanListGenerations",
     path = "/api/v1/thumbnail-generator/generations",
     tag = "flokan",
     summary = "List generations (Flokan)",
@@ -321,6 +323,7 @@ pub async fn list(
 /// `GET /generations/{id}`: the same record as generate's.
 #[utoipa::path(
     get,
+    operation_id = "flokanGetGeneration",
     path = "/api/v1/thumbnail-generator/generations/{id}",
     tag = "flokan",
     summary = "One generation (Flokan)",
@@ -345,6 +348,7 @@ pub async fn get(
 /// `DELETE /generations/{id}`: the row and its images.
 #[utoipa::path(
     delete,
+    operation_id = "flokanDeleteGeneration",
     path = "/api/v1/thumbnail-generator/generations/{id}",
     tag = "flokan",
     summary = "Delete a generation (Flokan)",

@@ -24,6 +24,7 @@ use crate::{
 
 #[utoipa::path(
     post,
+    operation_id = "createGeneration",
     path = "/api/v1/generate",
     tag = "generations",
     summary = "Generate thumbnails (FatThumb)",

@@ -21,6 +21,7 @@ use crate::{
 
 #[utoipa::path(
     get,
+    operation_id = "getGeneration",
     path = "/api/v1/generations/{id}",
     tag = "generations",
     summary = "One generation (FatThumb)",
@@ -115,6 +116,7 @@ fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
 /// keyset-paginated.
 #[utoipa::path(
     get,
+    operation_id = "listGenerations",
     path = "/api/v1/generations",
     tag = "generations",
     summary = "List generations",
@@ -185,6 +187,7 @@ pub async fn list(
 /// generation that already ended is answered unchanged.
 #[utoipa::path(
     post,
+    operation_id = "cancelGeneration",
     path = "/api/v1/generations/{id}/cancel",
     tag = "generations",
     summary = "Cancel what has not finished",
@@ -206,6 +209,7 @@ pub async fn cancel(
 /// rows and the stored images.
 #[utoipa::path(
     delete,
+    operation_id = "deleteGeneration",
     path = "/api/v1/generations/{id}",
     tag = "generations",
     summary = "Delete a generation and its images",

@@ -8,6 +8,7 @@ use crate::{AppState, error::ApiError};
 
 #[utoipa::path(
     get,
+    operation_id = "healthz",
     path = "/healthz",
     tag = "operations",
     summary = "Alive",
@@ -19,6 +20,7 @@ pub async fn healthz() -> HttpResponse {
 
 #[utoipa::path(
     get,
+    operation_id = "readyz",
     path = "/readyz",
     tag = "operations",
     summary = "Database and queue reachable",
@@ -45,6 +47,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 
 #[utoipa::path(
     get,
+    operation_id = "getMetrics",
     path = "/metrics",
     tag = "operations",
     summary = "Prometheus metrics",

@@ -30,6 +30,7 @@ pub struct ModelList {
 
 #[utoipa::path(
     get,
+    operation_id = "listModels",
     path = "/api/v1/models",
     tag = "generations",
     summary = "The models this server knows, and which the caller can use",

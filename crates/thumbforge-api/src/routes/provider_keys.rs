@@ -43,6 +43,7 @@ fn provider(raw: &str) -> Result<ProviderKind, ApiError> {
 
 #[utoipa::path(
     put,
+    operation_id = "setProviderKey",
     path = "/api/v1/provider-keys/{provider}",
     tag = "provider keys",
     summary = "Store the organisation's own provider key",
@@ -73,6 +74,7 @@ pub async fn set(
 
 #[utoipa::path(
     get,
+    operation_id = "listProviderKeys",
     path = "/api/v1/provider-keys",
     tag = "provider keys",
     summary = "Which providers have keys (never the keys)",
@@ -97,6 +99,7 @@ pub async fn list(
 
 #[utoipa::path(
     delete,
+    operation_id = "deleteProviderKey",
     path = "/api/v1/provider-keys/{provider}",
     tag = "provider keys",
     summary = "Remove a provider key",

@@ -62,6 +62,7 @@ fn body(style: &styles::Style) -> Result<StyleBody, ApiError> {
 
 #[utoipa::path(
     post,
+    operation_id = "createStyle",
     path = "/api/v1/styles",
     tag = "styles",
     summary = "Create a style preset",
@@ -101,6 +102,7 @@ pub async fn create(
 
 #[utoipa::path(
     get,
+    operation_id = "listStyles",
     path = "/api/v1/styles",
     tag = "styles",
     summary = "List style presets",
@@ -126,6 +128,7 @@ pub async fn list(
 
 #[utoipa::path(
     get,
+    operation_id = "getStyle",
     path = "/api/v1/styles/{id}",
     tag = "styles",
     summary = "One style preset",
@@ -152,6 +155,7 @@ pub async fn get(
 
 #[utoipa::path(
     delete,
+    operation_id = "deleteStyle",
     path = "/api/v1/styles/{id}",
     tag = "styles",
     summary = "Delete a style preset (generations keep their snapshot)",

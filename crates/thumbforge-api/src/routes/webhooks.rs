@@ -13,6 +13,7 @@ use crate::{AppState, auth::Authenticated, error::ApiError};
 
 #[utoipa::path(
     get,
+    operation_id = "getWebhookSecret",
     path = "/api/v1/webhooks/secret",
     tag = "webhooks",
     summary = "The webhook signing secret",
@@ -29,6 +30,7 @@ pub async fn secret(
 
 #[utoipa::path(
     post,
+    operation_id = "rotateWebhookSecret",
     path = "/api/v1/webhooks/secret/rotate",
     tag = "webhooks",
     summary = "Replace the webhook signing secret",
@@ -90,6 +92,7 @@ pub struct DeliveryBody {
 
 #[utoipa::path(
     get,
+    operation_id = "listWebhookDeliveries",
     path = "/api/v1/webhooks/deliveries",
     tag = "webhooks",
     summary = "Webhook deliveries and their attempts",

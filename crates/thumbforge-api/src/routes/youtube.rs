@@ -20,6 +20,7 @@ pub struct SearchBody {
 
 #[utoipa::path(
     post,
+    operation_id = "searchYoutube",
     path = "/api/v1/thumbnail-generator/youtube-search",
     tag = "flokan",
     summary = "Search YouTube for reference thumbnails",

@@ -4,7 +4,10 @@
 //! refusals: no redirects followed, no private addresses.
 
 use reqwest::Method;
-use std::time::{Duration, Instant};
+use std::{
+    collections::BTreeSet,
+    time::{Duration, Instant},
+};
 
 use serde_json::{Value, json};
 use wiremock::{
@@ -113,6 +116,52 @@ fn verify_independently(secret: &str, request: &wiremock::Request) -> Value {
     serde_json::from_slice(&out.stdout).expect("verified payload")
 }
 
+/// Field names of an object schema in the checked-in spec.
+fn spec_fields(schema: &str) -> BTreeSet<String> {
+    let spec: Value =
+        serde_json::from_str(include_str!("../../../../docs/openapi.json")).expect("spec");
+    spec["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no schema {schema}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn fields(value: &Value) -> BTreeSet<String> {
+    value.as_object().expect("an object").keys().cloned().collect()
+}
+
+/// A delivered message has exactly the fields that the spec's `webhooks`
+/// section describes for its type, so generated clients can read it.
+fn matches_the_spec(payload: &Value) {
+    let spec: Value =
+        serde_json::from_str(include_str!("../../../../docs/openapi.json")).expect("spec");
+    let kind = payload["type"].as_str().expect("type");
+    let schema = spec["webhooks"][kind]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["$ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the spec has no webhook {kind}"))
+        .rsplit('/')
+        .next()
+        .expect("a name")
+        .to_owned();
+    assert_eq!(fields(payload), spec_fields(&schema), "{kind}");
+    let thumbnails = if kind == "generation.completed" {
+        assert_eq!(
+            fields(&payload["data"]),
+            spec_fields("WebhookGeneration"),
+            "{kind} data"
+        );
+        payload["data"]["thumbnails"].as_array().expect("thumbnails").clone()
+    } else {
+        vec![payload["data"].clone()]
+    };
+    for t in &thumbnails {
+        assert_eq!(fields(t), spec_fields("WebhookThumbnail"), "{kind} thumbnail");
+    }
+}
+
 #[tokio::test]
 async fn deliveries_are_signed_retried_and_recorded() {
     let hook = receiver().await;
@@ -165,6 +214,7 @@ async fn deliveries_are_signed_retried_and_recorded() {
     for request in &received {
         let payload = verify_independently(&secret, request);
         types.push(payload["type"].as_str().expect("type").to_owned());
+        matches_the_spec(&payload);
         let about = payload["data"]["generationId"]
             .as_str()
             .or(payload["data"]["id"].as_str());
