@@ -33,6 +33,9 @@ cargo fmt --all --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== deploy/: manifests, Dockerfile, alert rules and dashboard (scripts/lint-deploy.sh)"
+bash scripts/lint-deploy.sh
+
 echo "== PostgreSQL and Redis"
 bash scripts/services.sh
 # Databases and keys left by earlier runs.

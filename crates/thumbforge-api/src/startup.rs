@@ -26,6 +26,9 @@ use crate::{
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on an address of its own (`api.metrics_bind`), and its
+    /// port.
+    metrics_server: Option<(u16, Server)>,
     /// Ends when the submitter's pushes are done (`Submitter::new`).
     submits_drained: tokio::task::JoinHandle<()>,
 }
@@ -91,6 +94,28 @@ impl Application {
         });
         let mcp = crate::mcp::service(state.clone());
         let metrics = deps.metrics.clone();
+        let metrics_apart = settings.api.metrics_bind.is_some();
+        let metrics_server = match &settings.api.metrics_bind {
+            Some(bind) => {
+                let listener =
+                    TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
+                let port = listener.local_addr()?.port();
+                let state = state.clone();
+                let server = actix_web::HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .configure(routes::configure_metrics)
+                        .default_service(web::to(routes::not_found))
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(1)
+                .listen(listener)?
+                .run();
+                Some((port, server))
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -168,6 +193,11 @@ impl Application {
                     }
                 })
                 .configure(routes::configure)
+                .configure(|cfg| {
+                    if !metrics_apart {
+                        routes::configure_metrics(cfg);
+                    }
+                })
                 .configure(crate::openapi::configure)
                 .service(mcp.clone().scope_with_path("/api/mcp"))
                 .default_service(web::to(routes::not_found))
@@ -181,12 +211,18 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            metrics_server,
             submits_drained,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on when `api.metrics_bind` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -198,7 +234,15 @@ impl Application {
     /// their way to the queue, so a restart does not leave them to the
     /// sweeper's lost-job check.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let served = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(false).await;
+            let _ = task.await;
+        }
         let drain = std::time::Duration::from_secs(DRAIN_SECS);
         if tokio::time::timeout(drain, self.submits_drained)
             .await

@@ -19,6 +19,7 @@ pub const DEV_ORG: &str = "dev";
 
 pub struct Embedded {
     addr: SocketAddr,
+    metrics_port: Option<u16>,
     api: ServerHandle,
     api_task: JoinHandle<std::io::Result<()>>,
     worker: Option<JoinHandle<()>>,
@@ -38,6 +39,7 @@ impl Embedded {
             .map(|a| a.ip())
             .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
         let addr = SocketAddr::new(ip, app.port());
+        let metrics_port = app.metrics_port();
         let api = app.handle();
         let api_task = tokio::spawn(app.run_until_stopped());
         let shutdown = CancellationToken::new();
@@ -47,9 +49,10 @@ impl Embedded {
             .worker
             .enabled()
             .then(|| thumbforge_worker::start(Arc::new(deps.clone()), &settings, shutdown.clone()));
-        tracing::info!(%addr, "thumbforge started");
+        tracing::info!(%addr, ?metrics_port, "thumbforge started");
         Ok(Embedded {
             addr,
+            metrics_port,
             api,
             api_task,
             worker,
@@ -65,6 +68,12 @@ impl Embedded {
 
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// Where `/metrics` is, when `api.metrics_bind` moved it off the
+    /// public port.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// The key created on first start, if this start created one.

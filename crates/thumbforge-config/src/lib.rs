@@ -153,6 +153,10 @@ pub struct ApiSettings {
     /// How long an authenticated key is remembered in memory: key and plan
     /// changes take effect within this many seconds (0 = no cache).
     pub auth_cache_secs: u64,
+    /// Where `/metrics` is served instead of the public address (for
+    /// example `0.0.0.0:9090`); unset, it stays on the public address.
+    #[serde(default)]
+    pub metrics_bind: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -157,8 +157,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/readyz")
             .route(web::get().to(health::readyz))
             .default_service(allow("GET")),
-    )
-    .service(
+    );
+}
+
+/// `/metrics`: on the public address, or alone on `api.metrics_bind`.
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.service(
         web::resource("/metrics")
             .route(web::get().to(health::metrics))
             .default_service(allow("GET")),

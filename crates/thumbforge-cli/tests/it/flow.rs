@@ -231,6 +231,40 @@ async fn metrics_count_requests_and_jobs() {
 }
 
 #[tokio::test]
+async fn metrics_can_move_off_the_public_port() {
+    let app = TestApp::spawn_with(|s| s.api.metrics_bind = Some("127.0.0.1:0".to_owned())).await;
+    let port = app
+        .app
+        .as_ref()
+        .and_then(|a| a.metrics_port())
+        .expect("a metrics port");
+    assert_ne!(Some(port), app.app.as_ref().map(|a| a.port()));
+    let public = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(public.status(), 404, "the public port no longer serves it");
+    let apart = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(apart.status(), 200);
+    let text = apart.text().await.expect("text");
+    assert!(text.contains("thumbforge_queue_depth"), "{text}");
+    let other = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/api/v1/models"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(other.status(), 404, "the metrics port serves nothing else");
+}
+
+#[tokio::test]
 async fn model_failures_and_queue_age_are_measured() {
     // No workers: what is queued waits, and its age shows.
     let app = TestApp::spawn_with(|s| s.worker.concurrency = Some(0)).await;
