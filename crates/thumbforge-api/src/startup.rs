@@ -66,6 +66,7 @@ impl Application {
             limiter,
             test_model_enabled: settings.models.enable_test_model,
             sync_wait: std::time::Duration::from_secs(settings.api.sync_wait_secs),
+            job_deadline: std::time::Duration::from_secs(settings.worker.deadline_secs),
             youtube: settings.youtube.clone(),
             http: reqwest::Client::builder()
                 .no_proxy()

@@ -45,6 +45,9 @@ pub struct AppState {
     pub test_model_enabled: bool,
     /// How long Flokan's synchronous generate waits.
     pub sync_wait: std::time::Duration,
+    /// A generation's deadline (`worker.deadline_secs`): how long before a
+    /// job's end it can have been accepted.
+    pub job_deadline: std::time::Duration,
     pub youtube: thumbforge_config::YoutubeSettings,
     /// Outbound HTTP (YouTube search).
     pub http: reqwest::Client,

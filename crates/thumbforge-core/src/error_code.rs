@@ -60,6 +60,7 @@ pub enum ErrorCode {
     InvalidStatus,
     InvalidLimit,
     JobNotDead,
+    InvalidJobIds,
     JobNotDiscardable,
     YoutubeNotConfigured,
     YoutubeUnavailable,

@@ -40,6 +40,13 @@ macro_rules! prefixed_id {
                 Self(format!("{}{}", $prefix, ulid::Ulid::generate()))
             }
 
+            /// The least new id made at or after `ms` (Unix milliseconds):
+            /// a lower bound for a range of ids by time.
+            pub fn first_at(ms: i64) -> String {
+                let ms = u64::try_from(ms).unwrap_or(0);
+                format!("{}{}", $prefix, ulid::Ulid::from_parts(ms, 0))
+            }
+
             /// Accepts an id read back from storage or a path. Ids are
             /// opaque to clients, so anything printable and short is kept
             /// and simply fails to match a row when it is not ours.
@@ -107,6 +114,20 @@ mod tests {
             "{a}"
         );
         assert!(GenerationId::parse(a.as_str()).is_some());
+    }
+
+    #[test]
+    fn first_at_bounds_the_ids_made_from_then() {
+        let before = ThumbnailId::new();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis() as i64;
+        let bound = ThumbnailId::first_at(now);
+        let after = ThumbnailId::new();
+        assert!(before.as_str() < bound.as_str(), "{before} < {bound}");
+        assert!(bound.as_str() <= after.as_str(), "{bound} <= {after}");
     }
 
     #[test]

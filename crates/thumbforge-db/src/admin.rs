@@ -16,16 +16,19 @@
 //!   which ends and refunds its generation like any failure.
 
 use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use serde::Serialize;
+use thumbforge_core::{ThumbnailId, ThumbnailStatus};
 
 pub use crate::lifecycle::{Refused, Reopened, discard, retry};
 use crate::{
     Db, DbError,
-    entities::thumbnails,
+    entities::{generations, thumbnails},
     now_ms,
+    sql::stmt,
     thumbnails::{dead_filter, in_flight},
 };
 
@@ -56,6 +59,8 @@ pub struct JobRow {
     /// Claims since it was accepted or last retried by an operator.
     pub attempts: i32,
     pub error: Option<String>,
+    /// Why it ended without an image (`model_error`, `safety`, …).
+    pub end_reason: Option<String>,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub completed_at: Option<i64>,
@@ -71,6 +76,7 @@ impl From<thumbnails::Model> for JobRow {
             org_id: t.org_id,
             status: t.status.to_string(),
             error: t.error,
+            end_reason: t.end_reason.map(|r| r.to_string()),
             created_at: t.created_at,
             started_at: t.started_at,
             completed_at: t.completed_at,
@@ -161,4 +167,151 @@ pub async fn retrying(db: &Db, limit: u64) -> Result<Vec<JobRow>, DbError> {
         .into_iter()
         .map(JobRow::from)
         .collect())
+}
+
+/// Thumbnails in one state (`status`), or the one thumbnail or
+/// generation an id names, newest first. Ids sort by creation time, so
+/// the primary key orders the list.
+pub async fn jobs(
+    db: &Db,
+    status: Option<ThumbnailStatus>,
+    id: Option<&str>,
+    limit: u64,
+) -> Result<Vec<JobRow>, DbError> {
+    let mut query = thumbnails::Entity::find();
+    if let Some(id) = id {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(thumbnails::Column::Id.eq(id))
+                .add(thumbnails::Column::GenerationId.eq(id)),
+        );
+    }
+    if let Some(status) = status {
+        query = query.filter(thumbnails::Column::Status.eq(status));
+    }
+    Ok(query
+        .order_by_desc(thumbnails::Column::Id)
+        .limit(limit)
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(JobRow::from)
+        .collect())
+}
+
+/// One job with what it was asked to make: its thumbnail and its
+/// generation.
+pub async fn job(
+    db: &Db,
+    id: &str,
+) -> Result<Option<(thumbnails::Model, generations::Model)>, DbError> {
+    let Some(thumbnail) = thumbnails::Entity::find_by_id(id).one(db.conn()).await? else {
+        return Ok(None);
+    };
+    let generation = generations::Entity::find_by_id(thumbnail.generation_id.clone())
+        .one(db.conn())
+        .await?;
+    Ok(generation.map(|g| (thumbnail, g)))
+}
+
+/// One minute of the dashboard's charts.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Minute {
+    /// The minute's start, Unix ms.
+    pub at: i64,
+    /// Thumbnails that ended with an image in this minute.
+    pub succeeded: u64,
+    /// Thumbnails that failed in this minute, by end reason.
+    pub failed: std::collections::BTreeMap<String, u64>,
+    /// Thumbnails a worker started in this minute.
+    pub started: u64,
+    /// Their mean wait from acceptance to that start, in ms.
+    pub mean_wait_ms: Option<f64>,
+    /// Mean jobs in flight over the minute, by Little's law: the work
+    /// time of the jobs that ended in it, over 60 s.
+    pub in_flight: f64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Ended {
+    minute: i64,
+    status: String,
+    end_reason: Option<String>,
+    n: i64,
+    busy_ms: Option<i64>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Started {
+    minute: i64,
+    n: i64,
+    wait_ms: Option<i64>,
+}
+
+/// The last `minutes` whole minutes and the current one, oldest first.
+///
+/// Two grouped scans over the thumbnails made since `now - minutes -
+/// lookback_ms`, a range of the primary key (ids sort by creation time),
+/// so the cost follows the last hour's volume, not the table's. A job that
+/// ended in the window but was made before the lookback (an operator's
+/// retry of an old one) is not counted.
+pub async fn minutes(
+    db: &Db,
+    now: i64,
+    minutes: i64,
+    lookback_ms: i64,
+) -> Result<Vec<Minute>, DbError> {
+    const MS: i64 = 60_000;
+    let first = (now / MS - minutes) * MS;
+    let lower = ThumbnailId::first_at(first - lookback_ms);
+    let backend = db.conn().get_database_backend();
+    let ended = Ended::find_by_statement(stmt(
+        backend,
+        "SELECT completed_at / 60000 AS minute, status, end_reason, COUNT(*) AS n, \
+         CAST(SUM(completed_at - COALESCE(started_at, completed_at)) AS BIGINT) AS busy_ms \
+         FROM thumbnails WHERE id >= $1 AND completed_at >= $2 AND status <> 'processing' \
+         GROUP BY completed_at / 60000, status, end_reason",
+        vec![lower.clone().into(), first.into()],
+    ))
+    .all(db.conn())
+    .await?;
+    let started = Started::find_by_statement(stmt(
+        backend,
+        "SELECT started_at / 60000 AS minute, COUNT(*) AS n, \
+         CAST(SUM(started_at - created_at) AS BIGINT) AS wait_ms \
+         FROM thumbnails WHERE id >= $1 AND started_at >= $2 \
+         GROUP BY started_at / 60000",
+        vec![lower.into(), first.into()],
+    ))
+    .all(db.conn())
+    .await?;
+    let mut out: Vec<Minute> = (0..=minutes)
+        .map(|i| Minute {
+            at: first + i * MS,
+            ..Minute::default()
+        })
+        .collect();
+    let slot = |minute: i64| usize::try_from(minute - first / MS).ok();
+    for row in ended {
+        let Some(m) = slot(row.minute).and_then(|i| out.get_mut(i)) else {
+            continue;
+        };
+        let n = u64::try_from(row.n).unwrap_or(0);
+        if row.status == ThumbnailStatus::Succeeded.as_str() {
+            m.succeeded += n;
+        } else if row.status == ThumbnailStatus::Failed.as_str() {
+            let reason = row.end_reason.unwrap_or_else(|| "unknown".to_owned());
+            *m.failed.entry(reason).or_default() += n;
+        }
+        m.in_flight += row.busy_ms.unwrap_or(0) as f64 / MS as f64;
+    }
+    for row in started {
+        let Some(m) = slot(row.minute).and_then(|i| out.get_mut(i)) else {
+            continue;
+        };
+        m.started = u64::try_from(row.n).unwrap_or(0);
+        m.mean_wait_ms = (row.n > 0).then(|| row.wait_ms.unwrap_or(0) as f64 / row.n as f64);
+    }
+    Ok(out)
 }

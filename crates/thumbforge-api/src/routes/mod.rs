@@ -49,6 +49,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(allow("GET")),
     )
     .service(
+        web::resource("/api/v1/admin/jobs")
+            .route(web::get().to(admin::jobs))
+            .default_service(allow("GET")),
+    )
+    .service(
+        web::resource("/api/v1/admin/stats")
+            .route(web::get().to(admin::stats))
+            .default_service(allow("GET")),
+    )
+    .service(
+        web::resource("/api/v1/admin/jobs/retry")
+            .route(web::post().to(admin::retry_many))
+            .default_service(allow("POST")),
+    )
+    .service(
+        web::resource("/api/v1/admin/jobs/discard")
+            .route(web::post().to(admin::discard_many))
+            .default_service(allow("POST")),
+    )
+    .service(
+        web::resource("/api/v1/admin/jobs/{thumbnail_id}")
+            .route(web::get().to(admin::job))
+            .default_service(allow("GET")),
+    )
+    .service(
         web::resource("/api/v1/admin/jobs/{thumbnail_id}/retry")
             .route(web::post().to(admin::retry))
             .default_service(allow("POST")),

@@ -199,6 +199,160 @@ async fn discarding_a_running_job_fails_it_and_ends_its_generation() {
     assert_eq!(ids(&report["dead"]), vec![thumbnail]);
 }
 
+async fn post_body(app: &TestApp, key: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn jobs_are_found_by_state_and_id_with_their_payload_and_charted_by_minute() {
+    let app = TestApp::spawn().await;
+    let admin = admin_key(&app).await;
+    let id = app
+        .generate(
+            &app.key,
+            json!({"prompt": "[fail:1] a charted job", "title": "Charted", "model": "test",
+                   "count": 2, "aspectRatio": "4:3"}),
+        )
+        .await;
+    let ended = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(ended["status"], "partial");
+    let good = ended["thumbnails"][0]["id"].as_str().expect("id").to_owned();
+    let bad = ended["thumbnails"][1]["id"].as_str().expect("id").to_owned();
+
+    let (status, failed) = app.get_json(&admin, "/api/v1/admin/jobs?status=failed").await;
+    assert_eq!(status, 200, "{failed}");
+    assert_eq!(ids(&failed["data"]), [bad.clone()]);
+    assert_eq!(failed["data"][0]["endReason"], "model_error");
+    let (_, succeeded) = app
+        .get_json(&admin, "/api/v1/admin/jobs?status=succeeded")
+        .await;
+    assert_eq!(ids(&succeeded["data"]), [good.clone()]);
+    // By id: a thumbnail, or a generation's thumbnails (newest first).
+    let (_, one) = app
+        .get_json(&admin, &format!("/api/v1/admin/jobs?id={good}"))
+        .await;
+    assert_eq!(ids(&one["data"]), [good.clone()]);
+    let (_, both) = app
+        .get_json(&admin, &format!("/api/v1/admin/jobs?id={id}"))
+        .await;
+    assert_eq!(ids(&both["data"]), [bad.clone(), good.clone()]);
+    let (_, none) = app.get_json(&admin, "/api/v1/admin/jobs?id=thm_nope").await;
+    assert_eq!(ids(&none["data"]), Vec::<String>::new());
+    let (status, problem) = app.get_json(&admin, "/api/v1/admin/jobs?status=dead").await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid_status")));
+
+    // One job: its error and what it was asked to make.
+    let (status, detail) = app
+        .get_json(&admin, &format!("/api/v1/admin/jobs/{bad}"))
+        .await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["job"]["status"], "failed");
+    assert!(detail["job"]["error"].as_str().is_some(), "{detail}");
+    let payload = &detail["payload"];
+    assert_eq!(payload["prompt"], "[fail:1] a charted job");
+    assert_eq!(payload["title"], "Charted");
+    assert_eq!(payload["model"], "test");
+    assert_eq!(payload["aspectRatio"], "4:3");
+    assert_eq!(payload["variation"], 1);
+    assert_eq!(payload["generationId"], id.as_str());
+    let (status, _) = app.get_json(&admin, "/api/v1/admin/jobs/thm_nope").await;
+    assert_eq!(status, 404);
+
+    // The charts: this minute holds one success and one model error.
+    let (status, stats) = app.get_json(&admin, "/api/v1/admin/stats?minutes=5").await;
+    assert_eq!(status, 200, "{stats}");
+    let minutes = stats["minutes"].as_array().expect("minutes");
+    assert_eq!(minutes.len(), 6, "five whole minutes and this one");
+    let sum = |f: &dyn Fn(&Value) -> u64| minutes.iter().map(f).sum::<u64>();
+    assert_eq!(sum(&|m| m["succeeded"].as_u64().unwrap_or(0)), 1, "{stats}");
+    assert_eq!(sum(&|m| m["failed"]["model_error"].as_u64().unwrap_or(0)), 1, "{stats}");
+    assert_eq!(sum(&|m| m["started"].as_u64().unwrap_or(0)), 2, "{stats}");
+    assert!(minutes.iter().any(|m| m["meanWaitMs"].as_f64().is_some()), "{stats}");
+    let at: Vec<i64> = minutes.iter().map(|m| m["at"].as_i64().expect("at")).collect();
+    assert!(at.windows(2).all(|w| w[1] - w[0] == 60_000), "{at:?}");
+    // Only admins.
+    let (status, _) = app.get_json(&app.key, "/api/v1/admin/stats").await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn bulk_retry_and_discard_act_on_each_id_and_report_each_refusal() {
+    let app = TestApp::spawn().await;
+    let admin = admin_key(&app).await;
+    let mut dead = Vec::new();
+    for _ in 0..3 {
+        let id = app
+            .generate(&app.key, json!({"prompt": "[fail]", "model": "test"}))
+            .await;
+        let ended = app.wait_terminal(&app.key, &id).await;
+        dead.push(ended["thumbnails"][0]["id"].as_str().expect("id").to_owned());
+    }
+    // Discard two dead ones and one that does not exist.
+    let (status, report) = post_body(
+        &app,
+        &admin,
+        "/api/v1/admin/jobs/discard",
+        json!({"thumbnailIds": [dead[0], "thm_nope", dead[1]]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["done"], 2, "{report}");
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results[0]["action"], "discarded");
+    assert_eq!(results[1]["status"], 404);
+    assert_eq!(results[1]["code"], "not_found");
+    assert_eq!(results[2]["action"], "discarded");
+    let (_, queue) = app.get_json(&admin, "/api/v1/admin/queue").await;
+    assert_eq!(ids(&queue["dead"]), [dead[2].clone()]);
+
+    // Retry the last dead one, and one that has not failed.
+    let ok = app
+        .generate(&app.key, json!({"prompt": "fine", "model": "test"}))
+        .await;
+    let ok_thumb = app.wait_terminal(&app.key, &ok).await["thumbnails"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, report) = post_body(
+        &app,
+        &admin,
+        "/api/v1/admin/jobs/retry",
+        json!({"thumbnailIds": [dead[2], ok_thumb]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["done"], 1, "{report}");
+    assert_eq!(report["results"][0]["action"], "retried");
+    assert_eq!(report["results"][1]["code"], "job_not_dead");
+    assert_eq!(report["results"][1]["status"], 409);
+
+    // No ids, or too many, is refused as a whole.
+    let (status, problem) =
+        post_body(&app, &admin, "/api/v1/admin/jobs/retry", json!({"thumbnailIds": []})).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid_job_ids")));
+    let many: Vec<String> = (0..201).map(|i| format!("thm_{i}")).collect();
+    let (status, problem) =
+        post_body(&app, &admin, "/api/v1/admin/jobs/discard", json!({"thumbnailIds": many})).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid_job_ids")));
+    let (status, _) = post_body(
+        &app,
+        &app.key,
+        "/api/v1/admin/jobs/retry",
+        json!({"thumbnailIds": [dead[2]]}),
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
 #[tokio::test]
 async fn the_playground_and_dashboard_are_served_without_a_cdn() {
     let app = TestApp::spawn().await;
