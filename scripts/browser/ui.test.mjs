@@ -144,6 +144,9 @@ test("the playground: key, submit, slots fill in, gallery, preview at YouTube's 
     { timeout: 60_000 },
   );
   assert.equal(await page.textContent("#generation-status"), "succeeded");
+  // It followed the event stream, and shows the title it was made for.
+  assert.equal(await page.textContent("[data-testid=transport]"), "live (event stream)");
+  assert.equal(await page.textContent("[data-testid=result-headline]"), "I built it in Rust");
   await page.screenshot({ path: join(ARTIFACTS, "playground.png"), fullPage: true });
 
   // The gallery lists it, newest first, with status, model and time.
@@ -152,6 +155,8 @@ test("the playground: key, submit, slots fill in, gallery, preview at YouTube's 
   await card.waitFor();
   assert.match(await card.textContent(), /succeeded/);
   assert.match(await card.textContent(), /local/);
+  assert.equal(await card.locator("[data-testid=gallery-title]").textContent(), "I built it in Rust");
+  assert.equal(await card.locator("[data-testid=gallery-prompt]").textContent(), "A developer at 3 a.m., neon code");
   assert.equal(await card.locator("[data-testid=gallery-thumb]").count(), 2);
 
   // The preview shows it at 1280x720, 320x180 and 168x94.
@@ -162,9 +167,33 @@ test("the playground: key, submit, slots fill in, gallery, preview at YouTube's 
     const size = await page.$eval(id, (img) => ({ width: img.clientWidth, height: img.clientHeight }));
     assert.deepEqual(size, { width, height }, `${id} is shown at ${width}x${height}`);
   }
-  assert.equal(await page.textContent("#preview-title"), generationId);
+  assert.equal(await page.textContent("#preview-title"), "I built it in Rust");
   await page.screenshot({ path: join(ARTIFACTS, "preview.png"), fullPage: true });
   assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("the playground falls back to polling when the event stream breaks", async () => {
+  const page = await newPage();
+  // The stream is cut before it answers; everything else goes through.
+  await page.route("**/events", (route) => route.abort());
+  page.removeAllListeners("requestfailed");
+  page.on("requestfailed", (request) => {
+    if (!request.url().endsWith("/events")) page.problems.push(`request failed: ${request.url()}`);
+  });
+  await page.goto(base + "/");
+  await page.fill("#api-key", key);
+  await page.click("#key-form button[type=submit]");
+  await waitFor("models", async () => (await page.locator("#model option").count()) > 0);
+  await page.fill("input[name=title]", "");
+  await page.fill("textarea[name=prompt]", "[sleep:1500] made while polling");
+  await page.selectOption("#model", "test");
+  await page.click("#generate");
+  await page.waitForFunction(() => document.getElementById("generation-status").textContent === "succeeded", null, { timeout: 30_000 });
+  assert.equal(await page.textContent("[data-testid=transport]"), "polling (the event stream broke)");
+  assert.equal(await page.textContent("[data-testid=result-headline]"), "[sleep:1500] made while polling");
+  // The one problem is the stream this test cut.
+  assert.deepEqual(page.problems, ["console: Failed to load resource: net::ERR_FAILED"]);
   await page.close();
 });
 
@@ -187,7 +216,6 @@ test("the dashboard: an admin key, dead jobs, retry and discard", async () => {
   await row.waitFor();
   assert.match(await row.textContent(), /scripted failure/);
   assert.equal(await page.textContent("[data-testid=stat-dead] b"), "1");
-  await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
   const before = (await apiCall("/api/v1/admin/queue", {}, adminKey)).dead[0].completedAt;
 
   // Retry: the job runs again (and, scripted to fail, fails again).
@@ -206,6 +234,65 @@ test("the dashboard: an admin key, dead jobs, retry and discard", async () => {
   await row.waitFor({ state: "detached" });
   const after = await apiCall(`/api/v1/generations/${failing.generationId}`);
   assert.equal(after.thumbnails[0].status, "failed");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("the dashboard: charts of the last hour, jobs by state and id, payload, bulk retry and discard", async () => {
+  const made = [];
+  for (const prompt of ["[fail] one", "[fail] two", "fine"]) {
+    made.push(await apiCall("/api/v1/generate", { method: "POST", body: JSON.stringify({ prompt, title: `title of ${prompt}`, model: "test" }) }));
+  }
+  for (const g of made) {
+    await waitFor("the end", async () => ["failed", "succeeded"].includes((await apiCall(`/api/v1/generations/${g.generationId}`)).status));
+  }
+  const [one, two] = made.map((g) => g.thumbnailIds[0]);
+
+  const page = await newPage();
+  await page.goto(base + "/admin");
+  await page.fill("#api-key", adminKey);
+  await page.click("#key-form button[type=submit]");
+  // The charts count this minute's work.
+  await page.waitForSelector("[data-testid=chart-failures] rect");
+  assert.ok(Number(await page.getAttribute("[data-testid=chart-throughput]", "data-total")) >= 1);
+  assert.ok(Number(await page.getAttribute("[data-testid=chart-failures]", "data-total")) >= 2);
+  assert.match(await page.textContent("[data-testid=chart-failures]"), /model_error/);
+
+  // Failed jobs are listed; a row opens its payload and error.
+  const row = (id) => page.locator(`[data-testid=job-row][data-id="${id}"]`);
+  await row(one).waitFor();
+  await row(two).waitFor();
+  await row(one).locator("td").nth(1).click();
+  await page.waitForSelector("#job-detail[open]");
+  const payload = JSON.parse(await page.textContent("[data-testid=job-payload]"));
+  assert.equal(payload.prompt, "[fail] one");
+  assert.equal(payload.title, "title of [fail] one");
+  assert.match(await page.textContent("[data-testid=job-error]"), /scripted failure/);
+  await page.screenshot({ path: join(ARTIFACTS, "dashboard-job.png"), fullPage: true });
+  await page.click("#job-detail button");
+
+  // Search by generation id finds just its job.
+  await page.fill("#jobs-id", made[2].generationId);
+  await page.click("#jobs-form button[type=submit]");
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=job-row]").length === 1);
+  assert.equal(await page.getAttribute("[data-testid=job-row]", "data-id"), made[2].thumbnailIds[0]);
+
+  // Bulk discard of the two failed jobs: both leave the dead list.
+  await page.fill("#jobs-id", "");
+  await page.selectOption("#jobs-status", "failed");
+  await row(one).waitFor();
+  await row(one).locator("[data-testid=job-select]").check();
+  await row(two).locator("[data-testid=job-select]").check();
+  assert.equal(await page.textContent("#bulk-discard"), "Discard selected (2)");
+  await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
+  await page.click("#bulk-discard");
+  await page.waitForFunction(() => document.getElementById("admin-notice").textContent.startsWith("Discarded 2 of 2."));
+  const report = await apiCall("/api/v1/admin/queue", {}, adminKey);
+  assert.ok(!report.dead.some((job) => [one, two].includes(job.thumbnailId)), JSON.stringify(report.dead));
+  // Bulk retry of a discarded (still failed) job runs it again.
+  await row(one).locator("[data-testid=job-select]").check();
+  await page.click("#bulk-retry");
+  await page.waitForFunction(() => document.getElementById("admin-notice").textContent.startsWith("Retried 1 of 1."));
   assert.deepEqual(page.problems, []);
   await page.close();
 });
