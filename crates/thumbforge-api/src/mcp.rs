@@ -203,12 +203,7 @@ impl ThumbforgeMcp {
             async {
                 let view = get(&self.state, &caller, &parse_id(&args.generation_id)?).await?;
                 let standings = crate::app::generations::standings(&self.state, &view).await;
-                Ok(GenerationBody::placed(
-                    &self.state,
-                    &base,
-                    &view,
-                    &standings,
-                ))
+                Ok(GenerationBody::placed(&self.state, &base, &view, &standings).await)
             }
             .await,
         )

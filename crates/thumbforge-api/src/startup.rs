@@ -90,6 +90,7 @@ impl Application {
             public_url: settings.public_url.clone(),
             max_body_bytes: settings.api.max_body_bytes,
             url_ttl_secs: settings.api.url_ttl_secs as i64,
+            presigned_urls: settings.storage.urls == thumbforge_config::FileUrls::Presigned,
             metrics: deps.metrics.clone(),
             caches: Caches::new(std::time::Duration::from_secs(settings.api.auth_cache_secs)),
         });

@@ -34,6 +34,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
     pub url_ttl_secs: i64,
+    /// Image URLs are presigned bucket URLs (`storage.urls`).
+    pub presigned_urls: bool,
     pub metrics: Arc<Metrics>,
     pub caches: Caches,
     /// New generations are committed and pushed through here, in batches.

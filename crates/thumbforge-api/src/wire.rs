@@ -250,13 +250,13 @@ impl GenerationBody {
     /// A generation as every native endpoint shows it: FatThumb's fields.
     /// A processing thumbnail's progress says only whether a worker has
     /// started it; see [`GenerationBody::placed`].
-    pub fn new(state: &AppState, base: &str, view: &GenerationView) -> GenerationBody {
-        Self::placed(state, base, view, &[])
+    pub async fn new(state: &AppState, base: &str, view: &GenerationView) -> GenerationBody {
+        Self::placed(state, base, view, &[]).await
     }
 
     /// As [`GenerationBody::new`], with the queue's word on where each
     /// processing thumbnail stands (`crate::app::standings`).
-    pub fn placed(
+    pub async fn placed(
         state: &AppState,
         base: &str,
         view: &GenerationView,
@@ -271,6 +271,18 @@ impl GenerationBody {
         };
         let now_secs = now_ms() / 1000;
         let g = &view.generation;
+        let mut thumbnails = Vec::with_capacity(view.thumbnails.len());
+        for t in &view.thumbnails {
+            thumbnails.push(ThumbnailBody {
+                id: t.id.clone(),
+                status: t.status.to_string(),
+                url: file_url(state, base, now_secs, t).await,
+                is_watermarked: t.is_watermarked,
+                is_hidden: t.is_hidden,
+                error: t.error.clone(),
+                progress: Progress::of(t, standing(&t.id)),
+            });
+        }
         GenerationBody {
             id: g.id.clone(),
             status: g.status.to_string(),
@@ -280,35 +292,42 @@ impl GenerationBody {
             prompt: g.prompt.clone(),
             title: g.title.clone(),
             aspect_ratio: g.aspect_ratio.clone(),
-            thumbnails: view
-                .thumbnails
-                .iter()
-                .map(|t| ThumbnailBody {
-                    id: t.id.clone(),
-                    status: t.status.to_string(),
-                    url: file_url(state, base, now_secs, t),
-                    is_watermarked: t.is_watermarked,
-                    is_hidden: t.is_hidden,
-                    error: t.error.clone(),
-                    progress: Progress::of(t, standing(&t.id)),
-                })
-                .collect(),
+            thumbnails,
         }
     }
 }
 
-/// The signed, expiring URL of a thumbnail's image, once there is one to
-/// show.
-pub fn file_url(
+/// The file a client may download of a thumbnail, once there is one: the
+/// watermarked copy for a watermarked thumbnail, never the clean one.
+pub fn served_key(t: &thumbnails::Model) -> Option<&str> {
+    let downloadable = t.status == ThumbnailStatus::Succeeded && !t.is_hidden;
+    let key = if t.is_watermarked {
+        t.watermarked_key.as_deref()
+    } else {
+        t.storage_key.as_deref()
+    };
+    key.filter(|_| downloadable)
+}
+
+/// The expiring URL of a thumbnail's image, once there is one to show:
+/// a presigned URL of the bucket (`storage.urls = "presigned"`), else the
+/// API's signed `/files` URL.
+pub async fn file_url(
     state: &AppState,
     base: &str,
     now_secs: i64,
     t: &thumbnails::Model,
 ) -> Option<String> {
-    let downloadable =
-        t.status == ThumbnailStatus::Succeeded && !t.is_hidden && t.storage_key.is_some();
-    downloadable.then(|| {
-        let (expires, sig) = state.signer.sign(&t.id, now_secs, state.url_ttl_secs);
-        format!("{base}/files/{}.png?exp={expires}&sig={sig}", t.id)
-    })
+    let key = served_key(t)?;
+    if state.presigned_urls {
+        let ttl = std::time::Duration::from_secs(state.url_ttl_secs.unsigned_abs());
+        match state.storage.presigned_get(key, ttl).await {
+            Ok(Some(url)) => return Some(url),
+            Ok(None) => {}
+            // The API's own URL still works: it reads the bucket itself.
+            Err(e) => tracing::warn!(error = %e, thumbnail.id = %t.id, "presigning failed"),
+        }
+    }
+    let (expires, sig) = state.signer.sign(&t.id, now_secs, state.url_ttl_secs);
+    Some(format!("{base}/files/{}.png?exp={expires}&sig={sig}", t.id))
 }

@@ -65,6 +65,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub youtube: YoutubeSettings,
     pub webhooks: WebhookSettings,
+    pub storage: StorageSettings,
     pub log: LogSettings,
 }
 
@@ -256,6 +257,46 @@ pub struct ReferenceSettings {
     pub max_decode_bytes: u64,
     /// Largest asset upload, in bytes.
     pub max_upload_bytes: usize,
+}
+
+/// Where images live: local files under `data_dir/images` (the default),
+/// or an S3-compatible bucket.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageSettings {
+    /// `s3://BUCKET` or `s3://BUCKET/PREFIX`; empty for local files.
+    /// Credentials come from the usual `AWS_*` environment, web identity,
+    /// ECS or instance metadata.
+    pub url: String,
+    /// A custom S3 endpoint (MinIO, Ceph, R2), e.g. `http://minio:9000`.
+    pub endpoint: Option<String>,
+    /// The bucket's region (else `AWS_REGION`, else `us-east-1`).
+    pub region: Option<String>,
+    /// Static credentials (MinIO and the like); unset, the usual chain.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    /// Allow an `http://` endpoint.
+    pub allow_http: bool,
+    /// `BUCKET.host` rather than `host/BUCKET` (some providers need it).
+    pub virtual_hosted_style: bool,
+    /// How a generation's image URLs reach the bytes: `api` (the API's
+    /// signed `/files` route serves them) or `presigned` (presigned URLs
+    /// of the bucket, valid for `api.url_ttl_secs`; S3 only).
+    pub urls: FileUrls,
+    /// Longest an object-store request may take, in seconds.
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileUrls {
+    Api,
+    Presigned,
+}
+
+impl StorageSettings {
+    pub fn is_s3(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
 }
 
 /// Webhook deliveries (sent by workers).
@@ -456,6 +497,13 @@ max_redirects = 3
 max_dimension = 8192
 max_decode_bytes = 268435456
 max_upload_bytes = 10485760
+
+[storage]
+url = ""
+allow_http = false
+virtual_hosted_style = false
+urls = "api"
+timeout_secs = 30
 
 [webhooks]
 interval_ms = 1000

@@ -40,6 +40,32 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Deps> {
     connect_as(settings, false).await
 }
 
+/// The image store: the bucket `storage.url` names, else local files.
+pub fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
+    let storage = &settings.storage;
+    if !storage.is_s3() {
+        if storage.urls == thumbforge_config::FileUrls::Presigned {
+            anyhow::bail!("storage.urls = \"presigned\" needs storage.url = \"s3://…\"");
+        }
+        return Storage::local(&settings.images_dir()).context("opening image storage");
+    }
+    Storage::s3(&thumbforge_storage::S3Options {
+        url: storage.url.trim().to_owned(),
+        endpoint: storage.endpoint.clone(),
+        region: storage.region.clone(),
+        access_key_id: storage.access_key_id.clone(),
+        secret_access_key: storage
+            .secret_access_key
+            .as_ref()
+            .map(|s| secrecy::ExposeSecret::expose_secret(s).to_owned()),
+        allow_http: storage.allow_http,
+        virtual_hosted_style: storage.virtual_hosted_style,
+        timeout: Duration::from_secs(storage.timeout_secs.max(1)),
+        connect_timeout: Duration::from_secs(storage.timeout_secs.clamp(1, 10)),
+    })
+    .with_context(|| format!("opening image storage {}", storage.url))
+}
+
 /// [`connect`], with `async_commit` for a pool that serves only writes
 /// worth redoing (the standalone worker's, `worker.async_commit`).
 pub async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Result<Deps> {
@@ -62,7 +88,8 @@ pub async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Resu
     )
     .await
     .context("opening the queue")?;
-    let storage = Storage::local(&settings.images_dir()).context("opening image storage")?;
+    let storage = open_storage(settings)?;
+    tracing::info!(storage = storage.describe(), "image storage");
     let secret = settings.resolve_secret().with_context(|| {
         format!(
             "reading or creating the secret in {}",

@@ -1,10 +1,15 @@
 #![doc = include_str!("../README.md")]
 
-use std::{path::Path, sync::Arc};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use object_store::{
-    ObjectStore, ObjectStoreExt, PutPayload, local::LocalFileSystem, path::Path as ObjectPath,
+    ClientOptions, ObjectStore, ObjectStoreExt, PutPayload,
+    aws::{AmazonS3, AmazonS3Builder},
+    local::LocalFileSystem,
+    path::Path as ObjectPath,
+    prefix::PrefixStore,
+    signer::Signer,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -17,11 +22,42 @@ pub enum StorageError {
     Path(#[from] object_store::path::Error),
     #[error("creating storage directory: {0}")]
     Io(#[from] std::io::Error),
+    #[error("storage url {0:?}: expected s3://BUCKET or s3://BUCKET/PREFIX")]
+    Url(String),
 }
 
+/// Where objects live, and how a client is handed one.
 #[derive(Debug, Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// S3 only: signs GET URLs of objects under `prefix`.
+    signer: Option<(Arc<AmazonS3>, ObjectPath)>,
+    described: String,
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph, R2, ...). Credentials,
+/// region and endpoint also come from the usual `AWS_*` environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+/// `AWS_REGION`, `AWS_ENDPOINT`, web identity, ECS and instance
+/// metadata); what is set here wins.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// `s3://BUCKET` or `s3://BUCKET/PREFIX`.
+    pub url: String,
+    /// A custom endpoint (MinIO, Ceph, R2), e.g. `http://127.0.0.1:9000`.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Static credentials; unset, the usual chain.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Allow an `http://` endpoint.
+    pub allow_http: bool,
+    /// `https://BUCKET.host/...` rather than `https://host/BUCKET/...`.
+    pub virtual_hosted_style: bool,
+    /// Longest a request may take, and longest a connection may take to
+    /// open: a dead peer holds nothing longer than this.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
 }
 
 /// The clean PNG of a thumbnail.
@@ -40,7 +76,82 @@ impl Storage {
         std::fs::create_dir_all(root)?;
         Ok(Storage {
             store: Arc::new(LocalFileSystem::new_with_prefix(root)?),
+            signer: None,
+            described: root.display().to_string(),
         })
+    }
+
+    /// Objects in an S3-compatible bucket, under its prefix.
+    pub fn s3(options: &S3Options) -> Result<Storage, StorageError> {
+        let rest = options
+            .url
+            .strip_prefix("s3://")
+            .ok_or_else(|| StorageError::Url(options.url.clone()))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(StorageError::Url(options.url.clone()));
+        }
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_allow_http(options.allow_http)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_timeout(options.timeout)
+                    .with_connect_timeout(options.connect_timeout)
+                    .with_allow_http(options.allow_http),
+            );
+        if options.virtual_hosted_style {
+            builder = builder.with_virtual_hosted_style_request(true);
+        }
+        if let Some(endpoint) = &options.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(region) = &options.region {
+            builder = builder.with_region(region);
+        }
+        if let (Some(id), Some(secret)) = (&options.access_key_id, &options.secret_access_key) {
+            builder = builder
+                .with_access_key_id(id)
+                .with_secret_access_key(secret);
+        }
+        let s3 = Arc::new(builder.build()?);
+        let prefix = ObjectPath::parse(prefix.trim_matches('/'))?;
+        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            s3.clone()
+        } else {
+            Arc::new(PrefixStore::new(s3.clone(), prefix.clone()))
+        };
+        Ok(Storage {
+            store,
+            signer: Some((s3, prefix)),
+            described: options.url.clone(),
+        })
+    }
+
+    /// Where the objects are, for logs: a directory or an `s3://` URL.
+    pub fn describe(&self) -> &str {
+        &self.described
+    }
+
+    /// Whether [`Storage::presigned_get`] can hand out URLs.
+    pub fn can_presign(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// A URL that lets anyone holding it GET `key` straight from the
+    /// bucket for `ttl`; `None` for local files.
+    pub async fn presigned_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, StorageError> {
+        let Some((s3, prefix)) = &self.signer else {
+            return Ok(None);
+        };
+        let path = ObjectPath::parse(key)?;
+        let full: ObjectPath = prefix.parts().chain(path.parts()).collect();
+        let url = s3.signed_url(http::Method::GET, &full, ttl).await?;
+        Ok(Some(url.to_string()))
     }
 
     pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StorageError> {

@@ -105,6 +105,62 @@ impl Drop for RedisServer {
     }
 }
 
+/// A private S3-compatible server: moto's server mode (PyPI `moto[server]`,
+/// which scripts/test.sh installs), with one bucket made.
+pub struct S3Server {
+    port: u16,
+    bucket: String,
+    child: Child,
+}
+
+impl S3Server {
+    pub fn start(bucket: &str) -> anyhow::Result<S3Server> {
+        let port = free_port()?;
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p"])
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting moto_server (python3 -m pip install 'moto[server]')")?;
+        let server = S3Server {
+            port,
+            bucket: bucket.to_owned(),
+            child,
+        };
+        wait_for_port(port, Duration::from_secs(30))?;
+        // CreateBucket: moto takes it unsigned.
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        if !answer.starts_with("HTTP/1.1 200") {
+            bail!("creating bucket {bucket}: {}", answer.lines().next().unwrap_or(""));
+        }
+        Ok(server)
+    }
+
+    /// The endpoint to give an S3 client (path-style, plain HTTP).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A private PostgreSQL cluster.
 pub struct PgServer {
     port: u16,

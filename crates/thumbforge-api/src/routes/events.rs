@@ -70,7 +70,7 @@ impl Watch {
     async fn look(&mut self) -> Result<String, ApiError> {
         let view = get(&self.state, &self.caller, &self.id).await?;
         let standings = crate::app::generations::standings(&self.state, &view).await;
-        let body = GenerationBody::placed(&self.state, &self.base, &view, &standings);
+        let body = GenerationBody::placed(&self.state, &self.base, &view, &standings).await;
         let first = self.generation.is_none();
         let mut out = String::new();
         if self.generation.as_deref() != Some(body.status.as_str()) {

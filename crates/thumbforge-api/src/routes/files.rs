@@ -47,15 +47,9 @@ pub async fn get(
     }
     let thumbnail = thumbnails::find(&state.db, id.as_str())
         .await?
-        .filter(|t| t.status == thumbforge_core::ThumbnailStatus::Succeeded && !t.is_hidden)
         .ok_or(ApiError::NotFound("image"))?;
-    let key = if thumbnail.is_watermarked {
-        thumbnail.watermarked_key
-    } else {
-        thumbnail.storage_key
-    }
-    .ok_or(ApiError::NotFound("image"))?;
-    let bytes = match state.storage.get(&key).await {
+    let key = crate::wire::served_key(&thumbnail).ok_or(ApiError::NotFound("image"))?;
+    let bytes = match state.storage.get(key).await {
         Ok(bytes) => bytes,
         Err(StorageError::NotFound(_)) => return Err(ApiError::NotFound("image")),
         Err(e) => return Err(ApiError::internal(e)),

@@ -165,8 +165,16 @@ fn iso8601(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> FlokanRecord {
+async fn record(
+    state: &AppState,
+    base: &str,
+    view: &generations::GenerationView,
+) -> FlokanRecord {
     let now_secs = now_ms() / 1000;
+    let mut image_urls = Vec::new();
+    for t in &view.thumbnails {
+        image_urls.extend(file_url(state, base, now_secs, t).await);
+    }
     let g = &view.generation;
     let done: Vec<_> = view
         .thumbnails
@@ -193,11 +201,7 @@ fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> F
                 }
             })
             .collect(),
-        image_urls: view
-            .thumbnails
-            .iter()
-            .filter_map(|t| file_url(state, base, now_secs, t))
-            .collect(),
+        image_urls,
         total_file_size_bytes: done.iter().filter_map(|t| t.file_size_bytes).sum(),
         generation_time_ms: g
             .completed_at
@@ -245,7 +249,7 @@ pub async fn generate(
     };
     Ok(ok(
         StatusCode::CREATED,
-        record(&state, &state.base_url(&req), &view),
+        record(&state, &state.base_url(&req), &view).await,
     ))
 }
 
@@ -312,7 +316,10 @@ pub async fn list(
     )
     .await?;
     let base = state.base_url(&req);
-    let data: Vec<FlokanRecord> = views.iter().map(|v| record(&state, &base, v)).collect();
+    let mut data: Vec<FlokanRecord> = Vec::with_capacity(views.len());
+    for v in &views {
+        data.push(record(&state, &base, v).await);
+    }
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
         "data": data,
@@ -341,7 +348,7 @@ pub async fn get(
     let view = app::get(&state, &caller, &parse_id(&path.into_inner())?).await?;
     Ok(ok(
         StatusCode::OK,
-        record(&state, &state.base_url(&req), &view),
+        record(&state, &state.base_url(&req), &view).await,
     ))
 }
 

@@ -54,7 +54,7 @@ pub async fn get(
     }
     let view = app::get(&state, &caller, &id).await?;
     let standings = app::standings(&state, &view).await;
-    let body = serde_json::to_vec(&GenerationBody::placed(&state, &base, &view, &standings))
+    let body = serde_json::to_vec(&GenerationBody::placed(&state, &base, &view, &standings).await)
         .map_err(ApiError::internal)?;
     let body = web::Bytes::from(body);
     // A terminal generation never changes again: keep its answer.
@@ -172,11 +172,12 @@ pub async fn list(
         })
         .flatten();
     let base = state.base_url(&req);
+    let mut data = Vec::with_capacity(views.len());
+    for v in &views {
+        data.push(GenerationBody::new(&state, &base, v).await);
+    }
     Ok(HttpResponse::Ok().json(GenerationList {
-        data: views
-            .iter()
-            .map(|v| GenerationBody::new(&state, &base, v))
-            .collect(),
+        data,
         next_cursor,
         has_more,
     }))
@@ -202,7 +203,7 @@ pub async fn cancel(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let view = app::cancel(&state, &caller, &parse_id(&path.into_inner())?).await?;
-    Ok(HttpResponse::Ok().json(GenerationBody::new(&state, &state.base_url(&req), &view)))
+    Ok(HttpResponse::Ok().json(GenerationBody::new(&state, &state.base_url(&req), &view).await))
 }
 
 /// `DELETE /api/v1/generations/{id}`: cancels what still runs, deletes the

@@ -21,6 +21,7 @@ mod ratelimit;
 mod recovery;
 mod references;
 mod status;
+mod storage;
 mod styles;
 mod tls;
 mod validation;
