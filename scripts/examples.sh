@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# Runs the client examples against a real server (scripts/examples_check.py),
-# installing what they need: Python's requests and standardwebhooks, Node,
-# and examples/js's packages (npm ci, from its lock file).
+# Runs the client examples against a real server (scripts/examples_check.py).
+# They use the client packages: `scripts/clients.sh --install` makes the
+# venv with the Python package and builds the TypeScript one, and
+# examples/js's lock file links that build (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/thumbforge/target}"
 
-if ! python3 -c "import requests, standardwebhooks" 2>/dev/null; then
-  python3 -m pip install --quiet -r examples/python/requirements.txt
-fi
-if ! command -v node >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq nodejs npm) >/dev/null
-fi
+bash scripts/clients.sh --install
 (cd examples/js && npm ci --no-audit --no-fund --silent)
 
-cargo build --locked -p thumbforge-cli --bin thumbforge
+if [ -z "${THUMBFORGE_BIN:-}" ]; then
+  cargo build --locked -p thumbforge-cli --bin thumbforge
+  THUMBFORGE_BIN="$CARGO_TARGET_DIR/debug/thumbforge"
+fi
 # A timeout so a hung receiver cannot hold CI.
-timeout 600 python3 scripts/examples_check.py "$CARGO_TARGET_DIR/debug/thumbforge"
+timeout 600 "$HOME/.cache/thumbforge/clients-venv/bin/python" scripts/examples_check.py "$THUMBFORGE_BIN"

@@ -1,9 +1,12 @@
-"""Runs the client examples (examples/python, examples/js) against a real
-`thumbforge serve`, as their users would: generate, wait, download; and each
-webhook receiver, fed by a real generation's webhook and by one forged
-delivery it must refuse. Exits non-zero on the first thing that is wrong.
+"""Runs the client examples (examples/python, examples/js, both on the
+thumbforge client packages in clients/) against a real `thumbforge serve`, as
+their users would: generate, wait, download; and each webhook receiver, fed
+by a real generation's webhook and by one forged delivery it must refuse.
+Exits non-zero on the first thing that is wrong.
 
-Usage: python3 scripts/examples_check.py PATH/TO/thumbforge
+Usage: PYTHON scripts/examples_check.py PATH/TO/thumbforge, with a Python
+that has the thumbforge package (scripts/examples.sh uses the venv that
+`scripts/clients.sh --install` makes).
 """
 
 import json
@@ -95,6 +98,12 @@ def run_example(label, args, cwd, expect_code, expect_files):
     print(f"examples: {label}: exit {done.returncode}, {len(paths)} PNG(s) of 1280x720")
 
 
+# One generate with a webhook, through the thumbforge package as a user would.
+GENERATE_WITH_WEBHOOK = (
+    "import os, sys; from thumbforge import Thumbforge; "
+    "tf = Thumbforge(os.environ['THUMBFORGE_URL'], os.environ['THUMBFORGE_API_KEY']); "
+    "print(tf.generate('webhook example', webhook_url=sys.argv[1]).generation_id)"
+)
 py = os.path.join(ROOT, "examples", "python")
 js = os.path.join(ROOT, "examples", "js")
 run_example("python", [sys.executable, "generate_and_download.py", "Python made this", "--count", "2", "--interval", "1"], py, 0, 2)
@@ -127,12 +136,12 @@ for label, args, cwd in [
         if e.code != 400:
             fail(f"{label} answered a forgery {e.code}, expected 400")
     accepted = subprocess.run(
-        [sys.executable, "-c", "import sys,json; from thumbforge_client import generate; print(json.dumps(generate('webhook example', 1, webhookUrl=sys.argv[1])))", hook],
+        [sys.executable, "-c", GENERATE_WITH_WEBHOOK, hook],
         cwd=py, env=client_env, capture_output=True, text=True, timeout=60,
     )
     if accepted.returncode != 0:
         fail(f"generate with a webhook: {accepted.stderr}")
-    generation_id = json.loads(accepted.stdout)["generationId"]
+    generation_id = accepted.stdout.strip()
     line = receiver.stdout.readline()  # blocks until the first verified event
     event = json.loads(line)
     if event.get("type") != "generation.completed" or event["data"]["id"] != generation_id:

@@ -44,12 +44,15 @@ psql -h 127.0.0.1 -U postgres -d postgres -Atc \
   | psql -h 127.0.0.1 -U postgres -d postgres -q >/dev/null
 redis-cli --scan --pattern '{tftest-*' | xargs -r -n 500 redis-cli del >/dev/null
 
-echo "== Python, standardwebhooks and the MCP SDK (independent clients the suite drives)"
+echo "== Python, standardwebhooks, the MCP SDK and moto's S3 server (independent peers the suite drives)"
 if ! command -v python3 >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq python3 python3-pip) >/dev/null
 fi
 if ! python3 -c "import standardwebhooks, mcp" 2>/dev/null; then
   python3 -m pip install --quiet standardwebhooks mcp
+fi
+if ! command -v moto_server >/dev/null; then
+  python3 -m pip install --quiet 'moto[server]'
 fi
 
 echo "== cargo test, pass 1: embedded backend (SQLite + SQLite queue); outage tests run in pass 2"
@@ -60,6 +63,9 @@ THUMBFORGE_TEST_BACKEND=postgres-redis cargo test -p thumbforge-cli --locked --t
 
 echo "== client examples (Python, JavaScript, webhook receivers) against a real server"
 bash scripts/examples.sh
+
+echo "== client packages (Python, TypeScript) against a real server"
+bash scripts/clients.sh
 
 echo "== the playground and the queue dashboard in headless Chromium"
 bash scripts/browser.sh

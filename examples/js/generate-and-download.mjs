@@ -4,21 +4,24 @@
 //     node generate-and-download.mjs "I built a Rust web service in 24 hours" --count 2 --out thumbs
 //
 // Prints one downloaded path per line. Exits 0 when every thumbnail
-// succeeded, 1 when the generation failed or was partial (after downloading
-// what succeeded), 2 on a bad request (the server's problem on stderr).
+// succeeded, 1 when the generation failed, was partial or was canceled
+// (after downloading what succeeded), 2 when the request was refused or the
+// server could not be reached (the error and its code on stderr).
+//
+// Uses the thumbforge package (clients/typescript; see ../README.md).
 
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { generate, waitForGeneration } from "./thumbforge.mjs";
+import { Thumbforge, ThumbforgeError } from "thumbforge";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     count: { type: "string", default: "1" },
     model: { type: "string" },
+    title: { type: "string" },
     out: { type: "string", default: "." },
+    // Milliseconds between polls, if the event stream is unavailable.
     interval: { type: "string", default: "3000" },
     "webhook-url": { type: "string" },
   },
@@ -29,32 +32,31 @@ if (!apiKey || positionals.length !== 1) {
   process.exit(2);
 }
 
-const body = { prompt: positionals[0], count: Number(values.count) };
-if (values.model) body.model = values.model;
-if (values["webhook-url"]) body.webhookUrl = values["webhook-url"];
+const tf = new Thumbforge({
+  baseUrl: process.env.THUMBFORGE_URL ?? "http://127.0.0.1:8080",
+  apiKey,
+  pollIntervalMs: Number(values.interval),
+});
 
 let accepted;
 try {
-  accepted = await generate(body, apiKey);
+  accepted = await tf.generate(positionals[0], {
+    count: Number(values.count),
+    model: values.model,
+    title: values.title,
+    webhookUrl: values["webhook-url"],
+  });
 } catch (error) {
-  console.error(`error: ${error.problem?.detail ?? error.message} (${error.problem?.code})`);
+  if (!(error instanceof ThumbforgeError)) throw error;
+  console.error(`error: ${error.detail} (${error.code})`);
   process.exit(2);
 }
-const { generationId } = accepted;
-console.error(`generation ${generationId} accepted; polling`);
+console.error(`generation ${accepted.generationId} accepted; waiting`);
 
-const data = await waitForGeneration(generationId, apiKey, Number(values.interval));
-await mkdir(values.out, { recursive: true });
-for (const thumbnail of data.thumbnails) {
-  if (thumbnail.status !== "succeeded" || !thumbnail.url) {
-    console.error(`${thumbnail.id}: ${thumbnail.status}: ${thumbnail.error}`);
-    continue;
-  }
-  const png = await fetch(thumbnail.url);
-  if (!png.ok) throw new Error(`Download failed: ${png.status}`);
-  const path = join(values.out, `${thumbnail.id}.png`);
-  await writeFile(path, Buffer.from(await png.arrayBuffer()));
-  console.log(path);
+const generation = await tf.wait(accepted.generationId);
+for (const thumbnail of generation.thumbnails) {
+  if (thumbnail.status !== "succeeded") console.error(`${thumbnail.id}: ${thumbnail.status}: ${thumbnail.error}`);
 }
-console.error(`generation ${generationId}: ${data.status}`);
-process.exit(data.status === "succeeded" ? 0 : 1);
+for (const path of await tf.download(generation, values.out)) console.log(path);
+console.error(`generation ${generation.id}: ${generation.status}`);
+process.exit(generation.status === "succeeded" ? 0 : 1);

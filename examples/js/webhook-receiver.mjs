@@ -1,23 +1,25 @@
-// A webhook receiver that verifies thumbforge's signatures with the
-// `standardwebhooks` package (https://www.standardwebhooks.com).
+// A webhook receiver that verifies thumbforge's signatures with the thumbforge
+// package's verifyWebhook (the `standardwebhooks` package underneath,
+// https://www.standardwebhooks.com).
 //
 //   THUMBFORGE_WEBHOOK_SECRET=whsec_… node webhook-receiver.mjs --port 9000
 //
-// The secret is your organisation's: GET /api/v1/webhooks/secret. Each
-// verified event is printed as one JSON line on stdout and answered 204; a
-// delivery that does not verify is answered 400 and never printed.
-// thumbforge retries anything that is not 2xx within 10 s with the same
-// webhook-id, so duplicates are dropped by that id.
+// The secret is your organisation's: GET /api/v1/webhooks/secret, or
+// `new Thumbforge(…).webhookSecret()`. Each verified event is printed as one
+// JSON line on stdout and answered 204; a delivery that does not verify is
+// answered 400 and never printed. thumbforge retries anything that is not
+// 2xx within 10 s with the same webhook-id, so duplicates are dropped by
+// that id.
 
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 
-import { Webhook } from "standardwebhooks";
+import { verifyWebhook, WebhookVerificationError } from "thumbforge";
 
 const { values } = parseArgs({
   options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "9000" } },
 });
-const webhook = new Webhook(process.env.THUMBFORGE_WEBHOOK_SECRET);
+const secret = process.env.THUMBFORGE_WEBHOOK_SECRET;
 const seen = new Set();
 
 const server = createServer((request, response) => {
@@ -28,12 +30,12 @@ const server = createServer((request, response) => {
   const chunks = [];
   request.on("data", (chunk) => chunks.push(chunk));
   request.on("end", () => {
-    const body = Buffer.concat(chunks).toString("utf8");
     let event;
     try {
-      event = webhook.verify(body, request.headers);
+      event = verifyWebhook(secret, request.headers, Buffer.concat(chunks));
     } catch (error) {
-      console.error(`rejected a delivery: ${error.message}`);
+      if (!(error instanceof WebhookVerificationError)) throw error;
+      console.error(`rejected a delivery: ${error.detail}`);
       response.writeHead(400).end();
       return;
     }

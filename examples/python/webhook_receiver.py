@@ -1,13 +1,15 @@
-"""A webhook receiver that verifies thumbforge's signatures with the
-`standardwebhooks` package (https://www.standardwebhooks.com).
+"""A webhook receiver that verifies thumbforge's signatures with the thumbforge
+package's verify_webhook (the `standardwebhooks` package underneath,
+https://www.standardwebhooks.com).
 
     THUMBFORGE_WEBHOOK_SECRET=whsec_… python webhook_receiver.py --port 9000
 
-The secret is your organisation's: GET /api/v1/webhooks/secret. Each
-verified event is printed as one JSON line on stdout and answered 204; a
-delivery that does not verify is answered 400 and never printed. Answer
-quickly: thumbforge retries anything that is not 2xx within 10 s, with the
-same webhook-id, so use that id to drop duplicates.
+The secret is your organisation's: GET /api/v1/webhooks/secret, or
+Thumbforge(…).webhook_secret(). Each verified event is printed as one JSON
+line on stdout and answered 204; a delivery that does not verify is
+answered 400 and never printed. Answer quickly: thumbforge retries anything
+that is not 2xx within 10 s, with the same webhook-id, so use that id to
+drop duplicates.
 """
 
 import argparse
@@ -16,20 +18,20 @@ import os
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from thumbforge import WebhookVerificationError, verify_webhook
 
 seen_ids = set()
 
 
 class Receiver(BaseHTTPRequestHandler):
-    webhook: Webhook
+    secret: str
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         try:
-            event = self.webhook.verify(body, dict(self.headers.items()))
+            event = verify_webhook(self.secret, self.headers, body)
         except WebhookVerificationError as e:
-            print(f"rejected a delivery: {e}", file=sys.stderr)
+            print(f"rejected a delivery: {e.detail}", file=sys.stderr)
             self.send_response(400)
             self.end_headers()
             return
@@ -49,7 +51,7 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     args = parser.parse_args()
-    Receiver.webhook = Webhook(os.environ["THUMBFORGE_WEBHOOK_SECRET"])
+    Receiver.secret = os.environ["THUMBFORGE_WEBHOOK_SECRET"]
     server = ThreadingHTTPServer((args.host, args.port), Receiver)
     print(f"listening on http://{args.host}:{server.server_port}", file=sys.stderr, flush=True)
     server.serve_forever()

@@ -9,6 +9,11 @@ use thumbforge_storage::StorageError;
 
 use crate::{AppState, error::ApiError};
 
+/// A PNG's bytes.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Png(#[allow(dead_code)] Vec<u8>);
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Signature {
@@ -23,7 +28,7 @@ pub struct Signature {
     tag = "files",
     summary = "A thumbnail image behind a signed URL",
     params(("name" = String, Path, description = "{thumbnail}.png"), Signature),
-    responses((status = 200, description = "The PNG", content_type = "image/png", body = Vec<u8>), (status = 403, description = "Bad or expired signature", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such image", body = crate::error::Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "The PNG", content_type = "image/png", body = Png), (status = 403, description = "Bad or expired signature", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such image", body = crate::error::Problem, content_type = "application/problem+json"))
 )]
 pub async fn get(
     path: web::Path<String>,

@@ -51,7 +51,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     path = "/metrics",
     tag = "operations",
     summary = "Prometheus metrics",
-    responses((status = 200, description = "Prometheus text", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String))
+    responses((status = 200, description = "Prometheus text", content_type = "application/openmetrics-text", body = String))
 )]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     thumbforge_runtime::sample_queue(&state.queue, &state.db, &state.metrics).await;

@@ -1,0 +1,172 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.job_detail import JobDetail
+from ...models.problem import Problem
+from ...types import Response
+
+
+def _get_kwargs(
+    thumbnail_id: str,
+) -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/api/v1/admin/jobs/{thumbnail_id}".format(
+            thumbnail_id=quote(str(thumbnail_id), safe=""),
+        ),
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> JobDetail | Problem | None:
+    if response.status_code == 200:
+        response_200 = JobDetail.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[JobDetail | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    thumbnail_id: str,
+    *,
+    client: AuthenticatedClient,
+) -> Response[JobDetail | Problem]:
+    """One job: its state and error, and what it was asked to make
+
+    Args:
+        thumbnail_id (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[JobDetail | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        thumbnail_id=thumbnail_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    thumbnail_id: str,
+    *,
+    client: AuthenticatedClient,
+) -> JobDetail | Problem | None:
+    """One job: its state and error, and what it was asked to make
+
+    Args:
+        thumbnail_id (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        JobDetail | Problem
+    """
+
+    return sync_detailed(
+        thumbnail_id=thumbnail_id,
+        client=client,
+    ).parsed
+
+
+async def asyncio_detailed(
+    thumbnail_id: str,
+    *,
+    client: AuthenticatedClient,
+) -> Response[JobDetail | Problem]:
+    """One job: its state and error, and what it was asked to make
+
+    Args:
+        thumbnail_id (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[JobDetail | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        thumbnail_id=thumbnail_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    thumbnail_id: str,
+    *,
+    client: AuthenticatedClient,
+) -> JobDetail | Problem | None:
+    """One job: its state and error, and what it was asked to make
+
+    Args:
+        thumbnail_id (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        JobDetail | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            thumbnail_id=thumbnail_id,
+            client=client,
+        )
+    ).parsed
