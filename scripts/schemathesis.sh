@@ -19,6 +19,10 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/thumbforge/target}"
 
 python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet schemathesis
+command -v openapi-spec-validator >/dev/null || python3 -m pip install --quiet openapi-spec-validator
+# The checked-in spec (which the suite keeps equal to the served one) is
+# valid OpenAPI 3.1: unique operation ids, resolvable references.
+openapi-spec-validator docs/openapi.json
 cargo build -q --locked -p thumbforge-cli
 BIN="$CARGO_TARGET_DIR/debug/thumbforge"
 

@@ -87,12 +87,17 @@ impl Modify for Security {
 /// The string enums a generated client should type, each built from the
 /// code that owns its values and referred to from every property that
 /// holds one: (schema, description, values, `(schema, property)` uses).
-type EnumTable = [(&'static str, &'static str, Vec<&'static str>, &'static [(&'static str, &'static str)]); 6];
+type EnumTable = [(
+    &'static str,
+    &'static str,
+    Vec<&'static str>,
+    &'static [(&'static str, &'static str)],
+); 6];
 
 fn enum_table() -> EnumTable {
     use strum::IntoEnumIterator;
-    use thumbforge_core::{AspectRatio, ErrorCode, GenerationStatus, ThumbnailStatus};
     use thumbforge_core::Webhook;
+    use thumbforge_core::{AspectRatio, ErrorCode, GenerationStatus, ThumbnailStatus};
     use thumbforge_db::webhooks::DELIVERY_STATUSES;
     [
         (
@@ -104,7 +109,9 @@ fn enum_table() -> EnumTable {
         (
             "GenerationStatus",
             "`processing` until every thumbnail has ended; then `succeeded`, `partial`, `failed` or `canceled` (docs/architecture.md, \"Status rules\").",
-            GenerationStatus::iter().map(GenerationStatus::as_str).collect(),
+            GenerationStatus::iter()
+                .map(GenerationStatus::as_str)
+                .collect(),
             &[
                 ("GenerationBody", "status"),
                 ("GenerateResponse", "status"),
@@ -114,14 +121,19 @@ fn enum_table() -> EnumTable {
         (
             "ThumbnailStatus",
             "`processing`, then `succeeded`, `failed` or `canceled`, never back.",
-            ThumbnailStatus::iter().map(ThumbnailStatus::as_str).collect(),
+            ThumbnailStatus::iter()
+                .map(ThumbnailStatus::as_str)
+                .collect(),
             &[("ThumbnailBody", "status"), ("WebhookThumbnail", "status")],
         ),
         (
             "AspectRatio",
             "The output shape: 16:9 is 1280x720, 4:3 is 960x720, 1:1 is 720x720.",
             AspectRatio::ALL.map(AspectRatio::as_str).to_vec(),
-            &[("GenerateBody", "aspectRatio"), ("GenerationBody", "aspectRatio")],
+            &[
+                ("GenerateBody", "aspectRatio"),
+                ("GenerationBody", "aspectRatio"),
+            ],
         ),
         (
             "WebhookEvents",
@@ -454,7 +466,10 @@ mod tests {
             }
         }
         // The record's `stage`s are enums too.
-        assert_eq!(schemas["Stage"]["enum"], serde_json::json!(["queued", "rendering"]));
+        assert_eq!(
+            schemas["Stage"]["enum"],
+            serde_json::json!(["queued", "rendering"])
+        );
     }
 
     /// Generators name a method after its operation id, so each must be

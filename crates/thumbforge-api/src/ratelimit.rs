@@ -94,7 +94,7 @@ impl Limiter {
     ) -> anyhow::Result<Limiter> {
         let counter = match redis_url {
             Some(url) => {
-                let client = redis::Client::open(url)?;
+                let client = thumbforge_queue::redis_client(url)?;
                 let config = redis::aio::ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(Duration::from_secs(2)))
                     .set_response_timeout(Some(Duration::from_secs(2)));

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use thumbforge_core::{Plan, progress::ProviderStage};
 
 pub use capacity::RedisCapacity;
+pub use redis_streams::redis_client;
 pub use redis_streams::{ConsumerSettings, Delivery, RedisBackend, RedisConsumer, RedisQueue};
 pub use sqlite::{HookCallbackListener, SqliteQueue, SqliteQueueConfig, SqliteStorage};
 

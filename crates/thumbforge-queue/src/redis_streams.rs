@@ -192,12 +192,39 @@ async fn timed<T>(
     }
 }
 
+/// How long a Redis peer may leave sent data unacknowledged, or go quiet
+/// on an idle connection, before the kernel ends the connection. The
+/// connection manager then reconnects; without this a connection whose
+/// network link went down keeps timing out every command until the
+/// kernel's own retransmissions give up, about 15 minutes later.
+const DEAD_PEER: Duration = Duration::from_secs(15);
+
+/// A Redis client whose connections find a dead peer within
+/// [`DEAD_PEER`]: TCP keepalive probes on idle connections and
+/// `TCP_USER_TIMEOUT` on busy ones. Every Redis connection of the
+/// service is made through this.
+pub fn redis_client(url: &str) -> Result<Client, redis::RedisError> {
+    use redis::{
+        IntoConnectionInfo,
+        io::tcp::{TcpSettings, socket2::TcpKeepalive},
+    };
+    let keepalive = TcpKeepalive::new()
+        .with_time(Duration::from_secs(5))
+        .with_interval(Duration::from_secs(2))
+        .with_retries(5);
+    let tcp = TcpSettings::default()
+        .set_nodelay(true)
+        .set_keepalive(keepalive)
+        .set_user_timeout(DEAD_PEER);
+    Client::open(url.into_connection_info()?.set_tcp_settings(tcp))
+}
+
 impl RedisQueue {
     /// Connects and creates the consumer group when missing. `prefix` names
     /// this deployment's keys; tests use one prefix each.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisQueue, QueueError> {
         let prefix: String = prefix.chars().filter(|c| !matches!(c, '{' | '}')).collect();
-        let client = Client::open(url)?;
+        let client = redis_client(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(OP_TIMEOUT))
             .set_response_timeout(Some(OP_TIMEOUT))

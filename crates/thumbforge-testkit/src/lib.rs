@@ -139,7 +139,10 @@ impl S3Server {
         let mut answer = String::new();
         stream.read_to_string(&mut answer)?;
         if !answer.starts_with("HTTP/1.1 200") {
-            bail!("creating bucket {bucket}: {}", answer.lines().next().unwrap_or(""));
+            bail!(
+                "creating bucket {bucket}: {}",
+                answer.lines().next().unwrap_or("")
+            );
         }
         Ok(server)
     }

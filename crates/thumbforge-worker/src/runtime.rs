@@ -43,10 +43,19 @@ async fn handle(job: RenderThumbnail, env: Data<Arc<JobEnv>>) -> Result<(), BoxD
         Some(slots) => slots.acquire(&job).await,
         None => None,
     };
-    match render_thumbnail::run(&env, &job)
+    // A job never outlives its claim: past it, the sweeper hands the
+    // thumbnail to another worker, so a job stuck on a connection whose
+    // peer vanished gives up its slot instead of holding it.
+    let ran = tokio::time::timeout(env.lease(), render_thumbnail::run(&env, &job))
         .instrument(span.clone())
         .await
-    {
+        .unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "the job outlived its {:?} claim; another worker takes it over",
+                env.lease()
+            ))
+        });
+    match ran {
         Ok(_) => Ok(()),
         Err(e) => {
             span.in_scope(|| {

@@ -4,8 +4,8 @@
 //! discard, one job or many. The dashboard at `/admin` is a page over
 //! these. Semantics live in `thumbforge_db::admin`.
 
-use actix_web::{HttpResponse, web};
 use actix_web::ResponseError;
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use thumbforge_core::{ErrorCode, ThumbnailStatus};
 use thumbforge_db::admin::{self, JobRow, Overview, Refused};
@@ -370,7 +370,11 @@ pub async fn jobs(
             })
         })
         .transpose()?;
-    let id = query.id.as_deref().map(str::trim).filter(|id| !id.is_empty());
+    let id = query
+        .id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty());
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let data = admin::jobs(&state.db, status, id, limit).await?;
     Ok(HttpResponse::Ok()

@@ -165,11 +165,7 @@ fn iso8601(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-async fn record(
-    state: &AppState,
-    base: &str,
-    view: &generations::GenerationView,
-) -> FlokanRecord {
+async fn record(state: &AppState, base: &str, view: &generations::GenerationView) -> FlokanRecord {
     let now_secs = now_ms() / 1000;
     let mut image_urls = Vec::new();
     for t in &view.thumbnails {

@@ -69,7 +69,9 @@ pub async fn generate(
         answer.insert_header(("Idempotent-Replayed", "true"));
     }
     Ok(match ended {
-        Some((_, view)) => answer.json(GenerationBody::new(&state, &state.base_url(&req), &view).await),
+        Some((_, view)) => {
+            answer.json(GenerationBody::new(&state, &state.base_url(&req), &view).await)
+        }
         None => answer.json(GenerateResponse::from(accepted)),
     })
 }

@@ -225,22 +225,30 @@ async fn jobs_are_found_by_state_and_id_with_their_payload_and_charted_by_minute
         .await;
     let ended = app.wait_terminal(&app.key, &id).await;
     assert_eq!(ended["status"], "partial");
-    let good = ended["thumbnails"][0]["id"].as_str().expect("id").to_owned();
-    let bad = ended["thumbnails"][1]["id"].as_str().expect("id").to_owned();
+    let good = ended["thumbnails"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bad = ended["thumbnails"][1]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
 
-    let (status, failed) = app.get_json(&admin, "/api/v1/admin/jobs?status=failed").await;
+    let (status, failed) = app
+        .get_json(&admin, "/api/v1/admin/jobs?status=failed")
+        .await;
     assert_eq!(status, 200, "{failed}");
-    assert_eq!(ids(&failed["data"]), [bad.clone()]);
+    assert_eq!(ids(&failed["data"]), std::slice::from_ref(&bad));
     assert_eq!(failed["data"][0]["endReason"], "model_error");
     let (_, succeeded) = app
         .get_json(&admin, "/api/v1/admin/jobs?status=succeeded")
         .await;
-    assert_eq!(ids(&succeeded["data"]), [good.clone()]);
+    assert_eq!(ids(&succeeded["data"]), std::slice::from_ref(&good));
     // By id: a thumbnail, or a generation's thumbnails (newest first).
     let (_, one) = app
         .get_json(&admin, &format!("/api/v1/admin/jobs?id={good}"))
         .await;
-    assert_eq!(ids(&one["data"]), [good.clone()]);
+    assert_eq!(ids(&one["data"]), std::slice::from_ref(&good));
     let (_, both) = app
         .get_json(&admin, &format!("/api/v1/admin/jobs?id={id}"))
         .await;
@@ -248,7 +256,10 @@ async fn jobs_are_found_by_state_and_id_with_their_payload_and_charted_by_minute
     let (_, none) = app.get_json(&admin, "/api/v1/admin/jobs?id=thm_nope").await;
     assert_eq!(ids(&none["data"]), Vec::<String>::new());
     let (status, problem) = app.get_json(&admin, "/api/v1/admin/jobs?status=dead").await;
-    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid_status")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_status"))
+    );
 
     // One job: its error and what it was asked to make.
     let (status, detail) = app
@@ -274,10 +285,20 @@ async fn jobs_are_found_by_state_and_id_with_their_payload_and_charted_by_minute
     assert_eq!(minutes.len(), 6, "five whole minutes and this one");
     let sum = |f: &dyn Fn(&Value) -> u64| minutes.iter().map(f).sum::<u64>();
     assert_eq!(sum(&|m| m["succeeded"].as_u64().unwrap_or(0)), 1, "{stats}");
-    assert_eq!(sum(&|m| m["failed"]["model_error"].as_u64().unwrap_or(0)), 1, "{stats}");
+    assert_eq!(
+        sum(&|m| m["failed"]["model_error"].as_u64().unwrap_or(0)),
+        1,
+        "{stats}"
+    );
     assert_eq!(sum(&|m| m["started"].as_u64().unwrap_or(0)), 2, "{stats}");
-    assert!(minutes.iter().any(|m| m["meanWaitMs"].as_f64().is_some()), "{stats}");
-    let at: Vec<i64> = minutes.iter().map(|m| m["at"].as_i64().expect("at")).collect();
+    assert!(
+        minutes.iter().any(|m| m["meanWaitMs"].as_f64().is_some()),
+        "{stats}"
+    );
+    let at: Vec<i64> = minutes
+        .iter()
+        .map(|m| m["at"].as_i64().expect("at"))
+        .collect();
     assert!(at.windows(2).all(|w| w[1] - w[0] == 60_000), "{at:?}");
     // Only admins.
     let (status, _) = app.get_json(&app.key, "/api/v1/admin/stats").await;
@@ -294,7 +315,12 @@ async fn bulk_retry_and_discard_act_on_each_id_and_report_each_refusal() {
             .generate(&app.key, json!({"prompt": "[fail]", "model": "test"}))
             .await;
         let ended = app.wait_terminal(&app.key, &id).await;
-        dead.push(ended["thumbnails"][0]["id"].as_str().expect("id").to_owned());
+        dead.push(
+            ended["thumbnails"][0]["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
     }
     // Discard two dead ones and one that does not exist.
     let (status, report) = post_body(
@@ -336,13 +362,29 @@ async fn bulk_retry_and_discard_act_on_each_id_and_report_each_refusal() {
     assert_eq!(report["results"][1]["status"], 409);
 
     // No ids, or too many, is refused as a whole.
-    let (status, problem) =
-        post_body(&app, &admin, "/api/v1/admin/jobs/retry", json!({"thumbnailIds": []})).await;
-    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid_job_ids")));
+    let (status, problem) = post_body(
+        &app,
+        &admin,
+        "/api/v1/admin/jobs/retry",
+        json!({"thumbnailIds": []}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_job_ids"))
+    );
     let many: Vec<String> = (0..201).map(|i| format!("thm_{i}")).collect();
-    let (status, problem) =
-        post_body(&app, &admin, "/api/v1/admin/jobs/discard", json!({"thumbnailIds": many})).await;
-    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid_job_ids")));
+    let (status, problem) = post_body(
+        &app,
+        &admin,
+        "/api/v1/admin/jobs/discard",
+        json!({"thumbnailIds": many}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_job_ids"))
+    );
     let (status, _) = post_body(
         &app,
         &app.key,

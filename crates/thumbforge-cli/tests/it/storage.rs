@@ -99,7 +99,10 @@ async fn images_live_in_the_bucket_are_served_by_the_api_and_leave_with_their_ge
         )
         .await;
     assert!(response.status().is_success(), "{}", response.status());
-    for key in [thumbnail_key(&id, &thumbnail), watermarked_key(&id, &thumbnail)] {
+    for key in [
+        thumbnail_key(&id, &thumbnail),
+        watermarked_key(&id, &thumbnail),
+    ] {
         assert!(
             matches!(store.get(&key).await, Err(StorageError::NotFound(_))),
             "{key} is gone"
@@ -118,7 +121,10 @@ async fn presigned_urls_reach_the_bucket_and_only_the_watermarked_copy_on_a_free
     let url = done["thumbnails"][0]["url"].as_str().expect("url");
     let prefix = format!("{}/thumbs/tenant-a/images/thumbnails/{id}/", s3.endpoint());
     assert!(url.starts_with(&prefix), "{url} is the bucket's");
-    assert!(url.contains(".wm.png?"), "{url} names the watermarked object");
+    assert!(
+        url.contains(".wm.png?"),
+        "{url} names the watermarked object"
+    );
     assert!(url.contains("X-Amz-Signature="), "{url} is presigned");
     let fetched = reqwest::get(url).await.expect("GET");
     assert_eq!(fetched.status(), 200);

@@ -129,7 +129,12 @@ fn spec_fields(schema: &str) -> BTreeSet<String> {
 }
 
 fn fields(value: &Value) -> BTreeSet<String> {
-    value.as_object().expect("an object").keys().cloned().collect()
+    value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect()
 }
 
 /// A delivered message has exactly the fields that the spec's `webhooks`
@@ -153,12 +158,19 @@ fn matches_the_spec(payload: &Value) {
             spec_fields("WebhookGeneration"),
             "{kind} data"
         );
-        payload["data"]["thumbnails"].as_array().expect("thumbnails").clone()
+        payload["data"]["thumbnails"]
+            .as_array()
+            .expect("thumbnails")
+            .clone()
     } else {
         vec![payload["data"].clone()]
     };
     for t in &thumbnails {
-        assert_eq!(fields(t), spec_fields("WebhookThumbnail"), "{kind} thumbnail");
+        assert_eq!(
+            fields(t),
+            spec_fields("WebhookThumbnail"),
+            "{kind} thumbnail"
+        );
     }
 }
 

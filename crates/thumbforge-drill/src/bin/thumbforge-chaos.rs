@@ -134,7 +134,7 @@ async fn progress(db: &Db) -> Option<Progress> {
 
 /// Thumbnails whose queue entries the worker with `pid` holds.
 async fn held_by(redis_url: &str, pid: u32) -> anyhow::Result<Vec<String>> {
-    let client = redis::Client::open(redis_url)?;
+    let client = thumbforge_queue::redis_client(redis_url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
     let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
         .arg("{chaos}:render")

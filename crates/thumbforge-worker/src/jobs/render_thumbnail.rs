@@ -64,7 +64,7 @@ pub struct JobEnv {
 impl JobEnv {
     /// A claim lasts past the job timeout, so a live worker always finishes
     /// (or fails) before the sweeper may hand its thumbnail to another.
-    fn lease(&self) -> Duration {
+    pub fn lease(&self) -> Duration {
         self.job_timeout + Duration::from_secs(30)
     }
 }
