@@ -19,9 +19,10 @@ use std::{
 };
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use redis::{Script, aio::ConnectionManager};
+use redis::Script;
 use thumbforge_config::{LimitSettings, PlanLimits};
 use thumbforge_core::Plan;
+use thumbforge_queue::RedisConn;
 use tracing::warn;
 
 /// One limit a request counts against.
@@ -63,10 +64,7 @@ impl RateInfo {
 #[derive(Debug)]
 enum Counter {
     Local(moka::sync::Cache<(String, &'static str, u64), Arc<AtomicU64>>),
-    Redis {
-        conn: ConnectionManager,
-        prefix: String,
-    },
+    Redis { conn: RedisConn, prefix: String },
 }
 
 #[derive(Debug)]
@@ -94,12 +92,11 @@ impl Limiter {
     ) -> anyhow::Result<Limiter> {
         let counter = match redis_url {
             Some(url) => {
-                let client = thumbforge_queue::redis_client(url)?;
                 let config = redis::aio::ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(Duration::from_secs(2)))
                     .set_response_timeout(Some(Duration::from_secs(2)));
                 Counter::Redis {
-                    conn: ConnectionManager::new_lazy_with_config(client, config)?,
+                    conn: RedisConn::open(url, config, true).await?,
                     prefix: prefix.to_owned(),
                 }
             }

@@ -25,7 +25,9 @@ use std::{
     time::Duration,
 };
 
-use redis::{Script, aio::ConnectionManager};
+use redis::Script;
+
+use crate::RedisConn;
 use thumbforge_core::capacity::{Capacity, LimitKey, Limits, Permit};
 use tokio::sync::Notify;
 use tracing::warn;
@@ -88,7 +90,7 @@ const RETRY_AFTER_ERROR: Duration = Duration::from_millis(500);
 /// Cheap to clone; clones share the process's holders.
 #[derive(Clone)]
 pub struct RedisCapacity {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     /// Names this process's holders.
     process: String,
@@ -119,12 +121,12 @@ impl std::fmt::Debug for RedisCapacity {
 impl RedisCapacity {
     /// Capacity kept under `prefix` (hash-tagged like the queue's keys).
     /// Starts the lease renewal, so call it inside a Tokio runtime.
-    pub fn new(conn: ConnectionManager, prefix: &str, process: &str) -> RedisCapacity {
+    pub fn new(conn: RedisConn, prefix: &str, process: &str) -> RedisCapacity {
         RedisCapacity::with_lease(conn, prefix, process, DEFAULT_LEASE)
     }
 
     pub fn with_lease(
-        conn: ConnectionManager,
+        conn: RedisConn,
         prefix: &str,
         process: &str,
         lease: Duration,
@@ -256,7 +258,7 @@ impl Capacity for RedisCapacity {
 /// Renews every held lease each third of a lease, until the capacity is
 /// dropped.
 async fn renew(
-    conn: ConnectionManager,
+    conn: RedisConn,
     held: std::sync::Weak<Mutex<HashMap<String, Vec<String>>>>,
     lease: Duration,
 ) {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod capacity;
+mod connect;
 mod fair;
 mod redis_streams;
 mod sqlite;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use thumbforge_core::{Plan, progress::ProviderStage};
 
 pub use capacity::RedisCapacity;
-pub use redis_streams::redis_client;
+pub use connect::{DEAD_PEER, RedisConn, redis_client};
 pub use redis_streams::{ConsumerSettings, Delivery, RedisBackend, RedisConsumer, RedisQueue};
 pub use sqlite::{HookCallbackListener, SqliteQueue, SqliteQueueConfig, SqliteStorage};
 

@@ -38,8 +38,8 @@ use futures::{
     stream::{self, BoxStream, StreamExt},
 };
 use redis::{
-    AsyncCommands, AsyncConnectionConfig, Client, Script, ScriptInvocation,
-    aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection},
+    AsyncCommands, AsyncConnectionConfig, Script, ScriptInvocation,
+    aio::{ConnectionManagerConfig, MultiplexedConnection},
     streams::{StreamAutoClaimReply, StreamId, StreamReadReply},
 };
 use tokio::sync::{mpsc, oneshot};
@@ -167,8 +167,7 @@ impl Keys {
 /// handle a consumer reads one lane through.
 #[derive(Clone)]
 pub struct RedisQueue {
-    client: Client,
-    conn: ConnectionManager,
+    conn: crate::RedisConn,
     keys: Arc<Keys>,
     fairness: Fairness,
     /// Undelivered entries a push or an acknowledgement tops a stream up to.
@@ -192,47 +191,18 @@ async fn timed<T>(
     }
 }
 
-/// How long a Redis peer may leave sent data unacknowledged, or go quiet
-/// on an idle connection, before the kernel ends the connection. The
-/// connection manager then reconnects; without this a connection whose
-/// network link went down keeps timing out every command until the
-/// kernel's own retransmissions give up, about 15 minutes later.
-const DEAD_PEER: Duration = Duration::from_secs(15);
-
-/// A Redis client whose connections find a dead peer within
-/// [`DEAD_PEER`]: TCP keepalive probes on idle connections and
-/// `TCP_USER_TIMEOUT` on busy ones. Every Redis connection of the
-/// service is made through this.
-pub fn redis_client(url: &str) -> Result<Client, redis::RedisError> {
-    use redis::{
-        IntoConnectionInfo,
-        io::tcp::{TcpSettings, socket2::TcpKeepalive},
-    };
-    let keepalive = TcpKeepalive::new()
-        .with_time(Duration::from_secs(5))
-        .with_interval(Duration::from_secs(2))
-        .with_retries(5);
-    let tcp = TcpSettings::default()
-        .set_nodelay(true)
-        .set_keepalive(keepalive)
-        .set_user_timeout(DEAD_PEER);
-    Client::open(url.into_connection_info()?.set_tcp_settings(tcp))
-}
-
 impl RedisQueue {
     /// Connects and creates the consumer group when missing. `prefix` names
     /// this deployment's keys; tests use one prefix each.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisQueue, QueueError> {
         let prefix: String = prefix.chars().filter(|c| !matches!(c, '{' | '}')).collect();
-        let client = redis_client(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(OP_TIMEOUT))
             .set_response_timeout(Some(OP_TIMEOUT))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(1));
-        let conn = timed(ConnectionManager::new_with_config(client.clone(), config)).await?;
+        let conn = timed(crate::RedisConn::open(url, config, false)).await?;
         let queue = RedisQueue {
-            client,
             conn,
             keys: Arc::new(Keys::new(&prefix, Lane::Remote)),
             fairness: Fairness::EVEN,
@@ -796,6 +766,9 @@ impl Fetcher {
                     warn!(error = %e, retry_in_ms = self.backoff.as_millis() as u64,
                         "reading the queue failed; reconnecting");
                     self.conn = None;
+                    // Its connection is its own: let the shared handle learn
+                    // whether the primary moved.
+                    self.consumer.queue.conn.recheck().await;
                     tokio::time::sleep(self.backoff).await;
                     self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
                 }
@@ -814,7 +787,8 @@ impl Fetcher {
         let conn = timed(
             self.consumer
                 .queue
-                .client
+                .conn
+                .client()
                 .get_multiplexed_async_connection_with_config(&config),
         )
         .await?;

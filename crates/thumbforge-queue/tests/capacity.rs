@@ -22,11 +22,13 @@ fn prefix() -> String {
 }
 
 async fn process(prefix: &str, name: &str, lease: Duration) -> RedisCapacity {
-    let conn = redis::Client::open(redis_url())
-        .expect("redis url")
-        .get_connection_manager()
-        .await
-        .expect("redis is running");
+    let conn = thumbforge_queue::RedisConn::open(
+        &redis_url(),
+        redis::aio::ConnectionManagerConfig::new(),
+        false,
+    )
+    .await
+    .expect("redis is running");
     RedisCapacity::with_lease(conn, prefix, name, lease)
 }
 

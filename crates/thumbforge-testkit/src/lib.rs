@@ -105,6 +105,162 @@ impl Drop for RedisServer {
     }
 }
 
+/// A private Redis primary, its replica and one Sentinel watching them
+/// (quorum 1, primary down after 1 s), for failover tests.
+pub struct SentinelGroup {
+    primary: RedisServer,
+    replica: Child,
+    replica_port: u16,
+    sentinel: Child,
+    sentinel_port: u16,
+    dir: TempDir,
+}
+
+/// The name the Sentinel monitors.
+pub const PRIMARY_NAME: &str = "main";
+
+impl SentinelGroup {
+    pub fn start() -> anyhow::Result<SentinelGroup> {
+        let primary = RedisServer::start()?;
+        let dir = tempfile::tempdir()?;
+        let replica_port = free_port()?;
+        let replica_dir = dir.path().join("replica");
+        std::fs::create_dir_all(&replica_dir)?;
+        let replica = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port"])
+            .arg(replica_port.to_string())
+            .args(["--save", "", "--appendonly", "yes", "--dir"])
+            .arg(&replica_dir)
+            .args(["--replicaof", "127.0.0.1"])
+            .arg(primary.port().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting the replica")?;
+        wait_for_port(replica_port, Duration::from_secs(10))?;
+        let sentinel_port = free_port()?;
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "bind 127.0.0.1\nport {sentinel_port}\ndir {dir}\n\
+                 sentinel monitor {PRIMARY_NAME} 127.0.0.1 {primary} 1\n\
+                 sentinel down-after-milliseconds {PRIMARY_NAME} 1000\n\
+                 sentinel failover-timeout {PRIMARY_NAME} 5000\n\
+                 sentinel parallel-syncs {PRIMARY_NAME} 1\n",
+                dir = dir.path().display(),
+                primary = primary.port(),
+            ),
+        )?;
+        let sentinel = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting redis-server --sentinel")?;
+        wait_for_port(sentinel_port, Duration::from_secs(10))?;
+        let group = SentinelGroup {
+            primary,
+            replica,
+            replica_port,
+            sentinel,
+            sentinel_port,
+            dir,
+        };
+        // A failover needs a replica the Sentinel knows of and that is in
+        // sync (Sentinel reads the primary's INFO every 10 s at first).
+        let start = Instant::now();
+        while !group.sentinel_knows_the_replica() {
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("the Sentinel never saw the replica");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(group)
+    }
+
+    fn sentinel_knows_the_replica(&self) -> bool {
+        let out = Command::new("redis-cli")
+            .args([
+                "-p",
+                &self.sentinel_port.to_string(),
+                "SENTINEL",
+                "replicas",
+                PRIMARY_NAME,
+            ])
+            .output();
+        let replica = format!("{}", self.replica_port);
+        out.map(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).to_string();
+            text.lines().any(|l| l.trim() == replica)
+                && text.contains("slave")
+                && !text.contains("s_down")
+                && !text.contains("disconnected")
+        })
+        .unwrap_or(false)
+    }
+
+    /// `redis+sentinel://` for this group.
+    pub fn url(&self) -> String {
+        format!(
+            "redis+sentinel://127.0.0.1:{}/{PRIMARY_NAME}",
+            self.sentinel_port
+        )
+    }
+
+    /// The port the Sentinel says the primary is on.
+    pub fn primary_port(&self) -> Option<u16> {
+        let out = Command::new("redis-cli")
+            .args([
+                "-p",
+                &self.sentinel_port.to_string(),
+                "SENTINEL",
+                "get-master-addr-by-name",
+                PRIMARY_NAME,
+            ])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    pub fn replica_port(&self) -> u16 {
+        self.replica_port
+    }
+
+    /// SIGKILL the primary: what a crashed primary host looks like.
+    pub fn kill_primary(&mut self) {
+        self.primary.crash();
+    }
+
+    /// Waits until the Sentinel has promoted the replica.
+    pub fn wait_for_failover(&self, limit: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.primary_port() == Some(self.replica_port) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("no failover within {limit:?}")
+    }
+}
+
+impl Drop for SentinelGroup {
+    fn drop(&mut self) {
+        for child in [&mut self.sentinel, &mut self.replica] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = &self.dir;
+    }
+}
+
 /// A private S3-compatible server: moto's server mode (PyPI `moto[server]`,
 /// which scripts/test.sh installs), with one bucket made.
 pub struct S3Server {

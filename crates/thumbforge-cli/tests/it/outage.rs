@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 use serde_json::{Value, json};
 use thumbforge_core::ids::random_token;
 use thumbforge_queue::RedisQueue;
-use thumbforge_testkit::{PgServer, RedisServer};
+use thumbforge_testkit::{PgServer, RedisServer, SentinelGroup};
 
 use crate::helpers::{TestApp, test_settings, wait_terminal};
 
@@ -135,6 +135,54 @@ async fn a_redis_crash_mid_run_gives_503s_and_loses_nothing() {
     all_succeed(&app, &accepted).await;
     let (status, _) = get(&app, &client, "/readyz").await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_killed_redis_primary_fails_over_through_sentinel_and_loses_nothing() {
+    let mut group = SentinelGroup::start().expect("a primary, a replica and a Sentinel");
+    let url = group.url();
+    let app = TestApp::spawn_with(|s| {
+        s.queue.redis_url = Some(url);
+        s.queue.prefix = format!("failover-{}", random_token(8));
+        s.worker.lost_check_secs = 2;
+    })
+    .await;
+    let client = impatient();
+    // Work in flight and waiting when the primary dies.
+    let mut accepted = accept_all(&app, &client, 6, "before [sleep:500]").await;
+
+    group.kill_primary();
+    // Until the Sentinel promotes the replica, a submit is accepted (and
+    // the sweeper enqueues it later) or refused with a code; then the
+    // service finds the new primary by itself.
+    let start = std::time::Instant::now();
+    let mut refused = 0;
+    loop {
+        let (status, body) = submit(&app, &client, "during the failover").await;
+        match status {
+            202 => accepted.push(body["generationId"].as_str().expect("id").to_owned()),
+            503 => {
+                assert_eq!(body["code"], "queue_unavailable", "{body}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+        if group.primary_port() == Some(group.replica_port()) && status == 202 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no failover, or not followed, within 60 s ({refused} refused)"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    group
+        .wait_for_failover(Duration::from_secs(1))
+        .expect("the replica is the primary");
+    accepted.extend(accept_all(&app, &client, 3, "after [sleep:100]").await);
+    all_succeed(&app, &accepted).await;
+    let (status, body) = get(&app, &client, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]
