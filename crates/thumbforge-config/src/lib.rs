@@ -66,6 +66,10 @@ pub struct Settings {
     pub youtube: YoutubeSettings,
     pub webhooks: WebhookSettings,
     pub storage: StorageSettings,
+    /// Defaulted here as well as in the built-in defaults, so a file read
+    /// on its own (the sample config, in a test) need not list it.
+    #[serde(default)]
+    pub retention: RetentionSettings,
     pub log: LogSettings,
 }
 
@@ -313,6 +317,29 @@ pub struct WebhookSettings {
     pub timeout_secs: u64,
 }
 
+/// Deleting generations that ended long ago, with their images: a pass of
+/// every worker's sweeper (docs/operations.md, "Retention").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct RetentionSettings {
+    /// Generations that ended (succeeded, failed, partial or canceled)
+    /// more than this many days ago are deleted, images first, then rows.
+    /// 0 keeps everything forever.
+    pub generations_days: u32,
+    /// Most generations one pass deletes; a pass runs every
+    /// `worker.sweep_interval_secs` in each worker process.
+    pub batch: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            generations_days: 0,
+            batch: 500,
+        }
+    }
+}
+
 /// The YouTube Data API v3, behind Flokan's `POST /youtube-search`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct YoutubeSettings {
@@ -511,6 +538,10 @@ max_attempts = 8
 backoff_base_ms = 5000
 backoff_max_ms = 3600000
 timeout_secs = 10
+
+[retention]
+generations_days = 0
+batch = 500
 
 [youtube]
 base_url = "https://www.googleapis.com"
@@ -722,6 +753,8 @@ mod tests {
         assert_eq!(s.queue_sqlite_path(), Path::new("/tmp/x/queue.db"));
         assert_eq!(s.models.default, "local");
         assert!(!s.models.enable_test_model);
+        assert_eq!(s.retention, RetentionSettings::default());
+        assert_eq!(s.retention.generations_days, 0, "kept forever by default");
     }
 
     fn from_env(vars: &[(&str, &str)]) -> Result<Settings, config::ConfigError> {
@@ -752,6 +785,17 @@ mod tests {
         // Other values with commas are not split.
         let s = from_env(&[("THUMBFORGE_LOG__FILTER", "info,thumbforge=debug")]).expect("a filter");
         assert_eq!(s.log.filter, "info,thumbforge=debug");
+    }
+
+    #[test]
+    fn retention_is_set_from_the_environment() {
+        let s = from_env(&[
+            ("THUMBFORGE_RETENTION__GENERATIONS_DAYS", "30"),
+            ("THUMBFORGE_RETENTION__BATCH", "2000"),
+        ])
+        .expect("retention from the environment");
+        assert_eq!(s.retention.generations_days, 30);
+        assert_eq!(s.retention.batch, 2000);
     }
 
     #[test]

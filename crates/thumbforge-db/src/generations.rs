@@ -468,18 +468,32 @@ pub async fn delete_for_org(
     let Some(view) = find_for_org(db, org_id, id).await? else {
         return Ok(None);
     };
-    let txn = db.conn().begin().await?;
-    thumbnails::Entity::delete_many()
-        .filter(thumbnails::Column::GenerationId.eq(id))
-        .exec(&txn)
-        .await?;
-    generations::Entity::delete_many()
-        .filter(generations::Column::Id.eq(id))
-        .filter(generations::Column::OrgId.eq(org_id))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
+    delete_rows(
+        db.conn(),
+        sea_orm::Condition::all()
+            .add(generations::Column::Id.eq(id))
+            .add(generations::Column::OrgId.eq(org_id)),
+    )
+    .await?;
     Ok(Some(view))
+}
+
+/// Deletes the generations matching `which` and returns their ids. Their
+/// thumbnails go with them by the foreign key (`ON DELETE CASCADE` on both
+/// databases); the caller removes the image objects. The one delete of a
+/// generation's rows: an organisation's [`delete_for_org`] and retention
+/// ([`crate::retention`]) both go through it.
+pub(crate) async fn delete_rows<C: ConnectionTrait>(
+    conn: &C,
+    which: sea_orm::Condition,
+) -> Result<Vec<String>, DbError> {
+    Ok(generations::Entity::delete_many()
+        .filter(which)
+        .exec_with_returning(conn)
+        .await?
+        .into_iter()
+        .map(|g| g.id)
+        .collect())
 }
 
 /// Flokan's generation statuses, as stored statuses and thumbnail facts.

@@ -3,7 +3,10 @@
 //! different parameters is refused. Keys are per organisation and remembered
 //! for [`TTL_MS`].
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement,
+    sea_query::{Expr, ExprTrait, Order, Query},
+};
 
 use crate::{Db, DbError, entities::idempotency_keys, now_ms};
 
@@ -95,10 +98,29 @@ pub async fn release(db: &Db, org_id: &str, key: &str, generation_id: &str) -> R
     Ok(())
 }
 
-/// Forgets keys older than the TTL (the sweeper calls this).
-pub async fn expire(db: &Db) -> Result<u64, DbError> {
+/// Forgets up to `limit` keys older than the TTL, oldest first (a claim
+/// already treats them as free), and returns how many. The sweeper's
+/// retention pass calls this: with retention of a day or more, every key
+/// of a generation it deletes is past the TTL.
+pub async fn expire(db: &Db, limit: u64) -> Result<u64, DbError> {
+    let oldest = Query::select()
+        .columns([
+            idempotency_keys::Column::OrgId,
+            idempotency_keys::Column::Key,
+        ])
+        .from(idempotency_keys::Entity)
+        .and_where(idempotency_keys::Column::CreatedAt.lt(now_ms() - TTL_MS))
+        .order_by(idempotency_keys::Column::CreatedAt, Order::Asc)
+        .limit(limit)
+        .to_owned();
     Ok(idempotency_keys::Entity::delete_many()
-        .filter(idempotency_keys::Column::CreatedAt.lt(now_ms() - TTL_MS))
+        .filter(
+            Expr::tuple([
+                Expr::col(idempotency_keys::Column::OrgId),
+                Expr::col(idempotency_keys::Column::Key),
+            ])
+            .in_subquery(oldest),
+        )
         .exec(db.conn())
         .await?
         .rows_affected)

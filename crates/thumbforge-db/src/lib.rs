@@ -14,6 +14,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod orgs;
 pub mod provider_keys;
+pub mod retention;
 mod sql;
 pub mod styles;
 pub mod thumbnails;

@@ -94,6 +94,10 @@ pub struct Metrics {
     pub org_oldest_wait: Family<OrgLabels, Gauge>,
     /// Thumbnails running or able to start now, by lane (Redis).
     pub queue_demand: Family<LaneLabels, Gauge>,
+    /// Generations retention deleted (rows, after their objects).
+    pub retention_generations_deleted: Counter,
+    /// Their thumbnails (the rows, and both image objects of each).
+    pub retention_thumbnails_deleted: Counter,
 }
 
 impl Metrics {
@@ -119,6 +123,18 @@ impl Metrics {
         let org_waiting = Family::<OrgLabels, Gauge>::default();
         let org_oldest_wait = Family::<OrgLabels, Gauge>::default();
         let queue_demand = Family::<LaneLabels, Gauge>::default();
+        let retention_generations_deleted = Counter::default();
+        let retention_thumbnails_deleted = Counter::default();
+        registry.register(
+            "retention_generations_deleted",
+            "Generations deleted by retention, with their thumbnails' images",
+            retention_generations_deleted.clone(),
+        );
+        registry.register(
+            "retention_thumbnails_deleted",
+            "Thumbnails deleted by retention (rows and image objects)",
+            retention_thumbnails_deleted.clone(),
+        );
         registry.register(
             "org_queue_waiting",
             "Thumbnails waiting for their turn, by organisation (sampled at scrape)",
@@ -229,6 +245,8 @@ impl Metrics {
             org_waiting,
             org_oldest_wait,
             queue_demand,
+            retention_generations_deleted,
+            retention_thumbnails_deleted,
         })
     }
 

@@ -30,7 +30,7 @@ use tracing::{Instrument, error, info_span, warn};
 use crate::{
     jobs::render_thumbnail::{self, JobEnv},
     org_slots::OrgSlots,
-    sweeper::{self, SweepConfig},
+    sweeper::{self, RetentionConfig, SweepConfig, SweepDeps},
 };
 
 async fn handle(job: RenderThumbnail, env: Data<Arc<JobEnv>>) -> Result<(), BoxDynError> {
@@ -120,10 +120,18 @@ pub fn start(deps: Arc<Deps>, settings: &Settings, shutdown: CancellationToken) 
         enqueue_grace: Duration::from_secs(settings.worker.enqueue_grace_secs),
         deadline: Duration::from_secs(settings.worker.deadline_secs),
         lost_check: Duration::from_secs(settings.worker.lost_check_secs),
+        retention: (settings.retention.generations_days > 0).then(|| RetentionConfig {
+            keep: Duration::from_secs(u64::from(settings.retention.generations_days) * 86_400),
+            batch: settings.retention.batch,
+        }),
     };
     let sweeper = tokio::spawn(sweeper::run(
-        deps.db.clone(),
-        deps.queue.clone(),
+        SweepDeps {
+            db: deps.db.clone(),
+            queue: deps.queue.clone(),
+            storage: deps.storage.clone(),
+            metrics: deps.metrics.clone(),
+        },
         sweep,
         shutdown.clone(),
     ));

@@ -23,14 +23,25 @@
 //!
 //! Every step is a conditional write, so any number of sweepers (one per
 //! worker process) can run at once.
+//!
+//! With `retention.generations_days` set, the sweeper also deletes
+//! generations that ended longer ago than that, with their images
+//! ([`retention`]), in a loop of its own on the same interval, so a slow
+//! object store never delays the repairs above.
 
-use std::time::Duration;
+pub mod retention;
+
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use thumbforge_db::{Db, lifecycle, now_ms, thumbnails};
 use thumbforge_queue::{JobQueue, Lane, RenderThumbnail};
+use thumbforge_storage::Storage;
+use thumbforge_telemetry::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
+
+pub use retention::{RetentionConfig, RetentionReport};
 
 const BATCH: u64 = 500;
 /// Ended thumbnails removed from the open set per pass: more than a busy
@@ -43,6 +54,8 @@ pub struct SweepConfig {
     pub enqueue_grace: Duration,
     pub deadline: Duration,
     pub lost_check: Duration,
+    /// `None`: generations are kept forever.
+    pub retention: Option<RetentionConfig>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -153,8 +166,25 @@ fn job(t: &thumbnails::Stranded) -> RenderThumbnail {
     }
 }
 
-/// Runs `sweep_once` every interval until `shutdown`.
-pub async fn run(db: Db, queue: JobQueue, config: SweepConfig, shutdown: CancellationToken) {
+/// What the sweeper's passes act on besides the record and the queue.
+#[derive(Debug, Clone)]
+pub struct SweepDeps {
+    pub db: Db,
+    pub queue: JobQueue,
+    pub storage: Storage,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Runs `sweep_once` every interval, and the retention pass when it is
+/// on, until `shutdown`.
+pub async fn run(deps: SweepDeps, config: SweepConfig, shutdown: CancellationToken) {
+    tokio::join!(
+        repair(&deps, &config, &shutdown),
+        retain(&deps, &config, &shutdown)
+    );
+}
+
+async fn repair(deps: &SweepDeps, config: &SweepConfig, shutdown: &CancellationToken) {
     let mut tick = tokio::time::interval(config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -162,7 +192,7 @@ pub async fn run(db: Db, queue: JobQueue, config: SweepConfig, shutdown: Cancell
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match sweep_once(&db, &queue, &config).await {
+        match sweep_once(&deps.db, &deps.queue, config).await {
             // Pruning is routine; anything else was a repair.
             Ok(report)
                 if (SweepReport {
@@ -174,6 +204,42 @@ pub async fn run(db: Db, queue: JobQueue, config: SweepConfig, shutdown: Cancell
             }
             Ok(_) => {}
             Err(e) => warn!(error = format!("{e:#}"), "sweep failed; will retry"),
+        }
+    }
+}
+
+async fn retain(deps: &SweepDeps, config: &SweepConfig, shutdown: &CancellationToken) {
+    let Some(retention) = &config.retention else {
+        return;
+    };
+    let mut tick = tokio::time::interval(config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let started = std::time::Instant::now();
+        // A pass cut short by the stop is finished by the next one.
+        let outcome = tokio::select! {
+            () = shutdown.cancelled() => return,
+            outcome = retention::pass(&deps.db, &deps.storage, &deps.metrics, retention) => outcome,
+        };
+        match outcome {
+            Ok(report) if report.generations > 0 || report.deferred > 0 => info!(
+                generations = report.generations,
+                thumbnails = report.thumbnails,
+                deferred = report.deferred,
+                idempotency_keys = report.idempotency_keys,
+                retention_days = retention.keep.as_secs() / 86_400,
+                duration_ms = started.elapsed().as_millis() as u64,
+                "retention deleted ended generations"
+            ),
+            Ok(_) => {}
+            Err(e) => warn!(
+                error = format!("{e:#}"),
+                "retention pass failed; will retry"
+            ),
         }
     }
 }

@@ -36,13 +36,27 @@ async fn generate_poll_download_gives_real_pngs() {
             .is_some_and(|t| t > 1_700_000_000_000),
         "createdAt is Unix ms"
     );
-    // Exactly the documented fields, no more.
+    // Exactly the documented fields (FatThumb's, then the extensions that
+    // say what it was made from), no more.
     let mut keys: Vec<_> = done.as_object().expect("object").keys().cloned().collect();
     keys.sort();
     assert_eq!(
         keys,
-        ["count", "createdAt", "id", "model", "status", "thumbnails"]
+        [
+            "aspectRatio",
+            "count",
+            "createdAt",
+            "id",
+            "model",
+            "prompt",
+            "status",
+            "thumbnails",
+            "title"
+        ]
     );
+    assert_eq!(done["prompt"], "I built a Rust service in 24 hours");
+    assert_eq!(done["aspectRatio"], "16:9");
+    assert_eq!(done["title"], Value::Null);
 
     let thumbs = done["thumbnails"].as_array().expect("thumbnails");
     let ids: Vec<_> = thumbs

@@ -20,6 +20,7 @@ mod providers;
 mod ratelimit;
 mod recovery;
 mod references;
+mod retention;
 mod status;
 mod storage;
 mod styles;
