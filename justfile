@@ -16,6 +16,10 @@ test:
 bench:
     bash scripts/bench.sh
 
+# The multi-host drill in network namespaces (needs root): throughput with 1-3 worker hosts, a rolling restart, a worker host's link cut (docs/queue.md); --reduced is the CI size
+drill-hosts *ARGS:
+    bash scripts/drill-hosts.sh {{ARGS}}
+
 # Regenerate the sample thumbnails in docs/img
 samples:
     cargo run --release -p thumbforge-render --example samples

@@ -75,3 +75,6 @@ bash scripts/schemathesis.sh
 
 echo "== chaos drill (reduced)"
 bash scripts/chaos.sh --reduced
+
+echo "== multi-host drill (reduced): hosts in network namespaces, a rolling restart, a cut link"
+bash scripts/drill-hosts.sh --reduced
