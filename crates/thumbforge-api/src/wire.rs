@@ -297,16 +297,20 @@ impl GenerationBody {
     }
 }
 
-/// The file a client may download of a thumbnail, once there is one: the
-/// watermarked copy for a watermarked thumbnail, never the clean one.
-pub fn served_key(t: &thumbnails::Model) -> Option<&str> {
-    let downloadable = t.status == ThumbnailStatus::Succeeded && !t.is_hidden;
-    let key = if t.is_watermarked {
+/// The stored file a client may have of a thumbnail: the watermarked copy
+/// for a watermarked thumbnail, never the clean one.
+pub fn client_key(t: &thumbnails::Model) -> Option<&str> {
+    if t.is_watermarked {
         t.watermarked_key.as_deref()
     } else {
         t.storage_key.as_deref()
-    };
-    key.filter(|_| downloadable)
+    }
+}
+
+/// [`client_key`], once it may be downloaded: succeeded and not hidden.
+pub fn served_key(t: &thumbnails::Model) -> Option<&str> {
+    let downloadable = t.status == ThumbnailStatus::Succeeded && !t.is_hidden;
+    client_key(t).filter(|_| downloadable)
 }
 
 /// The expiring URL of a thumbnail's image, once there is one to show:

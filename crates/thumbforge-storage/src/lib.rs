@@ -70,6 +70,15 @@ pub fn watermarked_key(generation_id: &str, thumbnail_id: &str) -> String {
     format!("thumbnails/{generation_id}/{thumbnail_id}.wm.png")
 }
 
+/// Every object a thumbnail may have (clean and watermarked): what
+/// deleting it removes.
+pub fn thumbnail_keys(generation_id: &str, thumbnail_id: &str) -> [String; 2] {
+    [
+        thumbnail_key(generation_id, thumbnail_id),
+        watermarked_key(generation_id, thumbnail_id),
+    ]
+}
+
 impl Storage {
     /// Files under `root`, which is created when missing.
     pub fn local(root: &Path) -> Result<Storage, StorageError> {

@@ -189,13 +189,7 @@ async fn record(state: &AppState, base: &str, view: &generations::GenerationView
         status: flokan_status(view),
         image_paths: done
             .iter()
-            .filter_map(|t| {
-                if t.is_watermarked {
-                    t.watermarked_key.clone()
-                } else {
-                    t.storage_key.clone()
-                }
-            })
+            .filter_map(|t| crate::wire::client_key(t).map(str::to_owned))
             .collect(),
         image_urls,
         total_file_size_bytes: done.iter().filter_map(|t| t.file_size_bytes).sum(),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures::{StreamExt, stream};
 use thumbforge_db::{Db, idempotency, now_ms, retention};
-use thumbforge_storage::{Storage, thumbnail_key, watermarked_key};
+use thumbforge_storage::{Storage, thumbnail_keys};
 use thumbforge_telemetry::metrics::Metrics;
 use tracing::warn;
 
@@ -58,9 +58,9 @@ pub async fn pass(
         .iter()
         .enumerate()
         .flat_map(|(i, g)| {
-            g.thumbnail_ids.iter().flat_map(move |t| {
-                [thumbnail_key(&g.id, t), watermarked_key(&g.id, t)].map(|key| (i, key))
-            })
+            g.thumbnail_ids
+                .iter()
+                .flat_map(move |t| thumbnail_keys(&g.id, t).map(|key| (i, key)))
         })
         .collect();
     // Owned futures: a stream of futures borrowing from the pass is not
