@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod comfyui;
 pub mod decode;
 mod fal;
 pub mod fetch;
@@ -9,7 +10,9 @@ mod kie;
 pub mod limits;
 mod local;
 mod openai;
+mod openai_compatible;
 mod scripted;
+mod sdapi;
 
 use std::{sync::Arc, time::Duration};
 
@@ -21,6 +24,7 @@ use thumbforge_core::{
 };
 use thumbforge_telemetry::metrics::Metrics;
 
+pub use comfyui::{ComfyUi, ComfyUiSettings};
 pub use fal::Fal;
 pub use fetch::{FetchError, FetchPolicy};
 pub use gemini::Gemini;
@@ -29,7 +33,9 @@ pub use kie::Kie;
 pub use limits::{Gate, Limited};
 pub use local::LocalRenderer;
 pub use openai::OpenAiImages;
+pub use openai_compatible::{OpenAiCompatible, OpenAiCompatibleSettings};
 pub use scripted::ScriptedModel;
+pub use sdapi::{SdApi, SdApiAuth, SdApiSettings};
 
 /// A reference image as the models receive it.
 #[derive(Debug, Clone)]

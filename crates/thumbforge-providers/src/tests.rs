@@ -21,7 +21,7 @@ use wiremock::{
 
 use crate::{Credentials, ImageRequest, ProviderDeps, ProviderError, Providers, Reference};
 
-fn png(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn png(w: u32, h: u32) -> Vec<u8> {
     crate::decode::to_png(&image::DynamicImage::ImageRgb8(
         image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 30])),
     ))
@@ -55,7 +55,7 @@ fn with_key(mut s: ProviderSettings, provider: ProviderKind) -> ProviderSettings
     s
 }
 
-fn request(prompt: &str) -> ImageRequest {
+pub(crate) fn request(prompt: &str) -> ImageRequest {
     ImageRequest {
         prompt: prompt.to_owned(),
         headline: None,
@@ -96,20 +96,20 @@ async fn generate(
 
 /// Answers from a list in turn (the last one repeats), recording when.
 #[derive(Clone)]
-struct Sequence {
+pub(crate) struct Sequence {
     answers: Arc<Vec<ResponseTemplate>>,
     seen: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl Sequence {
-    fn new(answers: Vec<ResponseTemplate>) -> Sequence {
+    pub(crate) fn new(answers: Vec<ResponseTemplate>) -> Sequence {
         Sequence {
             answers: Arc::new(answers),
             seen: Arc::default(),
         }
     }
 
-    fn times(&self) -> Vec<Instant> {
+    pub(crate) fn times(&self) -> Vec<Instant> {
         self.seen.lock().expect("lock").clone()
     }
 }
@@ -121,6 +121,41 @@ impl Respond for Sequence {
         let i = (seen.len() - 1).min(self.answers.len() - 1);
         self.answers[i].clone()
     }
+}
+
+/// A policy for adapters built from their own settings: quick polls and
+/// backoff, three attempts.
+pub(crate) fn policy() -> crate::HttpPolicy {
+    crate::HttpPolicy {
+        timeout: Duration::from_secs(10),
+        max_attempts: 3,
+        backoff_base: Duration::from_millis(1),
+        backoff_max: Duration::from_millis(10),
+        poll_interval: Duration::from_millis(5),
+        max_image_bytes: 50 * 1024 * 1024,
+    }
+}
+
+/// Runs `work` in a progress scope: its output and the stages reported.
+pub(crate) async fn recording<F: Future>(work: F) -> (F::Output, Vec<ProviderStage>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let reporter: thumbforge_core::progress::Reporter =
+        Arc::new(move |stage| sink.lock().expect("lock").push(stage));
+    let output = thumbforge_core::progress::scope(reporter, work).await;
+    let stages = seen.lock().expect("lock").clone();
+    (output, stages)
+}
+
+/// The requests `server` received for `path`, in order.
+pub(crate) async fn received(server: &MockServer, http_method: &str, at: &str) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .expect("recording is on")
+        .into_iter()
+        .filter(|r| r.method.as_str() == http_method && r.url.path() == at)
+        .collect()
 }
 
 fn openai_ok() -> ResponseTemplate {
