@@ -55,6 +55,11 @@ if ! command -v moto_server >/dev/null; then
   python3 -m pip install --quiet 'moto[server]'
 fi
 
+echo "== Noto fonts: the offline model draws headlines in other scripts with them, as in the container image"
+if [ ! -e /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc ] || [ ! -e /usr/share/fonts/truetype/noto/NotoSansArabic-Bold.ttf ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-core fonts-noto-cjk) >/dev/null
+fi
+
 echo "== cargo test, pass 1: embedded backend (SQLite + SQLite queue); outage tests run in pass 2"
 cargo test --workspace --locked -- --skip outage::
 

@@ -45,6 +45,20 @@ pub struct Reference {
     pub png: Vec<u8>,
     /// Where it came from, for a user-given URL (kie takes URLs only).
     pub url: Option<String>,
+    pub role: ReferenceRole,
+}
+
+/// What a reference is for. Remote models get every reference as an
+/// image; the built-in model draws a person as the subject and takes an
+/// inspiration's colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceRole {
+    /// A reference image or a YouTube video's thumbnail.
+    Image,
+    /// A `personIds` asset.
+    Person,
+    /// An `inspirationIds` asset.
+    Inspiration,
 }
 
 /// What a model is asked for.

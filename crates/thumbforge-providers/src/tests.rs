@@ -19,7 +19,9 @@ use wiremock::{
     matchers::{body_partial_json, header, method, path, query_param},
 };
 
-use crate::{Credentials, ImageRequest, ProviderDeps, ProviderError, Providers, Reference};
+use crate::{
+    Credentials, ImageRequest, ProviderDeps, ProviderError, Providers, Reference, ReferenceRole,
+};
 
 pub(crate) fn png(w: u32, h: u32) -> Vec<u8> {
     crate::decode::to_png(&image::DynamicImage::ImageRgb8(
@@ -642,6 +644,7 @@ async fn references_travel_in_each_documented_form() {
         image: image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8)),
         png: png(8, 8),
         url: Some("https://img.example/ref.png".to_owned()),
+        role: ReferenceRole::Image,
     };
     let mut req = request("with a reference");
     req.references.push(reference.clone());

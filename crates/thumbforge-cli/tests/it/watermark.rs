@@ -7,15 +7,7 @@ use thumbforge_render::{RenderSpec, apply_watermark, render};
 use crate::helpers::TestApp;
 
 fn expected(prompt: &str, watermark: bool) -> Vec<u8> {
-    let mut image = render(&RenderSpec {
-        width: 1280,
-        height: 720,
-        prompt,
-        headline: None,
-        variation: 0,
-        background: None,
-        style: None,
-    });
+    let mut image = render(&RenderSpec::new(1280, 720, prompt)).expect("renders");
     if watermark {
         apply_watermark(&mut image);
     }

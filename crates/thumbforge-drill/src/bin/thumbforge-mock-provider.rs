@@ -184,14 +184,9 @@ fn picture(size: &str) -> anyhow::Result<Vec<u8>> {
         .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
         .ok_or_else(|| anyhow::anyhow!("--size is WIDTHxHEIGHT"))?;
     let image = thumbforge_render::render(&thumbforge_render::RenderSpec {
-        width: w,
-        height: h,
-        prompt: "A mock model's answer",
-        headline: None,
         variation: 1,
-        background: None,
-        style: None,
-    });
+        ..thumbforge_render::RenderSpec::new(w, h, "A mock model's answer")
+    })?;
     Ok(thumbforge_render::encode_png(&image)?)
 }
 

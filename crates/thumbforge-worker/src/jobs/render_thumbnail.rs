@@ -26,7 +26,8 @@ use thumbforge_db::{
     now_ms, provider_keys, thumbnails,
 };
 use thumbforge_providers::{
-    Credentials, FetchPolicy, ImageRequest, Picture, ProviderError, Providers, Reference, decode,
+    Credentials, FetchPolicy, ImageRequest, Picture, ProviderError, Providers, Reference,
+    ReferenceRole, decode,
 };
 use thumbforge_queue::RenderThumbnail;
 use thumbforge_render::{apply_watermark, encode_png, normalize};
@@ -410,6 +411,7 @@ async fn load_references(
                     image,
                     png,
                     url: Some(url.clone()),
+                    role: ReferenceRole::Image,
                 });
             }
             Err(e) => {
@@ -420,15 +422,24 @@ async fn load_references(
             }
         }
     }
-    let ids: Vec<String> = [&generation.person_ids, &generation.inspiration_ids]
-        .into_iter()
-        .flat_map(|json| serde_json::from_str::<Vec<String>>(json).unwrap_or_default())
-        .collect();
+    let ids: Vec<(String, ReferenceRole)> = [
+        (&generation.person_ids, ReferenceRole::Person),
+        (&generation.inspiration_ids, ReferenceRole::Inspiration),
+    ]
+    .into_iter()
+    .flat_map(|(json, role)| {
+        serde_json::from_str::<Vec<String>>(json)
+            .unwrap_or_default()
+            .into_iter()
+            .map(move |id| (id, role))
+    })
+    .collect();
     if !ids.is_empty() {
-        let found = assets::find_many_for_org(&env.db, &generation.org_id, &ids)
+        let wanted: Vec<String> = ids.iter().map(|(id, _)| id.clone()).collect();
+        let found = assets::find_many_for_org(&env.db, &generation.org_id, &wanted)
             .await
             .context("reading reference assets")?;
-        for id in &ids {
+        for (id, role) in &ids {
             let Some(asset) = found.iter().find(|a| &a.id == id) else {
                 return Err(unusable(format!(
                     "Asset {id} was deleted before the thumbnail was made."
@@ -452,6 +463,7 @@ async fn load_references(
                     image,
                     png,
                     url: None,
+                    role: *role,
                 }),
                 Err(e) => return Err(unusable(format!("Asset {id} could not be read: {e}."))),
             }
