@@ -890,6 +890,7 @@ mod tests {
             image: image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8)),
             png: png(8, 8),
             url: None,
+            role: crate::ReferenceRole::Image,
         });
         comfy(&server, workflow(true))
             .generate(&req)

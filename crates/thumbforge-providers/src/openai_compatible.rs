@@ -222,6 +222,7 @@ mod tests {
             image: image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8)),
             png: png(8, 8),
             url: None,
+            role: crate::ReferenceRole::Image,
         };
         let mut req = request("with references");
         req.references = vec![reference.clone(), reference];

@@ -356,6 +356,7 @@ mod tests {
             image: image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8)),
             png: reference.clone(),
             url: None,
+            role: crate::ReferenceRole::Image,
         });
         let picture = sdapi(&settings(&server))
             .generate(&req)

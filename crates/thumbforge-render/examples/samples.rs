@@ -139,15 +139,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     std::fs::write(out.join("samples.png"), encode_png(&sheet)?)?;
-    for (name, (width, height), prompt) in [
-        ("sample-4x3", (960, 720), "Top 10 hidden gems in the city"),
-        ("sample-1x1", (720, 720), "Why my cat ignores me"),
-    ] {
-        let image = render(&RenderSpec {
-            variation: 2,
-            ..RenderSpec::new(width, height, prompt)
-        })?;
-        std::fs::write(out.join(format!("{name}.png")), encode_png(&image)?)?;
-    }
     Ok(())
 }

@@ -137,7 +137,7 @@ impl Layout {
                 main: at(0.5, 0.5, 0.0),
                 second: at(0.5, 0.5, 0.0),
                 text: frame(0.07, 0.08, 0.86, 0.84),
-                align: if variation % 2 == 0 {
+                align: if variation.is_multiple_of(2) {
                     HAlign::Center
                 } else {
                     HAlign::Left

@@ -425,9 +425,10 @@ fn emoji_spans(text: &str) -> Vec<(usize, usize)> {
         while let Some(&(_, n)) = chars.get(j) {
             if n == '\u{200d}' && chars.get(j + 1).is_some_and(|&(_, p)| is_pictograph(p)) {
                 j += 2;
-            } else if n == '\u{fe0f}' || ('\u{1f3fb}'..='\u{1f3ff}').contains(&n) {
-                j += 1;
-            } else if regional(c) && regional(n) && j == i + 1 {
+            } else if n == '\u{fe0f}'
+                || ('\u{1f3fb}'..='\u{1f3ff}').contains(&n)
+                || (regional(c) && regional(n) && j == i + 1)
+            {
                 j += 1;
             } else {
                 break;

@@ -286,10 +286,10 @@ pub(crate) fn draw_watermark(pixmap: &mut Pixmap) {
     let label_w = label.bounds.w;
     let rows = solid([255, 255, 255], 82);
     let row_h = size * 2.6;
-    let mut row = 0;
+    let mut row: u32 = 0;
     let mut y = size * 0.6 - label.bounds.y;
     while y < h {
-        let mut x = if row % 2 == 0 {
+        let mut x = if row.is_multiple_of(2) {
             -label_w * 0.3
         } else {
             -label_w * 0.8
@@ -314,7 +314,7 @@ pub(crate) fn draw_watermark(pixmap: &mut Pixmap) {
         Frame {
             x: 0.0,
             y: 0.0,
-            w: w,
+            w,
             h: badge_size * 1.6,
         },
         1,
