@@ -9,7 +9,7 @@ use actix_web::dev::Service;
 use actix_web::{App, dev::Server, dev::ServerHandle, error::QueryPayloadError, web};
 use anyhow::Context;
 use thumbforge_config::Settings;
-use thumbforge_core::{ModelId, request::parse_model};
+
 use thumbforge_runtime::Deps;
 
 use futures::{TryFutureExt, future::Either};
@@ -38,8 +38,16 @@ pub const DRAIN_SECS: u64 = 5;
 
 impl Application {
     pub async fn build(settings: &Settings, deps: &Deps) -> anyhow::Result<Application> {
-        let default_model: ModelId = parse_model(&settings.models.default)
-            .with_context(|| format!("models.default = {:?}", settings.models.default))?;
+        let (default_model, _) = deps
+            .providers
+            .catalogue()
+            .get(&settings.models.default)
+            .with_context(|| {
+                format!(
+                    "models.default = {:?} is not in the catalogue",
+                    settings.models.default
+                )
+            })?;
         let store_db = deps
             .db
             .dedicated(crate::submit::STORE_CONNECTIONS)

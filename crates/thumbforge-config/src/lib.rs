@@ -1,9 +1,18 @@
 #![doc = include_str!("../README.md")]
 
-use std::path::{Path, PathBuf};
+mod backends;
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use secrecy::SecretString;
 use serde::Deserialize;
+
+pub use backends::{
+    BackendSettings, ComfyUiSettings, OpenAiCompatibleSettings, SdApiAuth, SdApiSettings,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -61,6 +70,9 @@ pub struct Settings {
     pub api: ApiSettings,
     pub models: ModelSettings,
     pub providers: ProviderSettings,
+    /// Self-hosted model backends, by name (`[backends.gpu-box]`).
+    #[serde(default)]
+    pub backends: BTreeMap<String, BackendSettings>,
     pub references: ReferenceSettings,
     pub limits: LimitSettings,
     pub youtube: YoutubeSettings,
@@ -170,6 +182,34 @@ pub struct ModelSettings {
     pub default: String,
     /// Accept the scripted `test` model (tests and drills only).
     pub enable_test_model: bool,
+    /// Models the operator adds to the built-in catalogue, or built-in
+    /// ones replaced, by public name (`[models.catalogue.my-sdxl]`).
+    #[serde(default)]
+    pub catalogue: BTreeMap<String, CatalogueEntrySettings>,
+}
+
+/// One public model in the operator's catalogue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueEntrySettings {
+    /// What serves it, in the order the platform tries: `PROVIDER:MODEL`
+    /// (`openai`, `google`, `fal`, `kie` and the provider's model name) or
+    /// `backend:NAME` (a `[backends.NAME]`).
+    pub routes: Vec<String>,
+    /// Credits per thumbnail on the server's keys.
+    #[serde(default = "one")]
+    pub credits: u32,
+    /// The lowest plan that may use it (`free`, `pro`, `unlimited`).
+    #[serde(default = "free_plan")]
+    pub plan: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn free_plan() -> String {
+    "free".to_owned()
 }
 
 /// Upstream image APIs. Keys come from `OPENAI_API_KEY`, `GEMINI_API_KEY`,

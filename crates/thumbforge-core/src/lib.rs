@@ -14,10 +14,10 @@ pub mod style;
 
 pub use error_code::ErrorCode;
 pub use ids::{ApiKeyId, AssetId, GenerationId, OrgId, ThumbnailId};
-pub use model::{CatalogEntry, ModelId, ProviderChoice, ProviderKind, Route};
+pub use model::{CatalogEntry, Catalogue, ModelId, ProviderChoice, ProviderKind, Route};
 pub use plan::Plan;
 pub use request::{
-    AspectRatio, GenerateRequest, Label, Prompt, ReferenceUrls, ThumbnailCount, Title,
+    AspectRatio, GenerateRequest, Label, ModelName, Prompt, ReferenceUrls, ThumbnailCount, Title,
     ValidationError, Webhook, refuse_nul,
 };
 pub use status::{EndReason, Failure, GenerationStatus, ThumbnailStatus};

@@ -295,7 +295,7 @@ pub fn parse_provider(raw: &str) -> Result<ProviderChoice, ValidationError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerateRequest {
     pub prompt: Prompt,
-    pub model: Option<ModelId>,
+    pub model: Option<ModelName>,
     pub count: ThumbnailCount,
     pub aspect_ratio: AspectRatio,
     pub person_ids: ReferenceIds,
@@ -390,10 +390,38 @@ impl Label {
     }
 }
 
-pub fn parse_model(raw: &str) -> Result<ModelId, ValidationError> {
-    raw.trim()
-        .parse()
-        .map_err(|()| ValidationError::UnknownModel(raw.to_owned()))
+/// A model name as a request gives it. Which models exist is the server's
+/// catalogue's business: the submit resolves the name there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelName(String);
+
+impl ModelName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ModelName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ModelId> for ModelName {
+    fn from(model: ModelId) -> ModelName {
+        ModelName(model.as_str().to_owned())
+    }
+}
+
+/// A name no catalogue could hold is refused here; one this server does
+/// not know, when it is resolved.
+pub fn parse_model(raw: &str) -> Result<ModelName, ValidationError> {
+    let name = raw.trim();
+    if crate::model::valid_name(name) {
+        Ok(ModelName(name.to_owned()))
+    } else {
+        Err(ValidationError::UnknownModel(raw.to_owned()))
+    }
 }
 
 #[cfg(test)]
@@ -479,10 +507,13 @@ mod tests {
 
     #[test]
     fn models_parse_by_public_name() {
-        assert_eq!(parse_model("gpt-image-2"), Ok(ModelId::GptImage2));
-        assert_eq!(parse_model("local"), Ok(ModelId::Local));
         assert_eq!(
-            parse_model("dall-e").map_err(|e| e.code().as_str()),
+            parse_model(" gpt-image-2").map(|m| m.as_str().to_owned()),
+            Ok("gpt-image-2".to_owned())
+        );
+        assert_eq!(parse_model("local"), Ok(ModelName::from(ModelId::LOCAL)));
+        assert_eq!(
+            parse_model("DALL·E 3").map_err(|e| e.code().as_str()),
             Err("unknown_model")
         );
     }

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, EntityTrait, Value};
-use thumbforge_core::{GenerateRequest, ModelId, ProviderChoice};
+use thumbforge_core::{GenerateRequest, ProviderChoice};
 
 use crate::{
     Db, DbError,
@@ -19,20 +19,20 @@ use crate::{
     sql::stmt,
 };
 
-/// Credits a request costs.
-pub fn credits_for(model: ModelId, request: &GenerateRequest) -> i32 {
+/// Credits a request costs, at `unit` credits per thumbnail.
+pub fn credits_for(unit: u32, request: &GenerateRequest) -> i32 {
     price(
-        model,
+        unit,
         matches!(request.provider, ProviderChoice::Platform),
         u32::from(request.count.get()),
     )
 }
 
-/// The price of `count` thumbnails: the model's price per thumbnail on the
-/// platform's keys, nothing on the org's own key.
-pub fn price(model: ModelId, on_platform: bool, count: u32) -> i32 {
+/// The price of `count` thumbnails: the model's price per thumbnail
+/// (`unit`) on the platform's keys, nothing on the org's own key.
+pub fn price(unit: u32, on_platform: bool, count: u32) -> i32 {
     if on_platform {
-        (model.catalog().credits * count) as i32
+        (unit * count) as i32
     } else {
         0
     }

@@ -29,9 +29,10 @@ pub async fn create(
     org_id: &str,
     plan: Plan,
     model: ModelId,
+    unit_credits: u32,
     request: &GenerateRequest,
 ) -> Result<GenerationView, DbError> {
-    let view = build(org_id, plan, model, request);
+    let view = build(org_id, plan, model, unit_credits, request);
     insert_many(db, std::slice::from_ref(&view)).await?;
     Ok(view)
 }
@@ -39,10 +40,12 @@ pub async fn create(
 /// A new generation and its processing thumbnails, not yet stored.
 /// `enqueued_at` is set optimistically: the caller pushes the jobs right
 /// after the commit and clears it if the push fails.
+/// `unit_credits` is the model's price per thumbnail (its catalogue entry).
 pub fn build(
     org_id: &str,
     plan: Plan,
     model: ModelId,
+    unit_credits: u32,
     request: &GenerateRequest,
 ) -> GenerationView {
     let now = now_ms();
@@ -61,7 +64,7 @@ pub fn build(
         completed_at: None,
         reference_urls: json_list(request.reference_urls.as_slice()),
         provider_used: request.provider.used_label().to_owned(),
-        credits_consumed: crate::credits::credits_for(model, request),
+        credits_consumed: crate::credits::credits_for(unit_credits, request),
         title: request.title.as_ref().map(|t| t.as_str().to_owned()),
         card_id: request.card_id.as_ref().map(|c| c.as_str().to_owned()),
         webhook_url: request.webhook.as_ref().map(|w| w.url.clone()),

@@ -28,7 +28,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use thumbforge_core::{
-    EndReason, Failure, GenerationStatus, ModelId, ProviderChoice, ThumbnailStatus,
+    Catalogue, EndReason, Failure, GenerationStatus, ProviderChoice, ThumbnailStatus,
 };
 
 use crate::{
@@ -623,8 +623,13 @@ pub struct Reopened {
 /// terminal state: it goes back to `processing` with a fresh attempt
 /// budget and a fresh deadline, its generation reopens (and will end, refund and send its
 /// webhook again), and the credits its end refunded are taken again. The
-/// caller pushes the returned job.
-pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refused>, DbError> {
+/// caller pushes the returned job. Prices come from `catalogue`; a model
+/// it no longer holds is charged nothing again.
+pub async fn retry(
+    db: &Db,
+    catalogue: &Catalogue,
+    thumbnail_id: &str,
+) -> Result<Result<Reopened, Refused>, DbError> {
     let txn = db.conn().begin().await?;
     let Some(thumbnail) = thumbnails::Entity::find_by_id(thumbnail_id.to_owned())
         .one(&txn)
@@ -646,12 +651,11 @@ pub async fn retry(db: &Db, thumbnail_id: &str) -> Result<Result<Reopened, Refus
         // Undo the end's refund: the generation costs its full price again
         // until it ends again, when what did not succeed is refunded anew.
         let on_platform = generation.provider_used == ProviderChoice::Platform.used_label();
-        let full = generation
-            .model
-            .parse::<ModelId>()
-            .map(|m| {
+        let full = catalogue
+            .get(&generation.model)
+            .map(|(_, entry)| {
                 let count = u32::try_from(generation.count).unwrap_or(0);
-                i64::from(credits::price(m, on_platform, count))
+                i64::from(credits::price(entry.credits, on_platform, count))
             })
             .unwrap_or(0);
         let owed = full - i64::from(generation.credits_consumed);

@@ -46,36 +46,9 @@ use crate::{
         transport_error, with_retries_in_place,
     },
 };
+use thumbforge_config::ComfyUiSettings;
 
 const NAME: &str = "comfyui";
-
-/// What an operator sets for one ComfyUI server and workflow.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ComfyUiSettings {
-    /// The server's address (`http://comfy-host:8188`).
-    pub base_url: String,
-    /// The workflow in ComfyUI's API format ("Export (API)"): a JSON
-    /// object, or a string holding one.
-    pub workflow: Value,
-    /// The node whose images are the result, when the workflow has more
-    /// than one image output. Otherwise the first `output` image is taken.
-    #[serde(default)]
-    pub output_node: Option<String>,
-    #[serde(default)]
-    pub negative_prompt: String,
-    /// Listen on `/ws` for progress (on by default); off polls only.
-    #[serde(default = "default_true")]
-    pub websocket: bool,
-    /// Overrides the provider timeout for this server: how long one
-    /// prompt may take from submission to its image.
-    #[serde(default)]
-    pub timeout_secs: Option<u64>,
-}
-
-fn default_true() -> bool {
-    true
-}
 
 /// A ComfyUI server running one workflow.
 #[derive(Debug, Clone)]
@@ -738,6 +711,7 @@ mod tests {
         ComfyUiSettings {
             base_url: server.uri(),
             workflow,
+            workflow_file: None,
             output_node: None,
             negative_prompt: String::new(),
             websocket: false,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod catalogue;
 mod comfyui;
 pub mod decode;
 mod fal;
@@ -14,17 +15,24 @@ mod openai_compatible;
 mod scripted;
 mod sdapi;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use image::DynamicImage;
 use secrecy::{ExposeSecret, SecretString};
-use thumbforge_config::{ProviderLimit, ProviderSettings, ReferenceSettings};
+use thumbforge_config::{
+    BackendSettings, ModelSettings, ProviderLimit, ProviderSettings, ReferenceSettings,
+};
 use thumbforge_core::{
-    AspectRatio, ModelId, ProviderChoice, ProviderKind, Route, capacity::Capacity, cpu::CpuSlots,
+    AspectRatio, Catalogue, ModelId, ProviderChoice, ProviderKind, Route, capacity::Capacity,
+    cpu::CpuSlots,
 };
 use thumbforge_telemetry::metrics::Metrics;
 
-pub use comfyui::{ComfyUi, ComfyUiSettings};
+pub use comfyui::ComfyUi;
 pub use fal::Fal;
 pub use fetch::{FetchError, FetchPolicy};
 pub use gemini::Gemini;
@@ -33,9 +41,9 @@ pub use kie::Kie;
 pub use limits::{Gate, Limited};
 pub use local::LocalRenderer;
 pub use openai::OpenAiImages;
-pub use openai_compatible::{OpenAiCompatible, OpenAiCompatibleSettings};
+pub use openai_compatible::OpenAiCompatible;
 pub use scripted::ScriptedModel;
-pub use sdapi::{SdApi, SdApiAuth, SdApiSettings};
+pub use sdapi::SdApi;
 
 /// A reference image as the models receive it.
 #[derive(Debug, Clone)]
@@ -177,6 +185,17 @@ pub enum RouteError {
     },
 }
 
+/// What serves a model for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serving {
+    /// The built-in renderer (or, for `test`, the scripted model).
+    BuiltIn,
+    /// A provider's model, on the platform's key or the org's own.
+    Route(Route),
+    /// The operator's self-hosted backend of this name.
+    Backend(&'static str),
+}
+
 /// Whose key a call uses.
 #[derive(Debug, Clone)]
 pub enum Credentials {
@@ -194,6 +213,10 @@ pub struct Providers {
 #[derive(Debug)]
 struct Inner {
     enable_test_model: bool,
+    /// The public models: the built-in table and the operator's entries.
+    catalogue: Catalogue,
+    /// The operator's backends, built once at start-up.
+    backends: HashMap<String, Arc<dyn ImageModel>>,
     settings: ProviderSettings,
     policy: HttpPolicy,
     client: reqwest::Client,
@@ -226,22 +249,60 @@ impl ProviderDeps {
 }
 
 impl Providers {
+    /// The built-in catalogue and no self-hosted backends.
     pub fn new(
         settings: &ProviderSettings,
         enable_test_model: bool,
         deps: ProviderDeps,
     ) -> Providers {
-        let policy = HttpPolicy {
-            timeout: Duration::from_secs(settings.timeout_secs),
-            max_attempts: settings.max_attempts.max(1),
-            backoff_base: Duration::from_millis(settings.backoff_base_ms),
-            backoff_max: Duration::from_millis(settings.backoff_max_ms),
-            poll_interval: Duration::from_millis(settings.poll_interval_ms),
-            max_image_bytes: settings.max_image_bytes,
-        };
+        Providers::build(
+            settings,
+            enable_test_model,
+            deps,
+            Catalogue::built_in(),
+            HashMap::new(),
+        )
+    }
+
+    /// The operator's catalogue and backends as configured; a bad entry is
+    /// a start-up error that names it.
+    pub fn configured(
+        settings: &ProviderSettings,
+        models: &ModelSettings,
+        backends: &BTreeMap<String, BackendSettings>,
+        deps: ProviderDeps,
+    ) -> Result<Providers, String> {
+        let catalogue = catalogue::build(models, backends)?;
+        let policy = policy(settings);
+        let mut built = HashMap::new();
+        for (name, backend) in backends {
+            built.insert(
+                name.clone(),
+                catalogue::backend(name, backend, &policy, &deps.cpu)?,
+            );
+        }
+        Ok(Providers::build(
+            settings,
+            models.enable_test_model,
+            deps,
+            catalogue,
+            built,
+        ))
+    }
+
+    fn build(
+        settings: &ProviderSettings,
+        enable_test_model: bool,
+        deps: ProviderDeps,
+        catalogue: Catalogue,
+        backends: HashMap<String, Arc<dyn ImageModel>>,
+    ) -> Providers {
+        let policy = policy(settings);
         Providers {
             inner: Arc::new(Inner {
                 enable_test_model,
+                catalogue,
+                backends,
                 client: policy.client(),
                 policy,
                 settings: settings.clone(),
@@ -250,6 +311,11 @@ impl Providers {
                 metrics: deps.metrics,
             }),
         }
+    }
+
+    /// The public models this server knows.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.inner.catalogue
     }
 
     fn server_key(&self, provider: ProviderKind) -> Option<&SecretString> {
@@ -263,58 +329,56 @@ impl Providers {
         .filter(|k| !k.expose_secret().is_empty())
     }
 
-    /// Which upstream route serves `model` for `choice`: `None` for the
-    /// built-in models. Platform requests take the first route whose
-    /// provider has a server key; BYOK takes the route on that provider.
-    pub fn route(
-        &self,
-        model: ModelId,
-        choice: ProviderChoice,
-    ) -> Result<Option<Route>, RouteError> {
-        match model {
-            ModelId::Local => {
-                if let ProviderChoice::Byok(provider) = choice {
-                    return Err(RouteError::NotOnProvider { model, provider });
+    /// What serves `model` for `choice`. Platform requests take the first
+    /// route whose provider has a server key (or the model's backend);
+    /// BYOK takes the route on that provider.
+    pub fn route(&self, model: ModelId, choice: ProviderChoice) -> Result<Serving, RouteError> {
+        if model == ModelId::TEST && !self.inner.enable_test_model {
+            return Err(RouteError::NotConfigured {
+                model,
+                hint: "the test model is enabled only by models.enable_test_model".to_owned(),
+            });
+        }
+        let entry = self
+            .inner
+            .catalogue
+            .entry(model)
+            .ok_or_else(|| RouteError::NotConfigured {
+                model,
+                hint: "it is not in this server's catalogue".to_owned(),
+            })?;
+        match choice {
+            ProviderChoice::Byok(provider) => entry
+                .route_on(provider)
+                .map(Serving::Route)
+                .ok_or(RouteError::NotOnProvider { model, provider }),
+            ProviderChoice::Platform => {
+                if let Some(backend) = entry.backend {
+                    return Ok(Serving::Backend(backend));
                 }
-                Ok(None)
-            }
-            ModelId::Test => {
-                if !self.inner.enable_test_model {
-                    return Err(RouteError::NotConfigured {
-                        model,
-                        hint: "the test model is enabled only by models.enable_test_model"
-                            .to_owned(),
-                    });
+                if entry.routes.is_empty() {
+                    // `local`, and `test`, which stands in for any provider.
+                    return Ok(Serving::BuiltIn);
                 }
-                // The scripted model stands in for any provider in tests.
-                Ok(None)
-            }
-            _ => match choice {
-                ProviderChoice::Platform => model
-                    .catalog()
+                entry
                     .routes
                     .iter()
                     .copied()
                     .find(|r| self.server_key(r.provider).is_some())
-                    .map(Some)
+                    .map(Serving::Route)
                     .ok_or_else(|| RouteError::NotConfigured {
                         model,
                         hint: format!(
                             "it needs a provider key; set one of {}",
-                            model
-                                .catalog()
+                            entry
                                 .routes
                                 .iter()
                                 .map(|r| key_variable(r.provider))
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
-                    }),
-                ProviderChoice::Byok(provider) => model
-                    .route_on(provider)
-                    .map(Some)
-                    .ok_or(RouteError::NotOnProvider { model, provider }),
-            },
+                    })
+            }
         }
     }
 
@@ -328,12 +392,24 @@ impl Providers {
             Credentials::Platform => ProviderChoice::Platform,
             Credentials::Byok(p, _) => ProviderChoice::Byok(*p),
         };
-        let Some(route) = self.route(model, choice)? else {
-            let local = LocalRenderer(self.inner.cpu.clone());
-            return Ok(match model {
-                ModelId::Test => Arc::new(ScriptedModel(local)),
-                _ => Arc::new(local),
-            });
+        let route = match self.route(model, choice)? {
+            Serving::BuiltIn => {
+                let local = LocalRenderer(self.inner.cpu.clone());
+                return Ok(if model == ModelId::TEST {
+                    Arc::new(ScriptedModel(local))
+                } else {
+                    Arc::new(local)
+                });
+            }
+            Serving::Backend(name) => {
+                return self.inner.backends.get(name).cloned().ok_or_else(|| {
+                    RouteError::NotConfigured {
+                        model,
+                        hint: format!("backend `{name}` is not configured"),
+                    }
+                });
+            }
+            Serving::Route(route) => route,
         };
         let (key, limit) = match credentials {
             Credentials::Byok(_, key) => (key, self.limit(route.provider, true)),
@@ -400,6 +476,18 @@ impl Providers {
             ProviderKind::Fal => Arc::new(Fal { up }),
             ProviderKind::Kie => Arc::new(Kie { up }),
         }
+    }
+}
+
+/// The HTTP policy the provider settings describe.
+fn policy(settings: &ProviderSettings) -> HttpPolicy {
+    HttpPolicy {
+        timeout: Duration::from_secs(settings.timeout_secs),
+        max_attempts: settings.max_attempts.max(1),
+        backoff_base: Duration::from_millis(settings.backoff_base_ms),
+        backoff_max: Duration::from_millis(settings.backoff_max_ms),
+        poll_interval: Duration::from_millis(settings.poll_interval_ms),
+        max_image_bytes: settings.max_image_bytes,
     }
 }
 

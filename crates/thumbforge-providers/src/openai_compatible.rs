@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde::Deserialize;
 use thumbforge_core::cpu::CpuSlots;
 
 use crate::{
@@ -18,33 +17,9 @@ use crate::{
     http::{Upstream, with_retries_in_place},
     openai::{Dialect, images_call},
 };
+use thumbforge_config::OpenAiCompatibleSettings;
 
 const NAME: &str = "openai-compatible";
-
-/// What an operator sets for one OpenAI-compatible endpoint.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OpenAiCompatibleSettings {
-    /// Where `/v1/images/generations` lives, without `/v1`
-    /// (`http://localai:8080`).
-    pub base_url: String,
-    /// The server's model name.
-    pub model: String,
-    /// Sent as a bearer token when set.
-    #[serde(default)]
-    pub api_key: Option<SecretString>,
-    /// `b64_json` (the default) inlines the image; empty leaves the field
-    /// out for servers that refuse it.
-    #[serde(default = "default_response_format")]
-    pub response_format: String,
-    /// Overrides the provider timeout for this endpoint (one call).
-    #[serde(default)]
-    pub timeout_secs: Option<u64>,
-}
-
-fn default_response_format() -> String {
-    "b64_json".to_owned()
-}
 
 /// An OpenAI-compatible images endpoint.
 #[derive(Debug, Clone)]

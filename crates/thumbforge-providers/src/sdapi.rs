@@ -30,56 +30,9 @@ use crate::{
     HttpPolicy, ImageModel, ImageRequest, Picture, ProviderError,
     http::{Upstream, decode_output, send_json, send_json_answer, with_retries_in_place},
 };
+use thumbforge_config::SdApiSettings;
 
 const NAME: &str = "sdapi";
-
-/// What an operator sets for one AUTOMATIC1111-compatible server.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SdApiSettings {
-    /// The web UI's address (`http://sd-host:7860`), without `/sdapi`.
-    pub base_url: String,
-    #[serde(default = "default_steps")]
-    pub steps: u32,
-    #[serde(default = "default_cfg_scale")]
-    pub cfg_scale: f64,
-    /// The sampler (`Euler a`, `DPM++ 2M`); the server's default if unset.
-    #[serde(default)]
-    pub sampler_name: Option<String>,
-    #[serde(default)]
-    pub negative_prompt: String,
-    /// How far img2img may move from the reference: 0 keeps it, 1
-    /// ignores it.
-    #[serde(default = "default_denoising_strength")]
-    pub denoising_strength: f64,
-    /// The `--api-auth` credentials, if the server was started with them.
-    #[serde(default)]
-    pub auth: Option<SdApiAuth>,
-    /// Overrides the provider timeout for this server: the call lasts as
-    /// long as the image takes to make.
-    #[serde(default)]
-    pub timeout_secs: Option<u64>,
-}
-
-/// HTTP basic credentials (`--api-auth user:pass`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SdApiAuth {
-    pub username: String,
-    pub password: SecretString,
-}
-
-fn default_steps() -> u32 {
-    25
-}
-
-fn default_cfg_scale() -> f64 {
-    7.0
-}
-
-fn default_denoising_strength() -> f64 {
-    0.6
-}
 
 /// An AUTOMATIC1111-compatible server.
 #[derive(Debug, Clone)]

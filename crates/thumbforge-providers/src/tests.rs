@@ -73,10 +73,10 @@ pub(crate) fn request(prompt: &str) -> ImageRequest {
 /// The model `provider` serves first for platform requests in these tests.
 fn model_for(provider: ProviderKind) -> ModelId {
     match provider {
-        ProviderKind::OpenAi => ModelId::GptImage2,
-        ProviderKind::Google => ModelId::Gemini3Pro,
-        ProviderKind::Fal => ModelId::Standard,
-        ProviderKind::Kie => ModelId::Pro,
+        ProviderKind::OpenAi => ModelId::GPT_IMAGE_2,
+        ProviderKind::Google => ModelId::GEMINI_3_PRO,
+        ProviderKind::Fal => ModelId::STANDARD,
+        ProviderKind::Kie => ModelId::PRO,
     }
 }
 
@@ -451,7 +451,7 @@ async fn a_429_pauses_the_key_for_every_call_that_shares_the_capacity() {
     let first = Providers::new(&s, false, deps.clone());
     let second = Providers::new(&s, false, deps.clone());
     let model = |p: &Providers| {
-        p.model(ModelId::GptImage2, Credentials::Platform)
+        p.model(ModelId::GPT_IMAGE_2, Credentials::Platform)
             .expect("route")
     };
     let (a, b) = (model(&first), model(&second));
@@ -495,7 +495,7 @@ async fn a_call_waiting_for_capacity_ends_at_the_deadline_without_calling() {
     s.limits.openai.rpm = 1;
     let providers = Providers::new(&s, false, ProviderDeps::local(CpuSlots::new(1)));
     let model = providers
-        .model(ModelId::GptImage2, Credentials::Platform)
+        .model(ModelId::GPT_IMAGE_2, Credentials::Platform)
         .expect("route");
     model.generate(&request("x")).await.expect("the first call");
     // The next start is a minute away; the job's deadline comes first.
@@ -702,17 +702,17 @@ fn routing_follows_the_catalogue_and_the_configured_keys() {
         ProviderDeps::local(CpuSlots::new(1)),
     );
     assert!(
-        none.route(ModelId::Gemini3Pro, ProviderChoice::Platform)
+        none.route(ModelId::GEMINI_3_PRO, ProviderChoice::Platform)
             .is_err()
     );
-    assert!(none.route(ModelId::Local, ProviderChoice::Platform).is_ok());
+    assert!(none.route(ModelId::LOCAL, ProviderChoice::Platform).is_ok());
     let mut with_fal = server_settings.clone();
     with_fal.fal_key = Some("k".to_owned().into());
     let p = Providers::new(&with_fal, false, ProviderDeps::local(CpuSlots::new(1)));
-    let route = p
-        .route(ModelId::Gemini3Pro, ProviderChoice::Platform)
-        .expect("fal serves it")
-        .expect("a route");
+    let Ok(crate::Serving::Route(route)) = p.route(ModelId::GEMINI_3_PRO, ProviderChoice::Platform)
+    else {
+        panic!("fal serves it");
+    };
     assert_eq!(
         (route.provider, route.model),
         (ProviderKind::Fal, "fal-ai/nano-banana-pro")
@@ -720,14 +720,14 @@ fn routing_follows_the_catalogue_and_the_configured_keys() {
     // BYOK needs no server key, only a route on that provider.
     assert!(
         none.route(
-            ModelId::GptImage2,
+            ModelId::GPT_IMAGE_2,
             ProviderChoice::Byok(ProviderKind::OpenAi)
         )
         .is_ok()
     );
     assert!(
         none.route(
-            ModelId::GptImage2,
+            ModelId::GPT_IMAGE_2,
             ProviderChoice::Byok(ProviderKind::Google)
         )
         .is_err()

@@ -38,9 +38,10 @@ impl Lane {
 
     /// The lane of a thumbnail made by `model` (as stored on its generation).
     pub fn for_model(model: &str) -> Lane {
-        match model.parse::<thumbforge_core::ModelId>() {
-            Ok(thumbforge_core::ModelId::Local) => Lane::Cpu,
-            _ => Lane::Remote,
+        if model == thumbforge_core::ModelId::LOCAL.as_str() {
+            Lane::Cpu
+        } else {
+            Lane::Remote
         }
     }
 

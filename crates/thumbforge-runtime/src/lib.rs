@@ -105,15 +105,17 @@ pub async fn connect_as(settings: &Settings, async_commit: bool) -> anyhow::Resu
         JobQueue::Redis(redis) => Arc::new(redis.capacity(&process_name())),
         JobQueue::Sqlite(_) => Arc::new(InProcess::default()),
     };
-    let providers = Providers::new(
+    let providers = Providers::configured(
         &settings.providers,
-        settings.models.enable_test_model,
+        &settings.models,
+        &settings.backends,
         ProviderDeps {
             cpu: cpu.clone(),
             capacity,
             metrics: metrics.clone(),
         },
-    );
+    )
+    .map_err(anyhow::Error::msg)?;
     Ok(Deps {
         db,
         queue,

@@ -7,7 +7,7 @@
 //! answer, and a job that never reaches the queue is pushed by the sweeper.
 
 use thumbforge_core::{
-    ErrorCode, GenerateRequest, GenerationId, ModelId, ProviderChoice, StyleSpec,
+    ErrorCode, GenerateRequest, GenerationId, ModelId, ProviderChoice, StyleSpec, ValidationError,
 };
 use thumbforge_db::{
     generations::{self, GenerationView},
@@ -70,11 +70,19 @@ pub async fn submit(
         sync,
     } = new;
     request.style = style(state, &caller.org_id, style_id).await?;
-    let model = request.model.unwrap_or(state.default_model);
+    let catalogue = state.providers.catalogue();
+    let (model, entry) = match &request.model {
+        Some(name) => catalogue
+            .get(name.as_str())
+            .ok_or_else(|| ValidationError::UnknownModel(name.as_str().to_owned()))?,
+        None => catalogue
+            .get(state.default_model.as_str())
+            .ok_or_else(|| ValidationError::UnknownModel(state.default_model.to_string()))?,
+    };
     let key = idempotency_key.map(parse_key).transpose()?;
     check_request(state, caller, model, &request).await?;
 
-    let view = generations::build(&caller.org_id, caller.plan, model, &request);
+    let view = generations::build(&caller.org_id, caller.plan, model, entry.credits, &request);
     let accepted = Accepted::of(&view, false)?;
     let id = accepted.generation_id.as_str();
     if let Some(key) = &key {
@@ -132,7 +140,12 @@ async fn check_request(
     model: ModelId,
     request: &GenerateRequest,
 ) -> Result<(), ApiError> {
-    if !model.allowed_on(caller.plan) {
+    let allowed = state
+        .providers
+        .catalogue()
+        .entry(model)
+        .is_some_and(|entry| entry.allowed_on(caller.plan));
+    if !allowed {
         return Err(ApiError::PlanRequired(model));
     }
     check_storage(state, caller).await?;

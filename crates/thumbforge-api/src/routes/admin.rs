@@ -139,7 +139,7 @@ async fn retry_one(
     caller: &thumbforge_db::keys::Caller,
     id: String,
 ) -> Result<JobAction, ApiError> {
-    let reopened = admin::retry(&state.db, &id)
+    let reopened = admin::retry(&state.db, state.providers.catalogue(), &id)
         .await?
         .map_err(|e| refused(e, not_dead))?;
     tracing::info!(

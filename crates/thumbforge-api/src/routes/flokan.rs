@@ -59,14 +59,15 @@ pub struct FlokanGenerateBody {
 }
 
 /// Flokan's models.
-const MODELS: [ModelId; 3] = [ModelId::Pro, ModelId::Standard, ModelId::Creative];
+const MODELS: [ModelId; 3] = [ModelId::PRO, ModelId::STANDARD, ModelId::CREATIVE];
 
 impl FlokanGenerateBody {
     pub(crate) fn into_request(self, test_model: bool) -> Result<GenerateRequest, ApiError> {
         let title = Title::parse(&required(self.video_title, "video_title")?)?;
         let model = parse_model(&required(self.image_model, "image_model")?)?;
         // The scripted test model stands in for Flokan's in tests only.
-        let allowed = MODELS.contains(&model) || (test_model && model == ModelId::Test);
+        let allowed = MODELS.iter().any(|m| m.as_str() == model.as_str())
+            || (test_model && model.as_str() == ModelId::TEST.as_str());
         if !allowed {
             return Err(ApiError::invalid(
                 ErrorCode::UnknownModel,
@@ -383,8 +384,13 @@ mod tests {
             .expect("a body")
             .into_request(false)
             .expect("a request");
-        let mut view =
-            generations::build("org_1", thumbforge_core::Plan::Pro, ModelId::Pro, &request);
+        let mut view = generations::build(
+            "org_1",
+            thumbforge_core::Plan::Pro,
+            ModelId::PRO,
+            6,
+            &request,
+        );
         view.generation.status = status.parse().expect("status");
         for (t, (status, reason, started)) in view.thumbnails.iter_mut().zip(thumbs) {
             t.status = status.parse().expect("status");

@@ -41,22 +41,21 @@ pub async fn list(
     Authenticated(caller): Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let data = ModelId::ALL
-        .into_iter()
-        .filter(|m| *m != ModelId::Test || state.test_model_enabled)
-        .map(|model| {
-            let entry = model.catalog();
-            ModelInfo {
-                name: model.as_str(),
-                credits: entry.credits,
-                min_plan: entry.min_plan.as_str(),
-                available: model.allowed_on(caller.plan)
-                    && state
-                        .providers
-                        .route(model, ProviderChoice::Platform)
-                        .is_ok(),
-                default: model == state.default_model,
-            }
+    let data = state
+        .providers
+        .catalogue()
+        .iter()
+        .filter(|(m, _)| *m != ModelId::TEST || state.test_model_enabled)
+        .map(|(model, entry)| ModelInfo {
+            name: model.as_str(),
+            credits: entry.credits,
+            min_plan: entry.min_plan.as_str(),
+            available: entry.allowed_on(caller.plan)
+                && state
+                    .providers
+                    .route(model, ProviderChoice::Platform)
+                    .is_ok(),
+            default: model == state.default_model,
         })
         .collect();
     Ok(HttpResponse::Ok().json(ModelList { data }))

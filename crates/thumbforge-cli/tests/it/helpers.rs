@@ -227,7 +227,7 @@ impl TestApp {
         count: i64,
     ) -> thumbforge_db::generations::GenerationView {
         let prompt = format!("direct for {org}");
-        self.direct_generation_with(org, thumbforge_core::ModelId::Local, &prompt, count)
+        self.direct_generation_with(org, thumbforge_core::ModelId::LOCAL, &prompt, count)
             .await
     }
 
@@ -243,7 +243,7 @@ impl TestApp {
             .await
             .expect("org");
         let request = direct_request(prompt, count);
-        thumbforge_db::generations::create(self.db(), &org.id, Plan::Pro, model, &request)
+        thumbforge_db::generations::create(self.db(), &org.id, Plan::Pro, model, 1, &request)
             .await
             .expect("created")
     }

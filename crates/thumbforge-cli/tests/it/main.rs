@@ -5,6 +5,7 @@ mod admin;
 mod adversarial;
 mod auth;
 mod binaries;
+mod catalogue;
 mod cli;
 mod events;
 mod fairness;

@@ -200,7 +200,8 @@ async fn a_commit_whose_enqueue_was_lost_is_still_rendered() {
         app.db(),
         &org.id,
         Plan::Pro,
-        ModelId::Local,
+        ModelId::LOCAL,
+        1,
         &direct_request("lost enqueue", 2),
     )
     .await
@@ -286,10 +287,14 @@ async fn a_retry_restarts_the_deadline() {
     let thumbnail = done["thumbnails"][0]["id"].as_str().expect("id").to_owned();
     tokio::time::sleep(Duration::from_secs(6)).await;
     // Not pushed: the sweeper's lost-job check pushes it within 3 s.
-    thumbforge_db::admin::retry(app.db(), &thumbnail)
-        .await
-        .expect("db")
-        .expect("retried");
+    thumbforge_db::admin::retry(
+        app.db(),
+        &thumbforge_core::Catalogue::built_in(),
+        &thumbnail,
+    )
+    .await
+    .expect("db")
+    .expect("retried");
     let again = wait_thumbnail_ended(&app, &thumbnail).await;
     assert_eq!(
         again.end_reason,
@@ -331,7 +336,7 @@ async fn the_open_set_holds_what_is_processing_and_the_sweeper_prunes_it() {
     let app = TestApp::spawn().await;
     // Stored, not pushed: the sweeper's lost-job check pushes it.
     let view = app
-        .direct_generation_with("acme", ModelId::Test, "open set [fail:0]", 1)
+        .direct_generation_with("acme", ModelId::TEST, "open set [fail:0]", 1)
         .await;
     let id = view.thumbnails[0].id.clone();
     let open = || async { lifecycle::open_ids(app.db()).await.expect("open set") };
@@ -350,10 +355,11 @@ async fn the_open_set_holds_what_is_processing_and_the_sweeper_prunes_it() {
 
     // Reopened by an operator, and (as if the push after the retry was
     // lost) not pushed: only the open set leads the sweeper to it.
-    let reopened = thumbforge_db::admin::retry(app.db(), &id)
-        .await
-        .expect("db")
-        .expect("retried");
+    let reopened =
+        thumbforge_db::admin::retry(app.db(), &thumbforge_core::Catalogue::built_in(), &id)
+            .await
+            .expect("db")
+            .expect("retried");
     assert_eq!(reopened.thumbnail_id, id);
     assert!(
         open().await.contains(&id),

@@ -44,7 +44,7 @@ async fn made_days_ago(
         url,
         all_events: false,
     });
-    let mut view = generations::build(&org.id, Plan::Free, model, &request);
+    let mut view = generations::build(&org.id, Plan::Free, model, 1, &request);
     let id = GenerationId::first_at(now_ms() - days * DAY_MS);
     view.generation.id = id.clone();
     for thumbnail in &mut view.thumbnails {
@@ -130,7 +130,7 @@ async fn a_generation_that_ended_long_ago_leaves_with_its_images_and_rows_while_
 
     let old = made_days_ago(
         &app,
-        ModelId::Local,
+        ModelId::LOCAL,
         "Made sixty days ago",
         60,
         Some(format!("{}/hook", receiver.uri())),
@@ -138,7 +138,7 @@ async fn a_generation_that_ended_long_ago_leaves_with_its_images_and_rows_while_
     .await;
     let running = made_days_ago(
         &app,
-        ModelId::Test,
+        ModelId::TEST,
         "[sleep:600000] Still running",
         59,
         None,
@@ -257,7 +257,7 @@ async fn a_generation_that_ended_long_ago_leaves_with_its_images_and_rows_while_
 async fn retention_0_keeps_everything() {
     let app = TestApp::spawn_with(|s| s.retention.generations_days = 0).await;
     let store = local_store(&app);
-    let old = made_days_ago(&app, ModelId::Local, "Kept forever", 400, None).await;
+    let old = made_days_ago(&app, ModelId::LOCAL, "Kept forever", 400, None).await;
     let id = old.generation.id.clone();
     wait_for(
         "the old generation succeeds",

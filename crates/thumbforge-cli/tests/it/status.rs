@@ -200,7 +200,7 @@ async fn batched_status_writes_match_the_single_row_rules() {
     let mut views = Vec::new();
     for _ in 0..40 {
         views.push(
-            generations::create(app.db(), &org.id, Plan::Pro, ModelId::Local, &request)
+            generations::create(app.db(), &org.id, Plan::Pro, ModelId::LOCAL, 1, &request)
                 .await
                 .expect("created"),
         );

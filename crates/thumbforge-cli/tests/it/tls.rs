@@ -122,7 +122,7 @@ async fn the_pool_follows_sslmode() {
         if i % 2 == 0 {
             request.title = Some(thumbforge_core::Title::parse("A title").expect("title"));
         }
-        let view = generations::build(&org.id, Plan::Pro, ModelId::Test, &request);
+        let view = generations::build(&org.id, Plan::Pro, ModelId::TEST, 1, &request);
         let pool = Db::connect(&url, 1, Duration::from_secs(5)).await;
         let result = match &pool {
             Ok(pool) => generations::create_batch(pool, std::slice::from_ref(&view), &[false])

@@ -329,7 +329,7 @@ async fn status_writes(args: &Args, url: &str) -> anyhow::Result<()> {
     let mut jobs = Vec::with_capacity(args.jobs);
     for _ in 0..args.jobs {
         let view =
-            thumbforge_db::generations::create(&db, &org.id, Plan::Pro, ModelId::Test, &request)
+            thumbforge_db::generations::create(&db, &org.id, Plan::Pro, ModelId::TEST, 1, &request)
                 .await?;
         jobs.push((
             RenderThumbnail {

@@ -255,7 +255,8 @@ async fn produce(
     ctx: &thumbnails::JobContext,
 ) -> Result<(Picture, (u32, u32)), JobError> {
     let generation = &ctx.generation;
-    let Ok(model) = generation.model.parse::<ModelId>() else {
+    // A model the operator has since taken out of the catalogue.
+    let Some((model, _)) = env.providers.catalogue().get(&generation.model) else {
         let message = format!("Unknown model `{}`.", generation.model);
         return Err(fail(EndReason::Unavailable, message));
     };
@@ -307,7 +308,7 @@ async fn produce(
         .and_then(|json| serde_json::from_str(json).ok());
     // Remote models read the style from the prompt; the renderer draws it.
     let prompt = match (&style, model) {
-        (Some(style), m) if m != ModelId::Local && m != ModelId::Test => {
+        (Some(style), m) if m != ModelId::LOCAL && m != ModelId::TEST => {
             format!("{} {}", generation.prompt, style.describe())
         }
         _ => generation.prompt.clone(),
