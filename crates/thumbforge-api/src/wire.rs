@@ -198,6 +198,11 @@ pub struct ProviderProgress {
     /// While queued at the provider: the requests ahead of it there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_position: Option<u32>,
+    /// While running, when the backend says (ComfyUI, sdapi): how much of
+    /// the image is made, 0 to 100, in steps of 5.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 100)]
+    pub percent: Option<u8>,
 }
 
 impl From<ProviderStage> for ProviderProgress {
@@ -206,10 +211,12 @@ impl From<ProviderStage> for ProviderProgress {
             ProviderStage::Queued { position } => ProviderProgress {
                 stage: ProviderStageName::Queued,
                 queue_position: position,
+                percent: None,
             },
-            ProviderStage::Running => ProviderProgress {
+            ProviderStage::Running { percent } => ProviderProgress {
                 stage: ProviderStageName::Running,
                 queue_position: None,
+                percent,
             },
         }
     }

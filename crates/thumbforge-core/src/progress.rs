@@ -11,34 +11,63 @@ use std::sync::Arc;
 pub enum ProviderStage {
     /// Waiting in the provider's own queue, at `position` when it says.
     Queued { position: Option<u32> },
-    /// The provider is making the image.
-    Running,
+    /// The provider is making the image, `percent` done when it says
+    /// (ComfyUI's sampler steps, sdapi's progress).
+    Running { percent: Option<u8> },
 }
 
 impl ProviderStage {
-    /// A short stable form: `queued`, `queued:3` or `running`.
+    /// Running, with no figure.
+    pub const RUNNING: ProviderStage = ProviderStage::Running { percent: None };
+
+    /// Running, `done` of the way (0.0 to 1.0), in steps of 5%: a figure
+    /// worth showing, without a write for every sampler step.
+    pub fn running_at(done: f64) -> ProviderStage {
+        let percent = (done.clamp(0.0, 1.0) * 20.0).floor() as u8 * 5;
+        ProviderStage::Running {
+            percent: Some(percent),
+        }
+    }
+
+    pub fn is_running(self) -> bool {
+        matches!(self, ProviderStage::Running { .. })
+    }
+
+    /// A short stable form: `queued`, `queued:3`, `running` or
+    /// `running:40`.
     pub fn encode(self) -> String {
         match self {
             ProviderStage::Queued {
                 position: Some(position),
             } => format!("queued:{position}"),
             ProviderStage::Queued { position: None } => "queued".to_owned(),
-            ProviderStage::Running => "running".to_owned(),
+            ProviderStage::Running { percent: None } => "running".to_owned(),
+            ProviderStage::Running {
+                percent: Some(percent),
+            } => format!("running:{percent}"),
         }
     }
 
     /// The inverse of [`ProviderStage::encode`].
     pub fn decode(text: &str) -> Option<ProviderStage> {
         match text {
-            "running" => Some(ProviderStage::Running),
+            "running" => Some(ProviderStage::RUNNING),
             "queued" => Some(ProviderStage::Queued { position: None }),
-            _ => text
-                .strip_prefix("queued:")?
-                .parse()
-                .ok()
-                .map(|position| ProviderStage::Queued {
-                    position: Some(position),
-                }),
+            _ => {
+                if let Some(percent) = text.strip_prefix("running:") {
+                    return percent.parse().ok().filter(|p| *p <= 100).map(|percent| {
+                        ProviderStage::Running {
+                            percent: Some(percent),
+                        }
+                    });
+                }
+                text.strip_prefix("queued:")?
+                    .parse()
+                    .ok()
+                    .map(|position| ProviderStage::Queued {
+                        position: Some(position),
+                    })
+            }
         }
     }
 }
@@ -71,18 +100,25 @@ mod tests {
         for stage in [
             ProviderStage::Queued { position: Some(3) },
             ProviderStage::Queued { position: None },
-            ProviderStage::Running,
+            ProviderStage::RUNNING,
+            ProviderStage::running_at(0.42),
         ] {
             assert_eq!(ProviderStage::decode(&stage.encode()), Some(stage));
         }
         assert_eq!(ProviderStage::decode("queued:x"), None);
+        assert_eq!(ProviderStage::decode("running:101"), None);
+        assert_eq!(
+            ProviderStage::running_at(0.42),
+            ProviderStage::Running { percent: Some(40) }
+        );
+        assert_eq!(ProviderStage::running_at(1.7).encode(), "running:100");
     }
 
     #[tokio::test]
     async fn reports_reach_the_scope_and_nothing_outside_one() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
-        report(ProviderStage::Running);
+        report(ProviderStage::RUNNING);
         scope(
             Arc::new(move |stage| sink.lock().expect("lock").push(stage)),
             async { report(ProviderStage::Queued { position: Some(2) }) },

@@ -129,7 +129,8 @@ struct SocketMessage {
 enum Wake {
     /// Look at the history (and the queue).
     Look,
-    Running,
+    /// Running, and how far when a `progress` message says.
+    Running(Option<f64>),
     /// The queue moved: look at the prompt's place only.
     Queue,
     Nothing,
@@ -236,7 +237,7 @@ fn queue_stage(queue: &QueueState, prompt_id: &str) -> Option<ProviderStage> {
     let id = |item: &Vec<Value>| item.get(1).and_then(Value::as_str) == Some(prompt_id);
     let number = |item: &Vec<Value>| item.first().and_then(Value::as_f64);
     if queue.queue_running.iter().any(id) {
-        return Some(ProviderStage::Running);
+        return Some(ProviderStage::RUNNING);
     }
     let ours = queue.queue_pending.iter().find(|item| id(item))?;
     let ours = number(ours).unwrap_or(f64::MAX);
@@ -264,8 +265,19 @@ fn wake_for(text: &str, prompt_id: &str) -> Wake {
         return Wake::Nothing;
     }
     match message.kind.as_str() {
-        "execution_start" | "progress" => Wake::Running,
-        "executing" if message.data.get("node").is_some_and(|n| !n.is_null()) => Wake::Running,
+        "progress" => {
+            let of = |key| message.data.get(key).and_then(Value::as_f64);
+            Wake::Running(
+                of("value")
+                    .zip(of("max"))
+                    .filter(|(_, max)| *max > 0.0)
+                    .map(|(value, max)| value / max),
+            )
+        }
+        "execution_start" => Wake::Running(None),
+        "executing" if message.data.get("node").is_some_and(|n| !n.is_null()) => {
+            Wake::Running(None)
+        }
         // Done (`executing` with no node), or ended.
         "executing" | "execution_success" | "execution_error" | "execution_interrupted" => {
             Wake::Look
@@ -275,13 +287,23 @@ fn wake_for(text: &str, prompt_id: &str) -> Wake {
     }
 }
 
-/// Each change of stage once, and never back to queued after running.
+/// Each change of stage once, and never back to queued after running; a
+/// node without a figure keeps the last figure.
 #[derive(Default)]
 struct Stages(Option<ProviderStage>);
 
 impl Stages {
     fn report(&mut self, stage: ProviderStage) {
-        if self.0 == Some(stage) || self.running() {
+        let keeps = match (self.0, stage) {
+            (Some(now), _) if now == stage => true,
+            (Some(ProviderStage::Running { .. }), ProviderStage::Queued { .. }) => true,
+            (
+                Some(ProviderStage::Running { percent: Some(_) }),
+                ProviderStage::Running { percent: None },
+            ) => true,
+            _ => false,
+        };
+        if keeps {
             return;
         }
         self.0 = Some(stage);
@@ -289,7 +311,7 @@ impl Stages {
     }
 
     fn running(&self) -> bool {
-        self.0 == Some(ProviderStage::Running)
+        self.0.is_some_and(ProviderStage::is_running)
     }
 }
 
@@ -530,8 +552,8 @@ impl ComfyUi {
             };
             match wake {
                 Wake::Nothing => continue,
-                Wake::Running => {
-                    stages.report(ProviderStage::Running);
+                Wake::Running(done) => {
+                    stages.report(done.map_or(ProviderStage::RUNNING, ProviderStage::running_at));
                     continue;
                 }
                 Wake::Queue => {
@@ -833,7 +855,7 @@ mod tests {
             stages,
             [
                 ProviderStage::Queued { position: Some(1) },
-                ProviderStage::Running
+                ProviderStage::RUNNING
             ]
         );
 
@@ -979,7 +1001,7 @@ mod tests {
             }
         })
         .await;
-        assert_eq!(stages, [ProviderStage::Running]);
+        assert_eq!(stages, [ProviderStage::RUNNING]);
         // The call is dropped: the cancel runs on a task of its own.
         until(|| async { !received(&server, "POST", "/interrupt").await.is_empty() }).await;
         let interrupt = &received(&server, "POST", "/interrupt").await[0];
@@ -1068,11 +1090,13 @@ mod tests {
         let (picture, stages) = recording(model.generate(&request("x"))).await;
         let picture = picture.expect("generates");
         assert_eq!((picture.image.width(), picture.image.height()), (1280, 720));
+        // The sampler's step 5 of 20 is 25% done.
         assert_eq!(
             stages,
             [
                 ProviderStage::Queued { position: Some(0) },
-                ProviderStage::Running
+                ProviderStage::RUNNING,
+                ProviderStage::Running { percent: Some(25) },
             ]
         );
         assert_eq!(received(&server, "GET", "/history/p-1").await.len(), 1);

@@ -127,7 +127,7 @@ impl ImageModel for Fal {
                 "IN_QUEUE" => progress::report(ProviderStage::Queued {
                     position: status.queue_position,
                 }),
-                "IN_PROGRESS" => progress::report(ProviderStage::Running),
+                "IN_PROGRESS" => progress::report(ProviderStage::RUNNING),
                 _ => {}
             }
             match status.status.as_str() {

@@ -136,7 +136,7 @@ impl ImageModel for Kie {
                 with_retries_in_place(&self.up.policy, NAME, || self.record(&task_id)).await?;
             match record.state.as_str() {
                 "waiting" | "queuing" => progress::report(ProviderStage::Queued { position: None }),
-                "generating" => progress::report(ProviderStage::Running),
+                "generating" => progress::report(ProviderStage::RUNNING),
                 _ => {}
             }
             match record.state.as_str() {

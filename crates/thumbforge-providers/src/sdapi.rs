@@ -168,12 +168,13 @@ impl SdApi {
                 }
             };
             let stage = if progress > 0.0 {
-                ProviderStage::Running
+                ProviderStage::running_at(progress)
             } else {
                 ProviderStage::Queued { position: None }
             };
             // Back to zero after running means the image is being sent.
-            if last != Some(stage) && last != Some(ProviderStage::Running) {
+            let was_running = last.is_some_and(ProviderStage::is_running);
+            if last != Some(stage) && (stage.is_running() || !was_running) {
                 progress::report(stage);
                 last = Some(stage);
             }
@@ -270,7 +271,8 @@ mod tests {
             stages,
             [
                 ProviderStage::Queued { position: None },
-                ProviderStage::Running
+                // 0.42 done, in steps of 5%.
+                ProviderStage::Running { percent: Some(40) }
             ]
         );
         let calls = received(&server, "POST", "/sdapi/v1/txt2img").await;

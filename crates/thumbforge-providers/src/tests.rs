@@ -358,10 +358,10 @@ async fn fal_and_kie_report_where_they_have_the_call() {
             ProviderKind::Fal,
             vec![
                 ProviderStage::Queued { position: Some(0) },
-                ProviderStage::Running,
+                ProviderStage::RUNNING,
             ],
         ),
-        (ProviderKind::Kie, vec![ProviderStage::Running]),
+        (ProviderKind::Kie, vec![ProviderStage::RUNNING]),
     ] {
         let server = MockServer::start().await;
         mount(
