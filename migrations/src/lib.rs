@@ -14,6 +14,7 @@ mod m20261130_000009_open_thumbnails;
 mod m20261130_000010_submit_without_foreign_keys;
 mod m20261203_000011_foreign_keys_back;
 mod m20261203_000012_end_reasons;
+mod m20261210_000013_output_formats;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_submit_without_foreign_keys::Migration),
             Box::new(m20261203_000011_foreign_keys_back::Migration),
             Box::new(m20261203_000012_end_reasons::Migration),
+            Box::new(m20261210_000013_output_formats::Migration),
         ]
     }
 }

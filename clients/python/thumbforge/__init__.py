@@ -13,7 +13,7 @@ The models (``Generation``, ``Thumbnail``, …) and the low-level client
 openapi-python-client; this package's own code is the layer above them.
 """
 
-from ._api.models import AspectRatio, GenerateResponse, GenerationStatus, ThumbnailStatus, WebhookEvents
+from ._api.models import AspectRatio, Format, GenerateResponse, GenerationStatus, ThumbnailStatus, WebhookEvents
 from ._api.models import GenerationBody as Generation
 from ._api.models import ThumbnailBody as Thumbnail
 from .client import TERMINAL, Thumbforge, __version__, verify_webhook
@@ -37,6 +37,7 @@ from .errors import (
 __all__ = [
     "TERMINAL",
     "AspectRatio",
+    "Format",
     "AuthenticationError",
     "Conflict",
     "ConnectionError",

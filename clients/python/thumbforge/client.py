@@ -36,6 +36,7 @@ from ._api.api.generations import cancel_generation, create_generation, get_gene
 from ._api.api.webhooks import get_webhook_secret
 from ._api.models import (
     AspectRatio,
+    Format,
     GenerateBody,
     GenerateResponse,
     GenerationBody,
@@ -150,13 +151,15 @@ class Thumbforge:
         reference_image_url: str | None = None,
         youtube_references: list[str] | None = None,
         provider: str | None = None,
+        format: Format | str | None = None,
     ) -> GenerateResponse:
         """``POST /api/v1/generate``: accepted at once; ``wait()`` for the end.
 
         The server checks every field (a ``count`` of 9 is a
         :class:`ValidationError` with code ``invalid_count``). Without an
         ``idempotency_key`` one is made for this call, so its retries can
-        never make a second generation.
+        never make a second generation. ``format`` is ``png`` (default),
+        ``jpeg`` or ``webp``; every file is at most 2 MB.
         """
         body = GenerateBody(
             prompt=prompt,
@@ -172,6 +175,7 @@ class Thumbforge:
             reference_image_url=_opt(reference_image_url),
             youtube_references=_opt(youtube_references),
             provider=_opt(provider),
+            format_=_opt(_enum(Format, format)),
         )
         key = idempotency_key or f"thumbforge-python-{uuid.uuid4()}"
         response = self._retrying(
@@ -245,7 +249,7 @@ class Thumbforge:
 
     def download(self, item: GenerationBody | ThumbnailBody | str, dir: str | Path = ".") -> list[Path]:
         """Writes each succeeded thumbnail of a generation (or one thumbnail,
-        or the generation with this id) to ``dir/{thumbnail id}.png`` and
+        or the generation with this id) to ``dir/{thumbnail id}.{png,jpg,webp}`` and
         returns the paths. Thumbnails that did not succeed are skipped."""
         if isinstance(item, str):
             item = self.get(item)
@@ -258,9 +262,9 @@ class Thumbforge:
             if thumbnail.status != ThumbnailStatus.SUCCEEDED or not isinstance(url, str):
                 continue
             absolute = urljoin(self.base_url + "/", url)
-            png = self._retrying(lambda: self._files.get(absolute))
-            path = out / f"{thumbnail.id}.png"
-            path.write_bytes(png.content)
+            image = self._retrying(lambda: self._files.get(absolute))
+            path = out / f"{thumbnail.id}.{_EXTENSIONS.get(str(thumbnail.format), 'png')}"
+            path.write_bytes(image.content)
             paths.append(path)
         return paths
 
@@ -369,6 +373,10 @@ def _shut(sock: socket.socket | None) -> None:
 
 def _opt(value: T | None) -> T | Unset:
     return UNSET if value is None else value
+
+
+# A thumbnail's file name extension by its format.
+_EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 
 
 def _enum(kind: Any, value: Any) -> Any:

@@ -31,6 +31,7 @@ import {
 import type { paths } from "./generated/schema.js";
 import type {
   AspectRatio,
+  Format,
   GenerateBody,
   GenerateResponse,
   Generation,
@@ -41,6 +42,9 @@ import type {
 } from "./types.js";
 
 export const VERSION = "0.1.0";
+
+/** A thumbnail's file name extension by its format. */
+const EXTENSIONS: Record<Format, string> = { png: "png", jpeg: "jpg", webp: "webp" };
 
 /** A generation in one of these statuses never changes again. */
 export const TERMINAL: ReadonlySet<GenerationStatus> = new Set(["succeeded", "failed", "partial", "canceled"]);
@@ -80,6 +84,8 @@ export interface GenerateOptions {
   referenceImageUrl?: string;
   youtubeReferences?: string[];
   provider?: string;
+  /** `png` (default), `jpeg` or `webp`; every file is at most 2 MB. */
+  format?: Format;
   /** Sent as Idempotency-Key; by default one is made for this call. */
   idempotencyKey?: string;
 }
@@ -190,7 +196,7 @@ export class Thumbforge {
   }
 
   /** Writes each succeeded thumbnail of a generation (or one thumbnail, or the
-   * generation with this id) to `dir/{thumbnail id}.png`; resolves to the
+   * generation with this id) to `dir/{thumbnail id}.{png,jpg,webp}`; resolves to the
    * paths. Thumbnails that did not succeed are skipped. */
   async download(item: Generation | Thumbnail | string, dir = "."): Promise<string[]> {
     const resolved = typeof item === "string" ? await this.get(item) : item;
@@ -207,7 +213,7 @@ export class Thumbforge {
         if (!response.ok) throw await errorFromResponse(response);
         return { data: new Uint8Array(await response.arrayBuffer()), response };
       });
-      const path = join(dir, `${thumbnail.id}.png`);
+      const path = join(dir, `${thumbnail.id}.${EXTENSIONS[thumbnail.format] ?? "png"}`);
       await writeFile(path, bytes);
       paths.push(path);
     }

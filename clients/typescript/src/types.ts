@@ -12,6 +12,7 @@ export type GenerateResponse = Schemas["GenerateResponse"];
 export type GenerationStatus = Schemas["GenerationStatus"];
 export type ThumbnailStatus = Schemas["ThumbnailStatus"];
 export type AspectRatio = Schemas["AspectRatio"];
+export type Format = Schemas["Format"];
 export type WebhookEvents = Schemas["WebhookEvents"];
 export type Problem = Schemas["Problem"];
 export type ErrorCode = Schemas["ErrorCode"];

@@ -63,6 +63,8 @@ pub struct GenerateArgs {
     pub aspect_ratio: Option<String>,
     /// The video's title, drawn on the thumbnail by the local renderer.
     pub title: Option<String>,
+    /// `png` (default), `jpeg` or `webp`; every file is at most 2 MB.
+    pub format: Option<String>,
 }
 
 impl From<GenerateArgs> for GenerateBody {
@@ -81,6 +83,7 @@ impl From<GenerateArgs> for GenerateBody {
             webhook_events: None,
             style_id: None,
             title: args.title,
+            format: args.format,
         }
     }
 }

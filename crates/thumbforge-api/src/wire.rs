@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 use thumbforge_core::{
-    GenerateRequest, Prompt, ReferenceUrls, ThumbnailCount, ThumbnailStatus, ValidationError,
-    Webhook,
+    GenerateRequest, OutputFormat, Prompt, ReferenceUrls, ThumbnailCount, ThumbnailStatus,
+    ValidationError, Webhook,
     request::{ReferenceIds, parse_model, parse_provider},
 };
 use thumbforge_db::{entities::thumbnails, generations::GenerationView, now_ms};
@@ -57,6 +57,11 @@ pub struct GenerateBody {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 500)]
     pub title: Option<String>,
+    /// The file format of every thumbnail: `png` (default), `jpeg` or
+    /// `webp`. Whatever the format, no file is over 2 MB (YouTube's limit).
+    #[serde(default)]
+    #[schema(value_type = Option<Format>)]
+    pub format: Option<String>,
 }
 
 impl TryFrom<GenerateBody> for GenerateRequest {
@@ -102,6 +107,12 @@ impl TryFrom<GenerateBody> for GenerateRequest {
                 .map(|url| Webhook::parse(url, body.webhook_events.as_deref()))
                 .transpose()?,
             style: None,
+            format: body
+                .format
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 }
@@ -150,9 +161,36 @@ pub struct ThumbnailBody {
     pub is_watermarked: bool,
     pub is_hidden: bool,
     pub error: Option<String>,
+    /// The image's file format, as requested.
+    pub format: Format,
+    /// The size in bytes of the file `url` serves, once it has succeeded;
+    /// never over 2,097,152 (YouTube's limit).
+    pub file_size_bytes: Option<i64>,
     /// Where a processing thumbnail stands (absent once it has ended).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+}
+
+/// A thumbnail's file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// `image/png`, the default.
+    Png,
+    /// `image/jpeg`.
+    Jpeg,
+    /// `image/webp` (lossy).
+    Webp,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(format: OutputFormat) -> Format {
+        match format {
+            OutputFormat::Png => Format::Png,
+            OutputFormat::Jpeg => Format::Jpeg,
+            OutputFormat::Webp => Format::Webp,
+        }
+    }
 }
 
 /// Where a processing thumbnail stands.
@@ -287,6 +325,8 @@ impl GenerationBody {
                 is_watermarked: t.is_watermarked,
                 is_hidden: t.is_hidden,
                 error: t.error.clone(),
+                format: t.format.into(),
+                file_size_bytes: t.file_size_bytes,
                 progress: Progress::of(t, standing(&t.id)),
             });
         }
@@ -340,5 +380,9 @@ pub async fn file_url(
         }
     }
     let (expires, sig) = state.signer.sign(&t.id, now_secs, state.url_ttl_secs);
-    Some(format!("{base}/files/{}.png?exp={expires}&sig={sig}", t.id))
+    Some(format!(
+        "{base}/files/{}.{}?exp={expires}&sig={sig}",
+        t.id,
+        t.format.extension()
+    ))
 }

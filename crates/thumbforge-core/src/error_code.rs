@@ -34,6 +34,7 @@ pub enum ErrorCode {
     InvalidPrompt,
     InvalidCount,
     InvalidAspectRatio,
+    InvalidFormat,
     InvalidTitle,
     InvalidLabel,
     UnknownModel,

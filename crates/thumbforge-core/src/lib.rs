@@ -6,6 +6,7 @@ pub mod cpu;
 pub mod error_code;
 pub mod ids;
 pub mod model;
+pub mod output;
 pub mod plan;
 pub mod progress;
 pub mod request;
@@ -15,6 +16,7 @@ pub mod style;
 pub use error_code::ErrorCode;
 pub use ids::{ApiKeyId, AssetId, GenerationId, OrgId, ThumbnailId};
 pub use model::{CatalogEntry, Catalogue, ModelId, ProviderChoice, ProviderKind, Route};
+pub use output::{MAX_OUTPUT_BYTES, OutputFormat};
 pub use plan::Plan;
 pub use request::{
     AspectRatio, GenerateRequest, Label, ModelName, Prompt, ReferenceUrls, ThumbnailCount, Title,

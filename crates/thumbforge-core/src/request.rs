@@ -32,6 +32,8 @@ pub enum ValidationError {
     InvalidLabel { field: &'static str },
     #[error("invalid style: {0}")]
     InvalidStyle(String),
+    #[error("unknown format `{0}`; supported: png, jpeg, webp")]
+    UnknownFormat(String),
     #[error("webhookUrl must be an http(s) URL")]
     InvalidWebhookUrl,
     #[error("webhookEvents must be `completed` or `all` (got `{0}`)")]
@@ -58,6 +60,7 @@ impl ValidationError {
             }
             ValidationError::CountOutOfRange(_) => ErrorCode::InvalidCount,
             ValidationError::UnknownAspectRatio(_) => ErrorCode::InvalidAspectRatio,
+            ValidationError::UnknownFormat(_) => ErrorCode::InvalidFormat,
             ValidationError::UnknownModel(_) => ErrorCode::UnknownModel,
             ValidationError::UnknownProvider(_) => ErrorCode::UnknownProvider,
             ValidationError::InvalidTitle { .. } => ErrorCode::InvalidTitle,
@@ -312,6 +315,8 @@ pub struct GenerateRequest {
     pub webhook: Option<Webhook>,
     /// The style preset to draw with (resolved from its id by the API).
     pub style: Option<crate::style::StyleSpec>,
+    /// The file format every thumbnail is stored in.
+    pub format: crate::OutputFormat,
 }
 
 /// A webhook a generation reports to.

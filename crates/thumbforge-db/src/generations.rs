@@ -89,6 +89,8 @@ pub fn build(
             storage_key: None,
             watermarked_key: None,
             file_size_bytes: None,
+            clean_size_bytes: None,
+            format: request.format,
             width: None,
             height: None,
             generation_time_ms: None,
@@ -248,10 +250,11 @@ const INSERT_MANY_PG: &str = "WITH g AS (\
     o AS (INSERT INTO open_thumbnails (id) SELECT ($21::text[])[i] \
     FROM generate_subscripts($21::text[], 1) AS i WHERE ($25::text[])[i] = 'processing') \
     INSERT INTO thumbnails (id, generation_id, org_id, idx, status, is_watermarked, is_hidden, \
-    attempts, created_at, enqueued_at) \
+    attempts, created_at, enqueued_at, format) \
     SELECT ($21::text[])[i], ($22::text[])[i], ($23::text[])[i], ($24::int[])[i], \
     ($25::text[])[i], ($26::bool[])[i], ($27::bool[])[i], ($28::int[])[i], \
-    ($29::bigint[])[i], ($30::bigint[])[i] FROM generate_subscripts($21::text[], 1) AS i";
+    ($29::bigint[])[i], ($30::bigint[])[i], ($31::text[])[i] \
+    FROM generate_subscripts($21::text[], 1) AS i";
 
 /// One parameter of [`INSERT_MANY_PG`]: a column of the batch as an array.
 enum Column<'a> {
@@ -330,6 +333,7 @@ fn insert_columns(views: &[GenerationView]) -> Vec<Column<'_>> {
                 .map(|t| t.enqueued_at.unwrap_or(t.created_at))
                 .collect(),
         ),
+        Column::Text(thumbs().map(|t| t.format.as_str()).collect()),
     ]
 }
 

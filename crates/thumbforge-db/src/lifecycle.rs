@@ -44,7 +44,11 @@ use crate::{
 pub struct Success {
     pub storage_key: String,
     pub watermarked_key: Option<String>,
+    /// The size of the file a client downloads (the watermarked one when
+    /// there is one).
     pub file_size_bytes: i64,
+    /// The size of the clean file.
+    pub clean_size_bytes: i64,
     pub width: i32,
     pub height: i32,
     pub generation_time_ms: i64,
@@ -122,6 +126,7 @@ pub async fn record(db: &Db, outcomes: &[&Outcome]) -> Result<Recorded, DbError>
                 Value::String(out.map(|o| o.storage_key.clone())),
                 Value::String(out.and_then(|o| o.watermarked_key.clone())),
                 Value::BigInt(out.map(|o| o.file_size_bytes)),
+                Value::BigInt(out.map(|o| o.clean_size_bytes)),
                 Value::Int(out.map(|o| o.width)),
                 Value::Int(out.map(|o| o.height)),
                 Value::BigInt(out.map(|o| o.generation_time_ms)),
@@ -135,10 +140,11 @@ pub async fn record(db: &Db, outcomes: &[&Outcome]) -> Result<Recorded, DbError>
     // unambiguously on both PostgreSQL and SQLite.
     let sql = format!(
         "WITH v(tid, status, error, end_reason, storage_key, watermarked_key, file_size_bytes, \
-         width, height, generation_time_ms) AS (VALUES {}) \
+         clean_size_bytes, width, height, generation_time_ms) AS (VALUES {}) \
          UPDATE thumbnails SET status = v.status, error = v.error, end_reason = v.end_reason, \
          storage_key = v.storage_key, watermarked_key = v.watermarked_key, \
-         file_size_bytes = v.file_size_bytes, width = v.width, height = v.height, \
+         file_size_bytes = v.file_size_bytes, clean_size_bytes = v.clean_size_bytes, \
+         width = v.width, height = v.height, \
          generation_time_ms = v.generation_time_ms, completed_at = {completed_at}, \
          lease_expires_at = NULL \
          FROM v WHERE thumbnails.id = v.tid AND {guard} \
@@ -187,6 +193,7 @@ async fn record_single_pg<'a>(
                 Value::from(out.storage_key.clone()),
                 Value::String(out.watermarked_key.clone()),
                 Value::from(out.file_size_bytes),
+                Value::from(out.clean_size_bytes),
                 Value::from(out.width),
                 Value::from(out.height),
                 Value::from(out.generation_time_ms),
@@ -197,11 +204,12 @@ async fn record_single_pg<'a>(
     let thumbnail_status = params.push(Value::from(ThumbnailStatus::Succeeded));
     let generation_status = params.push(Value::from(GenerationStatus::Succeeded));
     let sql = format!(
-        "WITH v(tid, storage_key, watermarked_key, file_size_bytes, width, height, generation_time_ms) \
-         AS (VALUES {rows}), \
+        "WITH v(tid, storage_key, watermarked_key, file_size_bytes, clean_size_bytes, width, height, \
+         generation_time_ms) AS (VALUES {rows}), \
          t AS (UPDATE thumbnails SET status = {thumbnail_status}, error = NULL, end_reason = NULL, \
            storage_key = v.storage_key, watermarked_key = v.watermarked_key, \
-           file_size_bytes = v.file_size_bytes, width = v.width, height = v.height, \
+           file_size_bytes = v.file_size_bytes, clean_size_bytes = v.clean_size_bytes, \
+           width = v.width, height = v.height, \
            generation_time_ms = v.generation_time_ms, completed_at = {now}, lease_expires_at = NULL \
            FROM v WHERE thumbnails.id = v.tid AND {thumbnail_guard} \
            RETURNING thumbnails.id AS tid, thumbnails.generation_id AS gid), \

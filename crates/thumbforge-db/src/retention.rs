@@ -36,7 +36,8 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expired {
     pub id: String,
-    pub thumbnail_ids: Vec<String>,
+    /// Its thumbnails, each with the format its files have.
+    pub thumbnails: Vec<(String, thumbforge_core::OutputFormat)>,
 }
 
 /// What one [`Batch::delete`] removed.
@@ -105,9 +106,13 @@ async fn find<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let pairs: Vec<(String, String)> = thumbnails::Entity::find()
+    let rows: Vec<(String, String, thumbforge_core::OutputFormat)> = thumbnails::Entity::find()
         .select_only()
-        .columns([thumbnails::Column::GenerationId, thumbnails::Column::Id])
+        .columns([
+            thumbnails::Column::GenerationId,
+            thumbnails::Column::Id,
+            thumbnails::Column::Format,
+        ])
         .filter(thumbnails::Column::GenerationId.is_in(ids.iter().cloned()))
         .into_tuple()
         .all(conn)
@@ -116,7 +121,7 @@ async fn find<C: ConnectionTrait>(
         .into_iter()
         .map(|id| Expired {
             id,
-            thumbnail_ids: Vec::new(),
+            thumbnails: Vec::new(),
         })
         .collect();
     let at: std::collections::HashMap<String, usize> = out
@@ -124,9 +129,9 @@ async fn find<C: ConnectionTrait>(
         .enumerate()
         .map(|(i, g)| (g.id.clone(), i))
         .collect();
-    for (generation_id, thumbnail_id) in pairs {
+    for (generation_id, thumbnail_id, format) in rows {
         if let Some(&i) = at.get(&generation_id) {
-            out[i].thumbnail_ids.push(thumbnail_id);
+            out[i].thumbnails.push((thumbnail_id, format));
         }
     }
     Ok(out)
@@ -175,7 +180,7 @@ impl Batch {
             .generations
             .iter()
             .filter(|g| gone_set.contains(g.id.as_str()))
-            .map(|g| g.thumbnail_ids.len())
+            .map(|g| g.thumbnails.len())
             .sum();
         Ok(Deleted {
             generations: gone.len(),

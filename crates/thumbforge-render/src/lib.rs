@@ -1,17 +1,17 @@
 #![doc = include_str!("../README.md")]
 
 mod draw;
+mod encode;
 mod palette;
 mod prompt;
 mod text;
 
-use std::io::Cursor;
-
 use fast_image_resize::{ResizeAlg, ResizeOptions, Resizer};
-use image::{DynamicImage, ImageEncoder, RgbImage, codecs::png::PngEncoder, imageops};
+use image::{DynamicImage, RgbImage, imageops};
 use rand::Rng;
 use resvg::tiny_skia::Pixmap;
 
+pub use encode::{EncodeError, Encoded, encode, encode_png, fits};
 pub use prompt::headline_from_prompt;
 pub use text::{NoFont, warm_up};
 
@@ -390,18 +390,6 @@ pub fn apply_watermark(image: &mut RgbImage) {
         text::draw_watermark(&mut pixmap);
         *image = draw::to_rgb(&pixmap);
     }
-}
-
-/// Encodes as PNG (8-bit RGB).
-pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, RenderError> {
-    let mut out = Vec::with_capacity((image.width() * image.height()) as usize);
-    PngEncoder::new(Cursor::new(&mut out)).write_image(
-        image.as_raw(),
-        image.width(),
-        image.height(),
-        image::ExtendedColorType::Rgb8,
-    )?;
-    Ok(out)
 }
 
 fn seeded_rng(prompt: &str, variation: u32) -> rand_chacha::ChaCha8Rng {

@@ -11,6 +11,7 @@ use object_store::{
     prefix::PrefixStore,
     signer::Signer,
 };
+use thumbforge_core::OutputFormat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -60,23 +61,44 @@ pub struct S3Options {
     pub connect_timeout: Duration,
 }
 
-/// The clean PNG of a thumbnail.
-pub fn thumbnail_key(generation_id: &str, thumbnail_id: &str) -> String {
-    format!("thumbnails/{generation_id}/{thumbnail_id}.png")
+/// The clean file of a thumbnail, named with its format's extension
+/// (`.png`, `.jpg`, `.webp`; a PNG's key is what it always was).
+pub fn thumbnail_key(generation_id: &str, thumbnail_id: &str, format: OutputFormat) -> String {
+    format!(
+        "thumbnails/{generation_id}/{thumbnail_id}.{}",
+        format.extension()
+    )
 }
 
-/// The watermarked PNG of a thumbnail (free plan).
-pub fn watermarked_key(generation_id: &str, thumbnail_id: &str) -> String {
-    format!("thumbnails/{generation_id}/{thumbnail_id}.wm.png")
+/// The watermarked file of a thumbnail (free plan).
+pub fn watermarked_key(generation_id: &str, thumbnail_id: &str, format: OutputFormat) -> String {
+    format!(
+        "thumbnails/{generation_id}/{thumbnail_id}.wm.{}",
+        format.extension()
+    )
 }
 
-/// Every object a thumbnail may have (clean and watermarked): what
-/// deleting it removes.
-pub fn thumbnail_keys(generation_id: &str, thumbnail_id: &str) -> [String; 2] {
+/// Every object a thumbnail of this format may have (clean and
+/// watermarked): what deleting it removes.
+pub fn thumbnail_keys(
+    generation_id: &str,
+    thumbnail_id: &str,
+    format: OutputFormat,
+) -> [String; 2] {
     [
-        thumbnail_key(generation_id, thumbnail_id),
-        watermarked_key(generation_id, thumbnail_id),
+        thumbnail_key(generation_id, thumbnail_id, format),
+        watermarked_key(generation_id, thumbnail_id, format),
     ]
+}
+
+/// S3 serves an object with the type its key's extension names, so a
+/// presigned URL hands out a file a browser or YouTube takes.
+fn content_types(options: ClientOptions) -> ClientOptions {
+    OutputFormat::ALL
+        .into_iter()
+        .fold(options, |options, format| {
+            options.with_content_type_for_suffix(format.extension(), format.content_type())
+        })
 }
 
 impl Storage {
@@ -103,12 +125,12 @@ impl Storage {
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_allow_http(options.allow_http)
-            .with_client_options(
+            .with_client_options(content_types(
                 ClientOptions::new()
                     .with_timeout(options.timeout)
                     .with_connect_timeout(options.connect_timeout)
                     .with_allow_http(options.allow_http),
-            );
+            ));
         if options.virtual_hosted_style {
             builder = builder.with_virtual_hosted_style_request(true);
         }
@@ -198,7 +220,12 @@ mod tests {
     async fn put_get_delete_round_trip() -> Result<(), StorageError> {
         let dir = tempfile::tempdir()?;
         let storage = Storage::local(dir.path())?;
-        let key = thumbnail_key("gen_a", "thm_b");
+        let key = thumbnail_key("gen_a", "thm_b", OutputFormat::Png);
+        assert_eq!(key, "thumbnails/gen_a/thm_b.png");
+        assert_eq!(
+            watermarked_key("gen_a", "thm_b", OutputFormat::Jpeg),
+            "thumbnails/gen_a/thm_b.wm.jpg"
+        );
         storage.put(&key, b"png".to_vec()).await?;
         storage.put(&key, b"png2".to_vec()).await?; // idempotent overwrite
         assert_eq!(&storage.get(&key).await?[..], b"png2");

@@ -725,7 +725,7 @@ export interface components {
          * @description A stable, machine-readable error code (docs/api.md, "Error codes").
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "missing_field" | "invalid_type" | "invalid_character" | "invalid_query" | "invalid_multipart" | "unsupported_media_type" | "payload_too_large" | "method_not_allowed" | "not_found" | "missing_api_key" | "invalid_api_key" | "insufficient_scope" | "plan_required" | "byok_not_in_plan" | "invalid_signature" | "url_expired" | "rate_limited" | "queue_full" | "invalid_prompt" | "invalid_count" | "invalid_aspect_ratio" | "invalid_title" | "invalid_label" | "unknown_model" | "unknown_provider" | "model_not_configured" | "model_not_on_provider" | "provider_not_configured" | "invalid_reference_url" | "too_many_references" | "asset_not_found" | "invalid_webhook_url" | "invalid_webhook_events" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_key_in_progress" | "insufficient_credits" | "storage_quota_exceeded" | "invalid_image" | "invalid_asset_kind" | "invalid_style" | "invalid_api_key_value" | "invalid_cursor" | "invalid_status" | "invalid_limit" | "job_not_dead" | "invalid_job_ids" | "job_not_discardable" | "youtube_not_configured" | "youtube_unavailable" | "database_unavailable" | "queue_unavailable" | "not_ready" | "internal_error";
+        ErrorCode: "invalid_json" | "missing_field" | "invalid_type" | "invalid_character" | "invalid_query" | "invalid_multipart" | "unsupported_media_type" | "payload_too_large" | "method_not_allowed" | "not_found" | "missing_api_key" | "invalid_api_key" | "insufficient_scope" | "plan_required" | "byok_not_in_plan" | "invalid_signature" | "url_expired" | "rate_limited" | "queue_full" | "invalid_prompt" | "invalid_count" | "invalid_aspect_ratio" | "invalid_format" | "invalid_title" | "invalid_label" | "unknown_model" | "unknown_provider" | "model_not_configured" | "model_not_on_provider" | "provider_not_configured" | "invalid_reference_url" | "too_many_references" | "asset_not_found" | "invalid_webhook_url" | "invalid_webhook_events" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_key_in_progress" | "insufficient_credits" | "storage_quota_exceeded" | "invalid_image" | "invalid_asset_kind" | "invalid_style" | "invalid_api_key_value" | "invalid_cursor" | "invalid_status" | "invalid_limit" | "job_not_dead" | "invalid_job_ids" | "job_not_discardable" | "youtube_not_configured" | "youtube_unavailable" | "database_unavailable" | "queue_unavailable" | "not_ready" | "internal_error";
         /** @description Flokan's error envelope, with our stable `code` beside it. */
         FlokanErrorBody: {
             code: components["schemas"]["ErrorCode"];
@@ -747,6 +747,11 @@ export interface components {
             youtube_references?: string[] | null;
         };
         /**
+         * @description A thumbnail's file format.
+         * @enum {string}
+         */
+        Format: "png" | "jpeg" | "webp";
+        /**
          * @description The documented camelCase body. Unknown fields are ignored, as FatThumb
          *     clients may send more than this server reads.
          */
@@ -754,6 +759,7 @@ export interface components {
             aspectRatio?: components["schemas"]["AspectRatio"] | null;
             /** Format: int64 */
             count?: number | null;
+            format?: components["schemas"]["Format"] | null;
             inspirationIds?: string[] | null;
             model?: string | null;
             personIds?: string[] | null;
@@ -814,6 +820,11 @@ export interface components {
          * @enum {string}
          */
         GenerationStatus: "processing" | "succeeded" | "failed" | "partial" | "canceled";
+        /**
+         * Format: binary
+         * @description An image's bytes (PNG, JPEG or WebP).
+         */
+        Image: string;
         JobAction: {
             /** @description `retried` or `discarded`. */
             action: string;
@@ -895,11 +906,6 @@ export interface components {
             /** @description Headline in capitals (default true). */
             uppercase?: boolean | null;
         };
-        /**
-         * Format: binary
-         * @description A PNG's bytes.
-         */
-        Png: string;
         /** @description RFC 9457 problem details with a `code` extension. */
         Problem: {
             code: components["schemas"]["ErrorCode"];
@@ -995,6 +1001,14 @@ export interface components {
         };
         ThumbnailBody: {
             error?: string | null;
+            /**
+             * Format: int64
+             * @description The size in bytes of the file `url` serves, once it has succeeded;
+             *     never over 2,097,152 (YouTube's limit).
+             */
+            fileSizeBytes?: number | null;
+            /** @description The image's file format, as requested. */
+            format: components["schemas"]["Format"];
             id: string;
             isHidden: boolean;
             isWatermarked: boolean;
@@ -3329,20 +3343,22 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description {thumbnail}.png */
+                /** @description {thumbnail}.png, .jpg or .webp: the thumbnail's format */
                 name: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The PNG */
+            /** @description The image, at most 2 MB */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "image/png": components["schemas"]["Png"];
+                    "image/png": components["schemas"]["Image"];
+                    "image/jpeg": components["schemas"]["Image"];
+                    "image/webp": components["schemas"]["Image"];
                 };
             };
             /** @description Bad or expired signature */

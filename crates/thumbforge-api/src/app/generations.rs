@@ -145,7 +145,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: &GenerationId) -> Res
     // This replica's cached answer goes now; see docs/api.md for others.
     state.forget_cached(id.as_str());
     for t in &view.thumbnails {
-        for key in thumbforge_storage::thumbnail_keys(id.as_str(), &t.id) {
+        for key in thumbforge_storage::thumbnail_keys(id.as_str(), &t.id, t.format) {
             if let Err(e) = state.storage.delete(&key).await {
                 tracing::debug!(error = %e, key, "no file to delete");
             }

@@ -1,5 +1,7 @@
-//! `GET /files/{thumbnail}.png?exp=…&sig=…`: the image behind a signed URL.
-//! Watermarked thumbnails only ever serve their watermarked file.
+//! `GET /files/{thumbnail}.{png|jpg|webp}?exp=…&sig=…`: the image behind a
+//! signed URL, with its format's `Content-Type`. The extension must be the
+//! thumbnail's format's (a PNG's URL is what it always was). Watermarked
+//! thumbnails only ever serve their watermarked file.
 
 use actix_web::{HttpResponse, http::header, web};
 use serde::Deserialize;
@@ -9,10 +11,10 @@ use thumbforge_storage::StorageError;
 
 use crate::{AppState, error::ApiError};
 
-/// A PNG's bytes.
+/// An image's bytes (PNG, JPEG or WebP).
 #[derive(utoipa::ToSchema)]
 #[schema(value_type = String, format = Binary)]
-pub struct Png(#[allow(dead_code)] Vec<u8>);
+pub struct Image(#[allow(dead_code)] Vec<u8>);
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -27,8 +29,8 @@ pub struct Signature {
     path = "/files/{name}",
     tag = "files",
     summary = "A thumbnail image behind a signed URL",
-    params(("name" = String, Path, description = "{thumbnail}.png"), Signature),
-    responses((status = 200, description = "The PNG", content_type = "image/png", body = Png), (status = 403, description = "Bad or expired signature", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such image", body = crate::error::Problem, content_type = "application/problem+json"))
+    params(("name" = String, Path, description = "{thumbnail}.png, .jpg or .webp: the thumbnail's format"), Signature),
+    responses((status = 200, description = "The image, at most 2 MB", content((Image = "image/png"), (Image = "image/jpeg"), (Image = "image/webp"))), (status = 403, description = "Bad or expired signature", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such image", body = crate::error::Problem, content_type = "application/problem+json"))
 )]
 pub async fn get(
     path: web::Path<String>,
@@ -36,9 +38,9 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner();
-    let id = name
-        .strip_suffix(".png")
-        .and_then(ThumbnailId::parse)
+    let (id, extension) = name
+        .rsplit_once('.')
+        .and_then(|(id, extension)| Some((ThumbnailId::parse(id)?, extension)))
         .ok_or(ApiError::NotFound("image"))?;
     let query = query.map_err(|_| ApiError::InvalidSignature)?;
     let (Some(exp), Some(sig)) = (query.exp, query.sig.as_deref()) else {
@@ -52,6 +54,7 @@ pub async fn get(
     }
     let thumbnail = thumbnails::find(&state.db, id.as_str())
         .await?
+        .filter(|t| t.format.extension() == extension)
         .ok_or(ApiError::NotFound("image"))?;
     let key = crate::wire::served_key(&thumbnail).ok_or(ApiError::NotFound("image"))?;
     let bytes = match state.storage.get(key).await {
@@ -60,7 +63,7 @@ pub async fn get(
         Err(e) => return Err(ApiError::internal(e)),
     };
     Ok(HttpResponse::Ok()
-        .content_type("image/png")
+        .content_type(thumbnail.format.content_type())
         .insert_header((header::CACHE_CONTROL, "private, max-age=3600, immutable"))
         .body(bytes))
 }

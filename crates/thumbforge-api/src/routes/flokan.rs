@@ -113,6 +113,8 @@ impl FlokanGenerateBody {
                 .transpose()?,
             webhook: None,
             style: None,
+            // Flokan's API names no output format: its images are PNGs.
+            format: thumbforge_core::OutputFormat::Png,
         })
     }
 }

@@ -443,6 +443,7 @@ pub fn direct_request(text: &str, count: i64) -> thumbforge_core::GenerateReques
         card_id: None,
         webhook: None,
         style: None,
+        format: Default::default(),
     }
 }
 

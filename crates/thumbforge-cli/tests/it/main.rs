@@ -17,6 +17,7 @@ mod lanes;
 mod lifecycle;
 mod mcp;
 mod outage;
+mod outputs;
 mod providers;
 mod ratelimit;
 mod recovery;

@@ -37,7 +37,7 @@ pub fn openai_ok() -> ResponseTemplate {
 }
 
 /// An app whose providers point at `mock`, with fast retries.
-async fn app_with_mock(mock: &MockServer, server_keys: bool) -> TestApp {
+pub async fn app_with_mock(mock: &MockServer, server_keys: bool) -> TestApp {
     let uri = mock.uri();
     TestApp::spawn_with(move |s| {
         s.providers.openai_base_url = uri.clone();

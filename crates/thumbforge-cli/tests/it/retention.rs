@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
+use thumbforge_core::OutputFormat;
 use thumbforge_core::{GenerationId, ModelId, Plan, request::Webhook};
 use thumbforge_db::{
     entities::{generations as generation_rows, idempotency_keys},
@@ -94,9 +95,12 @@ fn local_store(app: &TestApp) -> Storage {
 async fn objects(store: &Storage, view: &GenerationView) -> [bool; 2] {
     let (g, t) = (&view.generation.id, &view.thumbnails[0].id);
     let mut out = [false; 2];
-    for (i, key) in [thumbnail_key(g, t), watermarked_key(g, t)]
-        .iter()
-        .enumerate()
+    for (i, key) in [
+        thumbnail_key(g, t, OutputFormat::Png),
+        watermarked_key(g, t, OutputFormat::Png),
+    ]
+    .iter()
+    .enumerate()
     {
         out[i] = match store.get(key).await {
             Ok(_) => true,

@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use thumbforge_config::{FileUrls, Settings};
+use thumbforge_core::OutputFormat;
 use thumbforge_core::Plan;
 use thumbforge_storage::{S3Options, Storage, StorageError, thumbnail_key, watermarked_key};
 use thumbforge_testkit::S3Server;
@@ -68,11 +69,11 @@ async fn images_live_in_the_bucket_are_served_by_the_api_and_leave_with_their_ge
 
     // Both copies are in the bucket, under the prefix; none on local disk.
     let clean = store
-        .get(&thumbnail_key(&id, &thumbnail))
+        .get(&thumbnail_key(&id, &thumbnail, OutputFormat::Png))
         .await
         .expect("the clean copy");
     let marked = store
-        .get(&watermarked_key(&id, &thumbnail))
+        .get(&watermarked_key(&id, &thumbnail, OutputFormat::Png))
         .await
         .expect("the watermarked copy");
     assert_eq!(png(&clean), (1280, 720));
@@ -100,8 +101,8 @@ async fn images_live_in_the_bucket_are_served_by_the_api_and_leave_with_their_ge
         .await;
     assert!(response.status().is_success(), "{}", response.status());
     for key in [
-        thumbnail_key(&id, &thumbnail),
-        watermarked_key(&id, &thumbnail),
+        thumbnail_key(&id, &thumbnail, OutputFormat::Png),
+        watermarked_key(&id, &thumbnail, OutputFormat::Png),
     ] {
         assert!(
             matches!(store.get(&key).await, Err(StorageError::NotFound(_))),
@@ -130,7 +131,7 @@ async fn presigned_urls_reach_the_bucket_and_only_the_watermarked_copy_on_a_free
     assert_eq!(fetched.status(), 200);
     let bytes = fetched.bytes().await.expect("bytes");
     let marked = store
-        .get(&watermarked_key(&id, &thumbnail))
+        .get(&watermarked_key(&id, &thumbnail, OutputFormat::Png))
         .await
         .expect("object");
     assert_eq!(bytes, marked);
@@ -152,7 +153,7 @@ async fn presigned_urls_reach_the_bucket_and_only_the_watermarked_copy_on_a_free
         .await
         .expect("bytes");
     let clean = store
-        .get(&thumbnail_key(&id, &thumbnail))
+        .get(&thumbnail_key(&id, &thumbnail, OutputFormat::Png))
         .await
         .expect("object");
     assert_eq!(bytes, clean);

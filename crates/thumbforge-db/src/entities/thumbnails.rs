@@ -17,12 +17,18 @@ pub struct Model {
     pub end_reason: Option<thumbforge_core::EndReason>,
     pub is_watermarked: bool,
     pub is_hidden: bool,
-    /// Storage key of the clean PNG.
+    /// Storage key of the clean file.
     pub storage_key: Option<String>,
-    /// Storage key of the watermarked PNG (free plan only).
+    /// Storage key of the watermarked file (free plan only).
     pub watermarked_key: Option<String>,
-    /// Size of the PNG a client downloads.
+    /// Size of the file a client downloads (the watermarked copy when
+    /// watermarked).
     pub file_size_bytes: Option<i64>,
+    /// Size of the clean file (`storage_key`); NULL for rows stored before
+    /// migration 13.
+    pub clean_size_bytes: Option<i64>,
+    /// The format of both stored files, set from the request at creation.
+    pub format: thumbforge_core::OutputFormat,
     pub width: Option<i32>,
     pub height: Option<i32>,
     pub generation_time_ms: Option<i64>,

@@ -92,6 +92,7 @@ async fn noop(delivery: Delivery, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError
                 storage_key: "bench".to_owned(),
                 watermarked_key: None,
                 file_size_bytes: 1,
+                clean_size_bytes: 1,
                 width: 1280,
                 height: 720,
                 generation_time_ms: 0,
@@ -324,6 +325,7 @@ async fn status_writes(args: &Args, url: &str) -> anyhow::Result<()> {
         card_id: None,
         webhook: None,
         style: None,
+        format: Default::default(),
     };
     let queue = fresh_queue(&args.redis, "writes").await?;
     let mut jobs = Vec::with_capacity(args.jobs);

@@ -1,6 +1,6 @@
-//! Render one thumbnail: claim the row, call its model, store the PNG (and
-//! the watermarked copy for free plans), record the outcome, refresh the
-//! generation.
+//! Render one thumbnail: claim the row, call its model, store the image in
+//! the thumbnail's format within YouTube's 2 MB (and the watermarked copy
+//! for free plans), record the outcome, refresh the generation.
 //!
 //! Idempotent: a redelivered job whose thumbnail is terminal does nothing;
 //! outputs go to deterministic keys; every status write is conditional.
@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::Context;
 use thumbforge_core::{
-    AspectRatio, EndReason, Failure, ModelId, ProviderChoice, cpu::CpuSlots, progress,
+    AspectRatio, EndReason, Failure, ModelId, OutputFormat, ProviderChoice, cpu::CpuSlots, progress,
 };
 use thumbforge_db::{
     Db, assets,
@@ -30,7 +30,7 @@ use thumbforge_providers::{
     ReferenceRole, decode,
 };
 use thumbforge_queue::RenderThumbnail;
-use thumbforge_render::{apply_watermark, encode_png, normalize};
+use thumbforge_render::{EncodeError, Encoded, apply_watermark, fits, normalize};
 use thumbforge_storage::{Storage, thumbnail_key, watermarked_key};
 use thumbforge_telemetry::metrics::{Metrics, ModelCallLabels};
 use tracing::{debug, info, warn};
@@ -184,32 +184,50 @@ async fn store(
             // Fitting and encoding are CPU work: keep them off the async
             // threads.
             let watermark = ctx.thumbnail.is_watermarked;
-            let (clean, marked) = env
+            let format = ctx.thumbnail.format;
+            let encoded = env
                 .cpu
-                .run(move || encode(picture, (width, height), watermark))
+                .run(move || encode(picture, (width, height), watermark, format))
                 .await
-                .context("encoding task")??;
+                .context("encoding task")?;
+            let (clean, marked) = match encoded {
+                Ok(files) => files,
+                // Not worth a retry: the same pixels give the same sizes.
+                Err(EncodeError::TooLarge(format)) => {
+                    let message = format!(
+                        "The image could not be made to fit YouTube's 2 MB limit as {format}."
+                    );
+                    let failure = Failure::new(EndReason::ModelError, message);
+                    return Ok((JobResult::Failed(failure), Outcome::Failed));
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("encoding thumbnail {}", ctx.thumbnail.id)));
+                }
+            };
             let (width, height) = (width as i32, height as i32);
-            let clean_key = thumbnail_key(&generation.id, &ctx.thumbnail.id);
+            let clean_key = thumbnail_key(&generation.id, &ctx.thumbnail.id, format);
+            let clean_size = clean.bytes.len();
             env.storage
-                .put(&clean_key, clean.clone())
+                .put(&clean_key, clean.bytes)
                 .await
                 .with_context(|| format!("storing thumbnail {}", ctx.thumbnail.id))?;
             let (wm_key, served_size) = match marked {
-                Some(bytes) => {
-                    let key = watermarked_key(&generation.id, &ctx.thumbnail.id);
-                    let size = bytes.len();
-                    env.storage.put(&key, bytes).await.with_context(|| {
+                Some(marked) => {
+                    let key = watermarked_key(&generation.id, &ctx.thumbnail.id, format);
+                    let size = marked.bytes.len();
+                    env.storage.put(&key, marked.bytes).await.with_context(|| {
                         format!("storing watermarked thumbnail {}", ctx.thumbnail.id)
                     })?;
                     (Some(key), size)
                 }
-                None => (None, clean.len()),
+                None => (None, clean_size),
             };
             let success = Success {
                 storage_key: clean_key,
                 watermarked_key: wm_key,
                 file_size_bytes: served_size as i64,
+                clean_size_bytes: clean_size as i64,
                 width,
                 height,
                 generation_time_ms: started.elapsed().as_millis() as i64,
@@ -473,30 +491,35 @@ async fn load_references(
     Ok(references)
 }
 
-/// The clean PNG, and the watermarked one when the plan asks for it. A
-/// provider's PNG already at the target size is stored as it came (cut to
-/// its critical chunks): the decode has read all of it, and encoding the
-/// same pixels again would double the thumbnail's CPU time
+/// The clean file, and the watermarked one when the plan asks for it,
+/// both in the thumbnail's format and within YouTube's 2 MB
+/// (`thumbforge_render::encode`). A provider's PNG already at the target
+/// size and within 2 MB is stored as it came (cut to its critical chunks)
+/// when the thumbnail is a PNG: the decode has read all of it, and encoding
+/// the same pixels again would double the thumbnail's CPU time
 /// (docs/benchmarks.md, the CPU path row).
 fn encode(
     picture: Picture,
     (width, height): (u32, u32),
     watermark: bool,
-) -> anyhow::Result<(Vec<u8>, Option<Vec<u8>>)> {
-    let kept = picture
-        .png
-        .filter(|_| (picture.image.width(), picture.image.height()) == (width, height));
+    format: OutputFormat,
+) -> Result<(Encoded, Option<Encoded>), EncodeError> {
+    let kept = picture.png.filter(|png| {
+        format == OutputFormat::Png
+            && (picture.image.width(), picture.image.height()) == (width, height)
+            && fits(png)
+    });
     let mut fitted = normalize(picture.image, width, height);
     let clean = match kept {
-        Some(png) => png,
-        None => encode_png(&fitted).context("encoding PNG")?,
+        Some(bytes) => Encoded {
+            bytes,
+            format: OutputFormat::Png,
+        },
+        None => thumbforge_render::encode(&fitted, format)?,
     };
     if !watermark {
         return Ok((clean, None));
     }
     apply_watermark(&mut fitted);
-    Ok((
-        clean,
-        Some(encode_png(&fitted).context("encoding watermarked PNG")?),
-    ))
+    Ok((clean, Some(thumbforge_render::encode(&fitted, format)?)))
 }

@@ -58,9 +58,9 @@ pub async fn pass(
         .iter()
         .enumerate()
         .flat_map(|(i, g)| {
-            g.thumbnail_ids
+            g.thumbnails
                 .iter()
-                .flat_map(move |t| thumbnail_keys(&g.id, t).map(|key| (i, key)))
+                .flat_map(move |(t, format)| thumbnail_keys(&g.id, t, *format).map(|key| (i, key)))
         })
         .collect();
     // Owned futures: a stream of futures borrowing from the pass is not

@@ -13,6 +13,7 @@ from .delivery_status import DeliveryStatus
 from .error_code import ErrorCode
 from .flokan_error_body import FlokanErrorBody
 from .flokan_generate_body import FlokanGenerateBody
+from .format_ import Format
 from .generate_body import GenerateBody
 from .generate_response import GenerateResponse
 from .generation_body import GenerationBody
@@ -69,6 +70,7 @@ __all__ = (
     "ErrorCode",
     "FlokanErrorBody",
     "FlokanGenerateBody",
+    "Format",
     "GenerateBody",
     "GenerateResponse",
     "GenerationBody",

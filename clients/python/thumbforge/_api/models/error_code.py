@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     INVALID_CHARACTER = "invalid_character"
     INVALID_COUNT = "invalid_count"
     INVALID_CURSOR = "invalid_cursor"
+    INVALID_FORMAT = "invalid_format"
     INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
     INVALID_IMAGE = "invalid_image"
     INVALID_JOB_IDS = "invalid_job_ids"

@@ -7,6 +7,7 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.aspect_ratio import AspectRatio
+from ..models.format_ import Format
 from ..models.webhook_events import WebhookEvents
 from ..types import UNSET, Unset
 
@@ -22,6 +23,7 @@ class GenerateBody:
             prompt (str):
             aspect_ratio (AspectRatio | None | Unset):
             count (int | None | Unset):
+            format_ (Format | None | Unset):
             inspiration_ids (list[str] | None | Unset):
             model (None | str | Unset):
             person_ids (list[str] | None | Unset):
@@ -38,6 +40,7 @@ class GenerateBody:
     prompt: str
     aspect_ratio: AspectRatio | None | Unset = UNSET
     count: int | None | Unset = UNSET
+    format_: Format | None | Unset = UNSET
     inspiration_ids: list[str] | None | Unset = UNSET
     model: None | str | Unset = UNSET
     person_ids: list[str] | None | Unset = UNSET
@@ -66,6 +69,14 @@ class GenerateBody:
             count = UNSET
         else:
             count = self.count
+
+        format_: None | str | Unset
+        if isinstance(self.format_, Unset):
+            format_ = UNSET
+        elif isinstance(self.format_, Format):
+            format_ = self.format_.value
+        else:
+            format_ = self.format_
 
         inspiration_ids: list[str] | None | Unset
         if isinstance(self.inspiration_ids, Unset):
@@ -149,6 +160,8 @@ class GenerateBody:
             field_dict["aspectRatio"] = aspect_ratio
         if count is not UNSET:
             field_dict["count"] = count
+        if format_ is not UNSET:
+            field_dict["format"] = format_
         if inspiration_ids is not UNSET:
             field_dict["inspirationIds"] = inspiration_ids
         if model is not UNSET:
@@ -202,6 +215,23 @@ class GenerateBody:
             return cast(int | None | Unset, data)
 
         count = _parse_count(d.pop("count", UNSET))
+
+        def _parse_format_(data: object) -> Format | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                format_type_0 = Format(data)
+
+                return format_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(Format | None | Unset, data)
+
+        format_ = _parse_format_(d.pop("format", UNSET))
 
         def _parse_inspiration_ids(data: object) -> list[str] | None | Unset:
             if data is None:
@@ -329,6 +359,7 @@ class GenerateBody:
             prompt=prompt,
             aspect_ratio=aspect_ratio,
             count=count,
+            format_=format_,
             inspiration_ids=inspiration_ids,
             model=model,
             person_ids=person_ids,

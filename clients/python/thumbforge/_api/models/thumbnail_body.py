@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.format_ import Format
 from ..models.thumbnail_status import ThumbnailStatus
 from ..types import UNSET, Unset
 
@@ -20,26 +21,33 @@ T = TypeVar("T", bound="ThumbnailBody")
 class ThumbnailBody:
     """
     Attributes:
+        format_ (Format): A thumbnail's file format.
         id (str):
         is_hidden (bool):
         is_watermarked (bool):
         status (ThumbnailStatus): `processing`, then `succeeded`, `failed` or `canceled`, never back.
         error (None | str | Unset):
+        file_size_bytes (int | None | Unset): The size in bytes of the file `url` serves, once it has succeeded;
+            never over 2,097,152 (YouTube's limit).
         progress (None | Progress | Unset):
         url (None | str | Unset):
     """
 
+    format_: Format
     id: str
     is_hidden: bool
     is_watermarked: bool
     status: ThumbnailStatus
     error: None | str | Unset = UNSET
+    file_size_bytes: int | None | Unset = UNSET
     progress: None | Progress | Unset = UNSET
     url: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.progress import Progress  # noqa: PLC0415
+
+        format_ = self.format_.value
 
         id = self.id
 
@@ -54,6 +62,12 @@ class ThumbnailBody:
             error = UNSET
         else:
             error = self.error
+
+        file_size_bytes: int | None | Unset
+        if isinstance(self.file_size_bytes, Unset):
+            file_size_bytes = UNSET
+        else:
+            file_size_bytes = self.file_size_bytes
 
         progress: dict[str, Any] | None | Unset
         if isinstance(self.progress, Unset):
@@ -73,6 +87,7 @@ class ThumbnailBody:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "format": format_,
                 "id": id,
                 "isHidden": is_hidden,
                 "isWatermarked": is_watermarked,
@@ -81,6 +96,8 @@ class ThumbnailBody:
         )
         if error is not UNSET:
             field_dict["error"] = error
+        if file_size_bytes is not UNSET:
+            field_dict["fileSizeBytes"] = file_size_bytes
         if progress is not UNSET:
             field_dict["progress"] = progress
         if url is not UNSET:
@@ -93,6 +110,8 @@ class ThumbnailBody:
         from ..models.progress import Progress  # noqa: PLC0415
 
         d = dict(src_dict)
+        format_ = Format(d.pop("format"))
+
         id = d.pop("id")
 
         is_hidden = d.pop("isHidden")
@@ -109,6 +128,15 @@ class ThumbnailBody:
             return cast(None | str | Unset, data)
 
         error = _parse_error(d.pop("error", UNSET))
+
+        def _parse_file_size_bytes(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        file_size_bytes = _parse_file_size_bytes(d.pop("fileSizeBytes", UNSET))
 
         def _parse_progress(data: object) -> None | Progress | Unset:
             if data is None:
@@ -137,11 +165,13 @@ class ThumbnailBody:
         url = _parse_url(d.pop("url", UNSET))
 
         thumbnail_body = cls(
+            format_=format_,
             id=id,
             is_hidden=is_hidden,
             is_watermarked=is_watermarked,
             status=status,
             error=error,
+            file_size_bytes=file_size_bytes,
             progress=progress,
             url=url,
         )
