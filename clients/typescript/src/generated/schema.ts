@@ -931,6 +931,12 @@ export interface components {
         ProviderProgress: {
             /**
              * Format: int32
+             * @description While running, when the backend says (ComfyUI, sdapi): how much of
+             *     the image is made, 0 to 100, in steps of 5.
+             */
+            percent?: number | null;
+            /**
+             * Format: int32
              * @description While queued at the provider: the requests ahead of it there.
              */
             queuePosition?: number | null;

@@ -18,15 +18,24 @@ class ProviderProgress:
 
     Attributes:
         stage (ProviderStageName): Where a call stands at its provider.
+        percent (int | None | Unset): While running, when the backend says (ComfyUI, sdapi): how much of
+            the image is made, 0 to 100, in steps of 5.
         queue_position (int | None | Unset): While queued at the provider: the requests ahead of it there.
     """
 
     stage: ProviderStageName
+    percent: int | None | Unset = UNSET
     queue_position: int | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         stage = self.stage.value
+
+        percent: int | None | Unset
+        if isinstance(self.percent, Unset):
+            percent = UNSET
+        else:
+            percent = self.percent
 
         queue_position: int | None | Unset
         if isinstance(self.queue_position, Unset):
@@ -41,6 +50,8 @@ class ProviderProgress:
                 "stage": stage,
             }
         )
+        if percent is not UNSET:
+            field_dict["percent"] = percent
         if queue_position is not UNSET:
             field_dict["queuePosition"] = queue_position
 
@@ -50,6 +61,15 @@ class ProviderProgress:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
         stage = ProviderStageName(d.pop("stage"))
+
+        def _parse_percent(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        percent = _parse_percent(d.pop("percent", UNSET))
 
         def _parse_queue_position(data: object) -> int | None | Unset:
             if data is None:
@@ -62,6 +82,7 @@ class ProviderProgress:
 
         provider_progress = cls(
             stage=stage,
+            percent=percent,
             queue_position=queue_position,
         )
 
