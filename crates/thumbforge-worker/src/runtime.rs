@@ -114,6 +114,9 @@ pub fn job_env(deps: &Deps, settings: &Settings) -> JobEnv {
 /// `shutdown` is cancelled and held jobs are finished or handed back.
 pub fn start(deps: Arc<Deps>, settings: &Settings, shutdown: CancellationToken) -> JoinHandle<()> {
     let env = Arc::new(job_env(&deps, settings));
+    // The built-in model's fonts (the system's Noto families) load now, on
+    // a blocking thread, rather than inside the first thumbnail.
+    drop(tokio::task::spawn_blocking(thumbforge_render::warm_up));
     let grace = Duration::from_secs(settings.worker.shutdown_grace_secs);
     let sweep = SweepConfig {
         interval: Duration::from_secs(settings.worker.sweep_interval_secs.max(1)),

@@ -67,9 +67,20 @@ async fn generate_poll_download_gives_real_pngs() {
     for t in thumbs {
         let mut fields: Vec<_> = t.as_object().expect("object").keys().cloned().collect();
         fields.sort();
+        // FatThumb's fields, and thumbforge's two: the stored file's
+        // format and size.
         assert_eq!(
             fields,
-            ["error", "id", "isHidden", "isWatermarked", "status", "url"]
+            [
+                "error",
+                "fileSizeBytes",
+                "format",
+                "id",
+                "isHidden",
+                "isWatermarked",
+                "status",
+                "url"
+            ]
         );
         assert_eq!(t["status"], "succeeded");
         assert_eq!(t["isWatermarked"], false);
