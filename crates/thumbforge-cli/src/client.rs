@@ -55,6 +55,9 @@ pub struct GenerateArgs {
     /// 16:9, 4:3 or 1:1.
     #[arg(long)]
     pub aspect_ratio: Option<String>,
+    /// png (the default), jpeg or webp; every file is within YouTube's 2 MB.
+    #[arg(long)]
+    pub format: Option<String>,
     /// A reference image: an https URL, or a local file (uploaded as an
     /// asset first). Repeatable; the first URL is the primary reference.
     #[arg(long = "reference", value_name = "URL|FILE")]
@@ -68,7 +71,7 @@ pub struct WaitArgs {
     /// Wait until the generation ends, showing progress, then download.
     #[arg(long)]
     pub wait: bool,
-    /// Where to save the PNGs (with --wait).
+    /// Where to save the images (with --wait).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
     /// Seconds between polls while waiting.
@@ -156,6 +159,9 @@ struct Thumbnail {
     error: Option<String>,
     #[serde(default)]
     progress: Option<Progress>,
+    /// png, jpeg or webp (absent from servers before formats).
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// Where a processing thumbnail stands.
@@ -434,6 +440,9 @@ pub async fn generate(connection: &Connection, args: GenerateArgs) -> anyhow::Re
     }
     if let Some(ratio) = &args.aspect_ratio {
         body["aspectRatio"] = json!(ratio);
+    }
+    if let Some(format) = &args.format {
+        body["format"] = json!(format);
     }
     let (urls, files): (Vec<&String>, Vec<&String>) = args
         .references
@@ -780,7 +789,12 @@ async fn wait_and_download(api: &Api, id: &str, args: &WaitArgs) -> anyhow::Resu
             .bytes()
             .await
             .map_err(|e| anyhow::anyhow!("downloading {}: {}", t.id, root_cause(&e)))?;
-        let path = args.out.join(format!("{}.png", t.id));
+        let extension = match t.format.as_deref() {
+            Some("jpeg") => "jpg",
+            Some("webp") => "webp",
+            _ => "png",
+        };
+        let path = args.out.join(format!("{}.{extension}", t.id));
         tokio::fs::write(&path, &bytes)
             .await
             .with_context(|| format!("writing {}", path.display()))?;

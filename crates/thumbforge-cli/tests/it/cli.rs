@@ -93,6 +93,41 @@ async fn generate_wait_shows_progress_downloads_the_pngs_and_prints_their_paths(
 }
 
 #[tokio::test]
+async fn generate_format_jpeg_saves_jpegs() {
+    let app = TestApp::spawn().await;
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let out = run(client(&app)
+        .args([
+            "generate",
+            "--prompt",
+            "a cat on a laptop",
+            "--format",
+            "jpeg",
+        ])
+        .args(["--wait", "--out"])
+        .arg(out_dir.path()))
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let path = text(&out.stdout).trim().to_owned();
+    assert!(path.ends_with(".jpg"), "{path}");
+    let bytes = std::fs::read(&path).expect("the printed path exists");
+    assert_eq!(
+        image::guess_format(&bytes).expect("known"),
+        image::ImageFormat::Jpeg
+    );
+    let picture = image::load_from_memory(&bytes).expect("decodes");
+    assert_eq!((picture.width(), picture.height()), (1280, 720));
+    // A format the server refuses is its problem's code, on stderr.
+    let refused = run(client(&app).args(["generate", "--prompt", "x", "--format", "gif"])).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("invalid_format"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
+
+#[tokio::test]
 async fn failed_and_partial_generations_exit_non_zero_and_say_why() {
     let app = TestApp::spawn().await;
     let out_dir = tempfile::tempdir().expect("temp dir");
