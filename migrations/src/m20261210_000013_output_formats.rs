@@ -14,9 +14,12 @@
 //!
 //! Safe on a populated database. Neither column rewrites the table: a
 //! constant default is stored once in the catalogue (PostgreSQL 11+) or
-//! read from the schema (SQLite). On PostgreSQL the check is added `NOT
-//! VALID` and then validated by one scan that takes no write lock; SQLite
-//! declares it with the column.
+//! read from the schema (SQLite). On PostgreSQL the migration runs outside
+//! a transaction, so each step commits on its own: the `ADD`s hold their
+//! exclusive lock only for the catalogue change, and the check, added
+//! `NOT VALID`, is then validated by a scan that lets reads and writes go
+//! on (in one transaction the first `ADD`'s lock would last through it). Each step can be run again after a failed
+//! attempt. SQLite declares the check with the column.
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
@@ -24,11 +27,13 @@ use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 pub struct Migration;
 
 const UP_POSTGRES: [&str; 4] = [
-    "ALTER TABLE thumbnails ADD COLUMN format TEXT NOT NULL DEFAULT 'png'",
-    "ALTER TABLE thumbnails ADD CONSTRAINT thumbnails_format_check \
-        CHECK (format IN ('png', 'jpeg', 'webp')) NOT VALID",
+    "ALTER TABLE thumbnails ADD COLUMN IF NOT EXISTS format TEXT NOT NULL DEFAULT 'png'",
+    "DO $$ BEGIN \
+        ALTER TABLE thumbnails ADD CONSTRAINT thumbnails_format_check \
+            CHECK (format IN ('png', 'jpeg', 'webp')) NOT VALID; \
+     EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+    "ALTER TABLE thumbnails ADD COLUMN IF NOT EXISTS clean_size_bytes BIGINT",
     "ALTER TABLE thumbnails VALIDATE CONSTRAINT thumbnails_format_check",
-    "ALTER TABLE thumbnails ADD COLUMN clean_size_bytes BIGINT",
 ];
 
 // SQLite takes one column per ALTER TABLE.
@@ -45,6 +50,11 @@ const DOWN: [&str; 2] = [
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// Outside a transaction: see the module's doc.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(false)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let statements: &[&str] = if manager.get_database_backend() == DbBackend::Postgres {
             &UP_POSTGRES

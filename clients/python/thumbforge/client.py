@@ -263,7 +263,7 @@ class Thumbforge:
                 continue
             absolute = urljoin(self.base_url + "/", url)
             image = self._retrying(lambda: self._files.get(absolute))
-            path = out / f"{thumbnail.id}.{_EXTENSIONS.get(str(thumbnail.format), 'png')}"
+            path = out / f"{thumbnail.id}.{_EXTENSIONS.get(thumbnail.format_, 'png')}"
             path.write_bytes(image.content)
             paths.append(path)
         return paths

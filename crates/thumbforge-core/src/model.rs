@@ -176,6 +176,10 @@ const CREATIVE_ROUTES: &[Route] = &[
     route(Fal, "fal-ai/flux-pro/v1.1-ultra"),
 ];
 
+/// The highest price per thumbnail a catalogue entry may set: four of them
+/// stay far inside the `i32` a generation's credits are stored in.
+pub const MAX_CREDITS: u32 = 100_000;
+
 /// The public models a server knows: the built-in table, with the
 /// operator's entries added or replacing built-in ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,6 +233,11 @@ impl Catalogue {
         if !valid_name(name) {
             return Err(format!(
                 "model name `{name}` must be 1-64 of a-z, 0-9, `.`, `_` and `-`"
+            ));
+        }
+        if credits > MAX_CREDITS {
+            return Err(format!(
+                "model `{name}` costs {credits} credits a thumbnail; at most {MAX_CREDITS}"
             ));
         }
         if routes.is_empty() == backend.is_none() {
@@ -403,6 +412,11 @@ mod tests {
         assert!(
             catalogue
                 .insert("nothing", &[], None, 1, Plan::Free)
+                .is_err()
+        );
+        assert!(
+            catalogue
+                .insert("dear", &[], Some("x"), MAX_CREDITS + 1, Plan::Free)
                 .is_err()
         );
         assert!(Catalogue::built_in().get("my-sdxl").is_none());

@@ -32,7 +32,8 @@ pub fn credits_for(unit: u32, request: &GenerateRequest) -> i32 {
 /// (`unit`) on the platform's keys, nothing on the org's own key.
 pub fn price(unit: u32, on_platform: bool, count: u32) -> i32 {
     if on_platform {
-        (unit * count) as i32
+        // The catalogue caps `unit` (`MAX_CREDITS`); saturate all the same.
+        i32::try_from(unit.saturating_mul(count)).unwrap_or(i32::MAX)
     } else {
         0
     }

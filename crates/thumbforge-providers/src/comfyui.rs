@@ -125,6 +125,9 @@ struct SocketMessage {
     data: Value,
 }
 
+/// Largest socket message or frame accepted (binary previews included).
+const SOCKET_MESSAGE_LIMIT: usize = 4 << 20;
+
 /// What the wait loop does next.
 enum Wake {
     /// Look at the history (and the queue).
@@ -340,13 +343,29 @@ impl Drop for Cancel {
                 .json(&json!({ "delete": [prompt_id] }))
                 .send()
                 .await;
+            if let Err(e) = delete {
+                warn!(prompt_id, error = %e, "could not cancel the ComfyUI prompt");
+                return;
+            }
+            // Interrupt only a prompt that is running: older servers ignore
+            // `prompt_id` and would stop whatever runs, another call's image.
+            let queue = client.get(format!("{base_url}/queue"));
+            let running = match send_json::<QueueState>(NAME, queue).await {
+                Ok((queue, _)) => {
+                    queue_stage(&queue, &prompt_id).is_some_and(ProviderStage::is_running)
+                }
+                Err(_) => false,
+            };
+            if !running {
+                return;
+            }
             let interrupt = client
                 .post(format!("{base_url}/interrupt"))
                 .json(&json!({ "prompt_id": prompt_id }))
                 .send()
                 .await;
-            if let Err(e) = delete.and(interrupt) {
-                warn!(prompt_id, error = %e, "could not cancel the ComfyUI prompt");
+            if let Err(e) = interrupt {
+                warn!(prompt_id, error = %e, "could not interrupt the ComfyUI prompt");
             }
         });
     }
@@ -400,7 +419,7 @@ impl ComfyUi {
             negative_prompt: settings.negative_prompt.clone(),
             socket_base: settings.websocket.then(|| socket_base(&base_url)).flatten(),
             up: Upstream {
-                client: policy.client(),
+                client: policy.backend_client(),
                 policy,
                 cpu,
                 base_url,
@@ -507,7 +526,13 @@ impl ComfyUi {
         let base = self.socket_base.as_ref()?;
         let url = format!("{base}/ws?clientId={client_id}");
         let wait = Duration::from_secs(10).min(self.up.policy.timeout);
-        match tokio::time::timeout(wait, tokio_tungstenite::connect_async(url)).await {
+        // The socket also carries binary previews; a frame this size is
+        // far beyond any JSON message the adapter reads.
+        let limits = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(SOCKET_MESSAGE_LIMIT))
+            .max_frame_size(Some(SOCKET_MESSAGE_LIMIT));
+        let connecting = tokio_tungstenite::connect_async_with_config(url, Some(limits), false);
+        match tokio::time::timeout(wait, connecting).await {
             Ok(Ok((socket, _))) => Some(socket),
             Ok(Err(e)) => {
                 debug!(error = %e, "comfyui socket refused; polling instead");
@@ -1010,6 +1035,38 @@ mod tests {
         let delete = &received(&server, "POST", "/queue").await[0];
         let body: Value = serde_json::from_slice(&delete.body).expect("json");
         assert_eq!(body, json!({ "delete": ["p-1"] }));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_queued_prompt_is_deleted_but_nothing_is_interrupted() {
+        let server = MockServer::start().await;
+        // Another call's prompt runs; ours waits behind it.
+        mount(
+            &server,
+            vec![empty()],
+            vec![queue(&[(6, "other")], &[(7, "p-1")])],
+        )
+        .await;
+        let model = comfy(&server, workflow(false));
+        let req = request("never starts");
+        tokio::select! {
+            answer = model.generate(&req) => panic!("the prompt never ends: {answer:?}"),
+            () = until(|| async { !received(&server, "GET", "/queue").await.is_empty() }) => {}
+        }
+        // The cancel deletes, then looks at the queue before interrupting.
+        let looked_after_delete = || async {
+            let all = server.received_requests().await.expect("recorded");
+            let delete = all
+                .iter()
+                .position(|r| r.method.as_str() == "POST" && r.url.path() == "/queue");
+            delete.is_some_and(|d| {
+                all[d..]
+                    .iter()
+                    .any(|r| r.method.as_str() == "GET" && r.url.path() == "/queue")
+            })
+        };
+        until(looked_after_delete).await;
+        assert!(received(&server, "POST", "/interrupt").await.is_empty());
     }
 
     /// Waits until `check` holds, looking a few thousand times before

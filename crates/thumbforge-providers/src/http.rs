@@ -92,13 +92,28 @@ impl HttpPolicy {
     /// The reqwest client the adapters share: the per-request timeout,
     /// no proxy from the environment.
     pub fn client(&self) -> reqwest::Client {
+        self.builder()
+            .build()
+            .expect("a client with these options builds")
+    }
+
+    /// The client for a self-hosted backend, which answers from its own
+    /// origin: no redirect is followed, so neither an answer nor a redirect
+    /// can send a download to another host (the cloud's metadata address,
+    /// a neighbour on the operator's network).
+    pub fn backend_client(&self) -> reqwest::Client {
+        self.builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client with these options builds")
+    }
+
+    fn builder(&self) -> reqwest::ClientBuilder {
         reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(Duration::from_secs(10).min(self.timeout))
             .no_proxy()
             .user_agent(concat!("thumbforge/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a client with these options builds")
     }
 
     /// The wait before attempt `attempt + 1` (attempt counts from 1).

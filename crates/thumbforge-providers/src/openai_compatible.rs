@@ -47,7 +47,7 @@ impl OpenAiCompatible {
         }
         Ok(OpenAiCompatible {
             up: Upstream {
-                client: policy.client(),
+                client: policy.backend_client(),
                 policy,
                 cpu,
                 base_url,
@@ -181,6 +181,39 @@ mod tests {
             .await
             .expect_err("outside");
         assert!(matches!(err, ProviderError::Permanent(_)), "{err}");
+
+        // Nor can a same-origin link redirect the download elsewhere.
+        let elsewhere = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(png(1280, 720)))
+            .mount(&elsewhere)
+            .await;
+        let server = MockServer::start().await;
+        let uri = server.uri();
+        Mock::given(method("POST"))
+            .and(path("/v1/images/generations"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "data": [{ "url": format!("{uri}/generated-images/moved.png") }]
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/generated-images/moved.png"))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("location", format!("{}/metadata", elsewhere.uri())),
+            )
+            .mount(&server)
+            .await;
+        endpoint(&server, None)
+            .generate(&request("x"))
+            .await
+            .expect_err("a redirect is not followed");
+        let fetched = elsewhere.received_requests().await.expect("recorded");
+        assert!(
+            fetched.is_empty(),
+            "the other host was reached: {fetched:?}"
+        );
     }
 
     #[tokio::test]

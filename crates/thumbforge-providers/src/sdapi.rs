@@ -8,13 +8,22 @@
 //! the stage. A1111's `--api-auth user:pass` is HTTP basic auth on every
 //! route.
 //!
-//! The server has one progress for whatever it is running: a `progress`
-//! above zero while this call waits behind another is reported as
-//! `Running` too. A1111 gives a call no id to tell them apart, and its
-//! `/interrupt` would stop whichever job runs, so a dropped call is left
-//! to finish there.
+//! The server has one progress for whatever it is running, so it is
+//! reported only while this process has one call there; with several, the
+//! thumbnails show the worker's own stage. (A1111 1.6's `force_task_id`
+//! and `/internal/progress` tell calls apart, but Forge and
+//! stable-diffusion.cpp's server do not speak them.) Its `/interrupt`
+//! would stop whichever job runs, so a dropped call is left to finish
+//! there.
 
-use std::{convert::Infallible, time::Duration};
+use std::{
+    convert::Infallible,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use secrecy::{ExposeSecret, SecretString};
@@ -39,6 +48,25 @@ const NAME: &str = "sdapi";
 pub struct SdApi {
     up: Upstream,
     settings: SdApiSettings,
+    /// This process's calls to the server now: its progress is one figure
+    /// for whatever it runs, so it is reported only while there is one.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts a call while it lasts.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(count: &Arc<AtomicUsize>) -> InFlight {
+        count.fetch_add(1, Ordering::SeqCst);
+        InFlight(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 #[derive(Deserialize)]
@@ -68,7 +96,7 @@ impl SdApi {
         }
         Ok(SdApi {
             up: Upstream {
-                client: policy.client(),
+                client: policy.backend_client(),
                 policy,
                 cpu,
                 base_url,
@@ -77,6 +105,7 @@ impl SdApi {
                 model: String::new(),
             },
             settings: settings.clone(),
+            in_flight: Arc::default(),
         })
     }
 
@@ -167,6 +196,12 @@ impl SdApi {
                     continue;
                 }
             };
+            // Several calls of this process share the server's one figure:
+            // none of them can tell whose it is. (Other workers' calls to
+            // the same server cannot be seen from here.)
+            if self.in_flight.load(Ordering::SeqCst) > 1 {
+                continue;
+            }
             let stage = if progress > 0.0 {
                 ProviderStage::running_at(progress)
             } else {
@@ -185,6 +220,7 @@ impl SdApi {
 #[async_trait::async_trait]
 impl ImageModel for SdApi {
     async fn generate(&self, request: &ImageRequest) -> Result<Picture, ProviderError> {
+        let _counted = InFlight::new(&self.in_flight);
         let call = with_retries_in_place(&self.up.policy, NAME, || self.call(request));
         // Polled in this task, so the reports reach this call's progress
         // scope (a task-local).

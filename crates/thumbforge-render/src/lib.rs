@@ -217,7 +217,7 @@ pub fn render(spec: &RenderSpec<'_>) -> Result<RgbImage, RenderError> {
 
     let written = spec
         .headline
-        .map(str::to_owned)
+        .map(prompt::shorten)
         .unwrap_or_else(|| headline_from_prompt(spec.prompt));
     let headline = prompt::without_emoji(&written);
     let mut subjects: Vec<Subject<'_>> = spec.people.iter().take(1).map(Subject::Person).collect();

@@ -415,6 +415,15 @@ fn emoji_spans(text: &str) -> Vec<(usize, usize)> {
     while i < chars.len() {
         let c = chars[i].1;
         let presented = chars.get(i + 1).is_some_and(|&(_, n)| n == '\u{fe0f}');
+        // A keycap: a digit, `#` or `*`, maybe U+FE0F, then U+20E3.
+        let keycap_at = if presented { i + 2 } else { i + 1 };
+        if matches!(c, '0'..='9' | '#' | '*')
+            && chars.get(keycap_at).is_some_and(|&(_, n)| n == '\u{20e3}')
+        {
+            spans.push((byte(i), byte(keycap_at + 1)));
+            i = keycap_at + 1;
+            continue;
+        }
         let emoji = is_pictograph(c)
             && (u32::from(c) >= 0x1F000 || presented || EMOJI_DEFAULT.contains(&c));
         if !emoji {
@@ -463,20 +472,45 @@ pub fn headline_from_prompt(prompt: &str) -> String {
     }
     let text = without_emoji(prompt);
     let clause = text
-        .split(['.', '!', '?', ',', ';', ':', '\n', '—', '–', '|'])
+        .split(CLAUSE_ENDS)
         .map(str::trim)
         .find(|s| !s.is_empty())
         .unwrap_or("");
-    let lower = clause.to_lowercase();
     let clause = DESCRIPTIVE_LEADS
         .iter()
-        .find(|lead| lower.starts_with(*lead))
+        .find(|lead| {
+            clause
+                .get(..lead.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(lead))
+        })
         .map_or(clause, |lead| clause[lead.len()..].trim_start());
-    let words: Vec<&str> = clause.split_whitespace().collect();
+    shorten(clause)
+}
+
+/// Where a clause ends, in Latin and CJK punctuation.
+const CLAUSE_ENDS: &[char] = &[
+    '.', '!', '?', ',', ';', ':', '\n', '—', '–', '|', '。', '、', '！', '？', '，', '；', '：',
+];
+
+/// Characters kept of a headline written without spaces (Chinese,
+/// Japanese, Thai), where words cannot be counted.
+const MAX_UNSPACED_CHARS: usize = 24;
+
+/// At most nine words, cut before the last phrase that starts within the
+/// limit; a text without spaces keeps its first clause, at most 24
+/// characters. Titles too: a 500-character title cannot be drawn legibly.
+pub(crate) fn shorten(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() == 1 && words[0].chars().count() > MAX_UNSPACED_CHARS {
+        let first = words[0]
+            .split(CLAUSE_ENDS)
+            .find(|s| !s.is_empty())
+            .unwrap_or(words[0]);
+        return first.chars().take(MAX_UNSPACED_CHARS).collect();
+    }
     if words.len() <= MAX_WORDS {
         return words.join(" ");
     }
-    // Cut before the last phrase that starts within the limit.
     let cut = (3..=MAX_WORDS)
         .rev()
         .find(|&i| PHRASE_STARTS.contains(&words[i].to_lowercase().as_str()))
@@ -559,6 +593,27 @@ mod tests {
     }
 
     #[test]
+    fn unspaced_scripts_end_at_their_own_punctuation() {
+        assert_eq!(
+            headline_from_prompt("東京で一番おいしいラーメン、探してみた。次回もお楽しみに"),
+            "東京で一番おいしいラーメン"
+        );
+        let long = "東京で一番おいしいラーメンを探してみたら意外な結果になった話をします";
+        assert_eq!(
+            headline_from_prompt(long).chars().count(),
+            MAX_UNSPACED_CHARS
+        );
+        // A long title is cut like a prompt.
+        assert_eq!(
+            shorten(&"word ".repeat(100)).split_whitespace().count(),
+            MAX_WORDS
+        );
+        // A lead in another case still goes; a multi-byte start is safe.
+        assert_eq!(headline_from_prompt("PHOTO OF a cat"), "a cat");
+        assert_eq!(headline_from_prompt("İmage of a cat"), "İmage of a cat");
+    }
+
+    #[test]
     fn long_headlines_are_cut_where_a_phrase_ends() {
         // Ten words: cut before "mit", not after the ninth word.
         assert_eq!(
@@ -589,6 +644,8 @@ mod tests {
         assert_eq!(scene.subjects, vec!["🔥", "🍕"]);
         assert_eq!(without_emoji("🔥🔥 HOT TAKE 🔥"), "HOT TAKE");
         assert_eq!(emoji_in("👍🏽 and ❤️ and 👨‍💻"), vec!["👍🏽", "❤", "👨‍💻"]);
+        assert_eq!(emoji_in("top 1️⃣ and #⃣"), vec!["1\u{20e3}", "#\u{20e3}"]);
+        assert_eq!(without_emoji("top 1️⃣ pick"), "top pick");
         // Symbols a font draws are text, not emoji.
         assert_eq!(without_emoji("5 ★ review ✓"), "5 ★ review ✓");
     }

@@ -145,3 +145,58 @@ async fn operator_models_on_self_hosted_backends_make_thumbnails() {
     let problem: Value = refused.json().await.expect("problem");
     assert_eq!(problem["code"], "unknown_model");
 }
+
+#[tokio::test]
+async fn a_backends_progress_reaches_the_record() {
+    let gpu = MockServer::start().await;
+    // The image takes a while; meanwhile the server says it is half done.
+    Mock::given(method("POST"))
+        .and(path("/sdapi/v1/txt2img"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(std::time::Duration::from_secs(3))
+                .set_body_json(json!({ "images": [png_b64(1280, 720)] })),
+        )
+        .mount(&gpu)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/sdapi/v1/progress"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "progress": 0.5, "state": {"job_count": 1}
+        })))
+        .mount(&gpu)
+        .await;
+    let uri = gpu.uri();
+    let app = TestApp::spawn_with(move |s| {
+        s.providers.poll_interval_ms = 50;
+        s.backends.insert(
+            "gpu-box".to_owned(),
+            backend(json!({"kind": "sdapi", "base_url": uri})),
+        );
+        s.models
+            .catalogue
+            .insert("my-sdxl".to_owned(), entry("backend:gpu-box", 1));
+    })
+    .await;
+    let id = app
+        .generate(&app.key, json!({"prompt": "slow", "model": "my-sdxl"}))
+        .await;
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        let (_, generation) = app
+            .get_json(&app.key, &format!("/api/v1/generations/{id}"))
+            .await;
+        let provider = &generation["thumbnails"][0]["progress"]["provider"];
+        if provider["percent"].is_number() {
+            seen = provider.clone();
+            break;
+        }
+        if generation["status"] != "processing" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, json!({"stage": "running", "percent": 50}));
+    let done = app.wait_terminal(&app.key, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+}
