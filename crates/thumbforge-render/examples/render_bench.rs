@@ -20,17 +20,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(30);
     // Fonts load once per process, before the first thumbnail.
     thumbforge_render::warm_up();
-    let prompts = [
-        "I built a Rust web service in 24 hours",
-        "\"NEVER do this\" with your sourdough starter",
-        "Budget travel in Japan: 7 days for $500",
+    // A photo-like stand-in for a person asset and for an inspiration.
+    let photo = image::DynamicImage::ImageRgb8(RgbImage::from_fn(800, 1000, |x, y| {
+        Rgb([(x / 4) as u8, (y / 5) as u8, ((x + y) / 8) as u8])
+    }));
+    let people = std::slice::from_ref(&photo);
+    let none: &[image::DynamicImage] = &[];
+    // Prompt, title, a person, an inspiration: the English prompts with
+    // stickers, a Japanese and an Arabic title (font fallback and
+    // shaping), a face cut-out, and a blurred inspiration backdrop.
+    let cases = [
+        ("I built a Rust web service in 24 hours", None, none, none),
+        (
+            "\"NEVER do this\" with your sourdough starter",
+            None,
+            none,
+            none,
+        ),
+        ("Budget travel in Japan: 7 days for $500", None, none, none),
+        ("ramen tour", Some("東京で一番おいしいラーメン"), none, none),
+        ("business secrets", Some("أسرار النجاح"), none, none),
+        (
+            "my reaction, shocked",
+            Some("My honest reaction"),
+            people,
+            none,
+        ),
+        ("sunset timelapse", None, none, people),
     ];
     let (mut draw, mut wm, mut png, mut flat) = (vec![], vec![], vec![], vec![]);
     for i in 0..n {
-        let prompt = prompts[i % prompts.len()];
+        let (prompt, title, people, inspirations) = cases[i % cases.len()];
         let t = Instant::now();
         let mut image = render(&RenderSpec {
+            headline: title,
             variation: i as u32 % 4,
+            people,
+            inspirations,
             ..RenderSpec::new(1280, 720, prompt)
         })?;
         draw.push(t.elapsed());

@@ -62,9 +62,11 @@ pub fn fits(bytes: &[u8]) -> bool {
     bytes.len() <= MAX_OUTPUT_BYTES
 }
 
-/// Encodes as PNG (8-bit RGB), with the encoder's default speed.
+/// Encodes as PNG (8-bit RGB) at the encoder's fast level (fdeflate):
+/// `CompressionType::Default` is zlib's level 6, ten times the time for a
+/// few percent of size (docs/benchmarks-history.md).
 pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, EncodeError> {
-    png_with(image, CompressionType::Default, FilterType::Adaptive)
+    png_with(image, CompressionType::Fast, FilterType::Adaptive)
 }
 
 fn png_with(
