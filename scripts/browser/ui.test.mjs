@@ -135,6 +135,7 @@ test("the playground: key, submit, slots fill in, gallery, preview at YouTube's 
   await page.fill("input[name=title]", "I built it in Rust");
   await page.fill("textarea[name=prompt]", "A developer at 3 a.m., neon code");
   await page.selectOption("select[name=count]", "2");
+  await page.selectOption("select[name=format]", "jpeg");
   await page.click("#generate");
   await page.waitForSelector("#result:not([hidden])");
   assert.equal(await page.locator("[data-testid=slot]").count(), 2, "one slot per thumbnail at once");
@@ -144,6 +145,10 @@ test("the playground: key, submit, slots fill in, gallery, preview at YouTube's 
     { timeout: 60_000 },
   );
   assert.equal(await page.textContent("#generation-status"), "succeeded");
+  // The format asked for is the file served.
+  for (const src of await page.$$eval("[data-testid=slot] img", (imgs) => imgs.map((img) => img.src))) {
+    assert.match(src, /\/files\/thm_[^/?]+\.jpg\?/, src);
+  }
   // It followed the event stream, and shows the title it was made for.
   assert.equal(await page.textContent("[data-testid=transport]"), "live (event stream)");
   assert.equal(await page.textContent("[data-testid=result-headline]"), "I built it in Rust");

@@ -37,6 +37,7 @@ function body(form) {
     prompt: data.get("prompt").trim(),
     count: Number(data.get("count")),
     aspectRatio: data.get("aspectRatio"),
+    format: data.get("format"),
   };
   const title = data.get("title").trim();
   if (title) request.title = title;
