@@ -109,7 +109,6 @@ fn washes(pixmap: &mut Pixmap, palette: &Palette, focus: (f32, f32), rng: &mut i
         h * rng.random_range(0.45..0.65),
         palette.glow,
         0.6,
-        0.0,
     );
     vignette(pixmap);
 }
@@ -135,20 +134,16 @@ fn upscale(small: &Pixmap, pixmap: &mut Pixmap) -> bool {
         .is_ok()
 }
 
-/// A radial gradient from `inner` alpha at the centre to `outer` at `r`,
-/// filling the circle's box (all of the canvas when `outer` is not 0).
-fn radial(pixmap: &mut Pixmap, centre: (f32, f32), r: f32, rgb: [f32; 3], inner: f32, outer: f32) {
+/// A radial wash of `rgb`, `alpha` at the centre and clear at `r`; only
+/// the circle's box is filled.
+fn radial(pixmap: &mut Pixmap, centre: (f32, f32), r: f32, rgb: [f32; 3], alpha: f32) {
     let (w, h) = (pixmap.width() as f32, pixmap.height() as f32);
-    let (x0, y0, x1, y1) = if outer > 0.0 {
-        (0.0, 0.0, w, h)
-    } else {
-        (
-            (centre.0 - r).max(0.0),
-            (centre.1 - r).max(0.0),
-            (centre.0 + r).min(w),
-            (centre.1 + r).min(h),
-        )
-    };
+    let (x0, y0, x1, y1) = (
+        (centre.0 - r).max(0.0),
+        (centre.1 - r).max(0.0),
+        (centre.0 + r).min(w),
+        (centre.1 + r).min(h),
+    );
     if let (Some(gradient), Some(rect)) = (
         RadialGradient::new(
             Point::from_xy(centre.0, centre.1),
@@ -156,8 +151,8 @@ fn radial(pixmap: &mut Pixmap, centre: (f32, f32), r: f32, rgb: [f32; 3], inner:
             Point::from_xy(centre.0, centre.1),
             r,
             vec![
-                GradientStop::new(0.0, colour(rgb, inner)),
-                GradientStop::new(1.0, colour(rgb, outer)),
+                GradientStop::new(0.0, colour(rgb, alpha)),
+                GradientStop::new(1.0, colour(rgb, 0.0)),
             ],
             SpreadMode::Pad,
             Transform::identity(),
@@ -309,19 +304,13 @@ pub(crate) fn photo(pixmap: &mut Pixmap, image: &DynamicImage, darken: f32, blur
 /// degrees. The outline is the same SVG with every shape recoloured and
 /// stroked, drawn straight onto the canvas: stamping a raster copy around a
 /// circle cost five times as long.
-pub(crate) fn sticker(
-    pixmap: &mut Pixmap,
-    emoji: &str,
-    centre: (f32, f32),
-    size: f32,
-    tilt: f32,
-) -> bool {
+pub(crate) fn sticker(pixmap: &mut Pixmap, emoji: &str, centre: (f32, f32), size: f32, tilt: f32) {
     let Some(asset) = crate::prompt::asset(emoji) else {
-        return false;
+        return;
     };
     let svg: &str = asset;
     let Ok(art) = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default()) else {
-        return false;
+        return;
     };
     let (vw, vh) = (art.size().width(), art.size().height());
     let k = size / vw.max(vh);
@@ -339,7 +328,6 @@ pub(crate) fn sticker(
         size * 0.6,
         [0.0; 3],
         0.55,
-        0.0,
     );
     if let Ok(outline) = resvg::usvg::Tree::from_str(
         &silhouette(svg, "#FFF", border * 2.0),
@@ -348,7 +336,6 @@ pub(crate) fn sticker(
         resvg::render(&outline, place, &mut pixmap.as_mut());
     }
     resvg::render(&art, place, &mut pixmap.as_mut());
-    true
 }
 
 /// The SVG with every shape in one colour and stroked `width` wide.
@@ -393,17 +380,9 @@ pub(crate) fn face(pixmap: &mut Pixmap, person: &DynamicImage, centre: (f32, f32
     let top = if ph > pw { (ph - side) / 5 } else { 0 };
     let square = person.crop_imm((pw - side) / 2, top, side, side);
     let fitted = crate::normalize(square, d, d);
-    let Some(mut photo) = Pixmap::new(d, d) else {
+    let Some(photo) = from_rgb(&fitted) else {
         return;
     };
-    for (dst, src) in photo
-        .data_mut()
-        .chunks_exact_mut(4)
-        .zip(fitted.as_raw().chunks_exact(3))
-    {
-        dst[..3].copy_from_slice(src);
-        dst[3] = 255;
-    }
     let r = size / 2.0;
     let ring = size * 0.05;
     let Some(circle) = PathBuilder::from_circle(centre.0, centre.1, r) else {

@@ -295,9 +295,7 @@ pub fn render(spec: &RenderSpec<'_>) -> Result<RgbImage, RenderError> {
         let tilt = rng.random_range(-7.0..7.0);
         match subject {
             Subject::Person(image) => draw::face(&mut pixmap, image, at, size),
-            Subject::Emoji(e) => {
-                draw::sticker(&mut pixmap, e, at, size, tilt);
-            }
+            Subject::Emoji(e) => draw::sticker(&mut pixmap, e, at, size, tilt),
         }
     }
     if !subjects.is_empty() && accent == Accent::Circle {

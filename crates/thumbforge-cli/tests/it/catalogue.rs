@@ -181,22 +181,10 @@ async fn a_backends_progress_reaches_the_record() {
     let id = app
         .generate(&app.key, json!({"prompt": "slow", "model": "my-sdxl"}))
         .await;
-    let mut seen = Value::Null;
-    for _ in 0..200 {
-        let (_, generation) = app
-            .get_json(&app.key, &format!("/api/v1/generations/{id}"))
-            .await;
-        let provider = &generation["thumbnails"][0]["progress"]["provider"];
-        if provider["percent"].is_number() {
-            seen = provider.clone();
-            break;
-        }
-        if generation["status"] != "processing" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(seen, json!({"stage": "running", "percent": 50}));
+    let seen = app
+        .first_progress_until(&app.key, &id, |p| p["provider"]["percent"].is_number())
+        .await;
+    assert_eq!(seen["provider"], json!({"stage": "running", "percent": 50}));
     let done = app.wait_terminal(&app.key, &id).await;
     assert_eq!(done["status"], "succeeded", "{done}");
 }

@@ -302,6 +302,29 @@ impl TestApp {
         .await
     }
 
+    /// Polls the generation until its first thumbnail's `progress`
+    /// satisfies `wanted`, the generation ends, or 200 looks have passed:
+    /// the last `progress` seen.
+    pub async fn first_progress_until(
+        &self,
+        key: &str,
+        id: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut seen = Value::Null;
+        for _ in 0..200 {
+            let (_, generation) = self
+                .get_json(key, &format!("/api/v1/generations/{id}"))
+                .await;
+            seen = generation["thumbnails"][0]["progress"].clone();
+            if wanted(&seen) || generation["status"] != "processing" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        seen
+    }
+
     /// GET `path` with `key`: the status and the JSON body (Null if none).
     pub async fn get_json(&self, key: &str, path: &str) -> (u16, Value) {
         let request = self.client.get(format!("{}{path}", self.address));

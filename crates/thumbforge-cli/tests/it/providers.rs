@@ -444,17 +444,9 @@ async fn a_providers_queue_position_reaches_the_record() {
     let id = app
         .generate(&app.key, json!({"prompt": "held", "model": "gemini-3-pro"}))
         .await;
-    let mut seen = Value::Null;
-    for _ in 0..200 {
-        let (_, generation) = app
-            .get_json(&app.key, &format!("/api/v1/generations/{id}"))
-            .await;
-        seen = generation["thumbnails"][0]["progress"].clone();
-        if seen["provider"]["queuePosition"] == 5 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let seen = app
+        .first_progress_until(&app.key, &id, |p| p["provider"]["queuePosition"] == 5)
+        .await;
     assert_eq!(
         seen,
         json!({"stage": "rendering", "provider": {"stage": "queued", "queuePosition": 5}})
