@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, `just test`, and CI all run this):
-# formatting, clippy with warnings as errors, then the whole suite twice:
+# formatting, clippy with warnings as errors, no import circles between
+# a crate's modules, then the whole suite twice:
 #
 #   1. embedded backend: SQLite database, SQLite queue (no server at all);
 #   2. production backend: PostgreSQL + Redis (THUMBFORGE_TEST_BACKEND=
@@ -57,6 +58,9 @@ fi
 if ! command -v moto_server >/dev/null; then
   python3 -m pip install --quiet 'moto[server]'
 fi
+
+echo "== no import circles between a crate's modules (scripts/module-cycles.py)"
+python3 scripts/module-cycles.py
 
 echo "== Noto fonts: the offline model draws headlines in other scripts with them, as in the container image"
 if [ ! -e /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc ] || [ ! -e /usr/share/fonts/truetype/noto/NotoSansArabic-Bold.ttf ]; then

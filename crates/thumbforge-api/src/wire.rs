@@ -14,7 +14,10 @@ use thumbforge_db::{entities::thumbnails, generations::GenerationView, now_ms};
 use thumbforge_core::progress::ProviderStage;
 use thumbforge_queue::Standing;
 
-use crate::{AppState, app::submit::Accepted};
+use crate::{
+    AppState,
+    app::{generations::Whereabouts, submit::Accepted},
+};
 
 /// The documented camelCase body. Unknown fields are ignored, as FatThumb
 /// clients may send more than this server reads.
@@ -258,13 +261,6 @@ impl From<ProviderStage> for ProviderProgress {
             },
         }
     }
-}
-
-/// What the queue says of a processing thumbnail.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Whereabouts {
-    pub standing: Option<Standing>,
-    pub provider: Option<ProviderStage>,
 }
 
 impl Progress {

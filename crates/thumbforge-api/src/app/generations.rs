@@ -10,7 +10,17 @@ use thumbforge_db::{
     keys::Caller,
 };
 
-use crate::{AppState, error::ApiError, wire::Whereabouts};
+use thumbforge_core::progress::ProviderStage;
+use thumbforge_queue::Standing;
+
+use crate::{AppState, error::ApiError};
+
+/// What the queue says of a processing thumbnail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Whereabouts {
+    pub standing: Option<Standing>,
+    pub provider: Option<ProviderStage>,
+}
 
 /// A generation id from a path or an argument.
 pub fn parse_id(raw: &str) -> Result<GenerationId, ApiError> {
