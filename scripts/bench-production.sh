@@ -47,37 +47,11 @@ DATA="$(mktemp -d)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$DATA"; }
 trap cleanup EXIT
-wait_for() {
-  for _ in $(seq 300); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
-  echo "timed out waiting for $1" >&2; exit 1
-}
-psql_admin() { psql -h 127.0.0.1 -U postgres -d postgres -qAt "$@"; }
-drop_db() { psql_admin -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; }
-fresh_db() { drop_db "$1" && psql_admin -c "CREATE DATABASE $1"; }
-# CPU time (clock ticks) used so far by every PostgreSQL process (the
-# postmaster and each backend are all named `postgres`), including backends
-# that already exited (reaped into the postmaster's child time).
-pg_ticks() {
-  local t=0 p
-  for p in $(pgrep -x postgres); do
-    t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
-pid_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# Idle ticks of the whole machine (idle + iowait, all CPUs).
-idle_ticks() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
-redis_ticks() { pid_ticks "$(pgrep -x redis-server | head -n1)"; }
-# Microseconds of CPU per operation: ticks, operations.
-per_op_us() { echo "$1 $2" | awk -v hz="$(getconf CLK_TCK)" '{ if ($2 > 0) printf "%.0f", $1 * 1e6 / hz / $2; else print "n/a" }'; }
+source scripts/bench-common.sh
 psql_bench() { psql -h 127.0.0.1 -U postgres -d tf_bench -qAt "$@"; }
 
 fresh_db tf_bench
 PREFIX="bench-$$"
-# The load generators go far past a client's rate limit: limits off.
-export THUMBFORGE_LIMITS__FREE__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__FREE__GENERATES_PER_MINUTE=0 \
-  THUMBFORGE_LIMITS__PRO__REQUESTS_PER_HOUR=0 THUMBFORGE_LIMITS__PRO__GENERATES_PER_MINUTE=0 \
-  THUMBFORGE_LIMITS__FREE__MAX_QUEUED=0 THUMBFORGE_LIMITS__PRO__MAX_QUEUED=0
 export RUST_LOG=warn DATABASE_URL="$PG/tf_bench" REDIS_URL="$REDIS" \
   THUMBFORGE_QUEUE__PREFIX="$PREFIX" THUMBFORGE_DATA_DIR="$DATA" \
   THUMBFORGE_SECRET=bench-secret-0123456789abcdef0123 THUMBFORGE_MODELS__ENABLE_TEST_MODEL=true \
@@ -158,12 +132,7 @@ drop_db tf_bench_rows
 THUMBFORGE_BIND="127.0.0.1:$PORT" "$BIN/thumbforge-api" >"$DATA/api.log" 2>&1 & PIDS+=($!)
 API_PID=$!
 wait_for "http://127.0.0.1:$PORT/healthz"
-cat >"$DATA/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"prompt":"bench [flat]","model":"test","count":1}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KEY"
-LUA
+submit_lua "$DATA/post.lua" "$KEY"
 run_wrk() { # label, connections, extra args...
   local label=$1 conns=$2; shift 2
   local out
@@ -263,7 +232,7 @@ BQ_NOOP="$(echo "$BQ" | awk '/^noop/ {print $(NF-1)}')"
 
 echo "### Production topology (PostgreSQL + Redis), $(date -u +%Y-%m-%d)"
 echo
-echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr); PostgreSQL $(psql_admin -c 'SHOW server_version' | cut -d' ' -f1), Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2)."
+machine
 echo "Command: \`just bench\` (scripts/bench-production.sh); wrk -t$THREADS -c$CONNECTIONS, pgbench -M prepared -c$CONNECTIONS -j$THREADS, all on loopback, release builds. Submit, poll and their peers: $ROUNDS interleaved rounds of $ROUND_DURATION each, the ratio the median of the rounds' ratios; the rest runs for $DURATION."
 echo
 echo "| measure | thumbforge | same-run peer | ratio | target |"
